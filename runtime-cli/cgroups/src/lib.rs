@@ -1,0 +1,1 @@
+//! cgroup drivers for berth: v1, v2 and hybrid hosts.

@@ -1,1 +1,13 @@
-fn main() {}
+use clap::Parser;
+
+fn main() {
+    let args = berth_runtime::cli::normalize_args(std::env::args());
+    let cli = berth_runtime::cli::Cli::parse_from(args);
+    match berth_runtime::dispatch(cli) {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            berth_runtime::logging::error(&format!("{e:#}"));
+            std::process::exit(1);
+        }
+    }
+}

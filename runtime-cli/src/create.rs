@@ -1,0 +1,372 @@
+//! `create`: from a bundle to an init process waiting in its namespaces.
+//!
+//! The runtime forks an intermediate child that joins and creates the
+//! namespaces (asking the runtime to write its id maps after it unshares a
+//! user namespace), then clones the container's init as a sibling
+//! (CLONE_PARENT), so init is the runtime's child and lives in the new pid
+//! namespace. Anything that fails leaves no state dir, cgroup or process.
+
+use crate::config::{self, Bundle};
+use crate::init::{self, InitContext};
+use crate::plan::{self, NamespacePlan};
+use crate::state::{self, ContainerState};
+use crate::sync::{self, Channel, Message};
+use crate::{console, hooks};
+use berth_cgroups::{Cgroup, Hierarchies};
+use oci_spec::runtime::LinuxNamespaceType;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Config(#[from] config::Error),
+    #[error(transparent)]
+    State(#[from] state::Error),
+    #[error("cgroup: {0}")]
+    Cgroup(#[from] berth_cgroups::Error),
+    #[error(transparent)]
+    Console(#[from] console::Error),
+    #[error(transparent)]
+    Hook(#[from] hooks::Error),
+    #[error(transparent)]
+    Sync(#[from] sync::Error),
+    #[error("container init failed: {0}")]
+    Child(String),
+    #[error("{what}: {source}")]
+    Sys { what: String, source: nix::Error },
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
+    #[error("cannot allocate a terminal when the runtime detaches without --console-socket")]
+    NeedConsoleSocket,
+    #[error("systemd cgroup driver requested but systemd is not running on this host; drop --systemd-cgroup")]
+    NoSystemd,
+}
+
+impl From<sync::ChildError> for Error {
+    fn from(e: sync::ChildError) -> Self {
+        match e {
+            sync::ChildError::Reported(s) => Error::Child(s),
+            sync::ChildError::Sync(sync::Error::Closed) => {
+                Error::Child("init exited before finishing setup".into())
+            }
+            sync::ChildError::Sync(e) => Error::Sync(e),
+        }
+    }
+}
+
+fn sys(what: impl Into<String>) -> impl FnOnce(nix::Error) -> Error {
+    let what = what.into();
+    move |source| Error::Sys { what, source }
+}
+
+pub struct CreateOptions<'a> {
+    pub root: &'a Path,
+    pub id: &'a str,
+    pub bundle: &'a Path,
+    pub console_socket: Option<&'a Path>,
+    pub pid_file: Option<&'a Path>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: u32,
+    /// a foreground `run`: a terminal's master comes back to the runtime
+    pub foreground: bool,
+}
+
+pub struct Created {
+    pub state: ContainerState,
+    /// the pty master when the runtime itself holds the terminal
+    pub console: Option<OwnedFd>,
+}
+
+/// Undoes a half-made container unless disarmed.
+struct Cleanup<'a> {
+    dir: Option<PathBuf>,
+    cgroup: Option<Cgroup>,
+    pids: Vec<i32>,
+    _root: &'a Path,
+}
+
+impl Drop for Cleanup<'_> {
+    fn drop(&mut self) {
+        for pid in &self.pids {
+            // SAFETY: kill and waitpid on pids we forked; at worst ESRCH/ECHILD.
+            unsafe {
+                libc::kill(*pid, libc::SIGKILL);
+                libc::waitpid(*pid, std::ptr::null_mut(), 0);
+            }
+        }
+        if let Some(cg) = &self.cgroup {
+            let _ = cg.destroy();
+        }
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
+    let bundle = config::load(opts.bundle)?;
+    let spec = &bundle.spec;
+    let process = spec.process().clone();
+    let terminal = process.as_ref().and_then(|p| p.terminal()).unwrap_or(false);
+    if terminal && opts.console_socket.is_none() && !opts.foreground {
+        return Err(Error::NeedConsoleSocket);
+    }
+    let linux = spec.linux().clone().unwrap_or_default();
+    let plan = NamespacePlan::from_spec(linux.namespaces().as_deref().unwrap_or(&[]));
+
+    // the console socket and namespace paths are resolved on the host,
+    // before anything is created, so a bad one changes nothing
+    let console_sock = opts.console_socket.map(console::connect).transpose()?;
+    let join_fds: Vec<(LinuxNamespaceType, OwnedFd)> = plan
+        .join
+        .iter()
+        .map(|(t, p)| open_ns(p).map(|fd| (*t, fd)))
+        .collect::<Result<_, _>>()?;
+
+    let dir = state::create_dir(opts.root, opts.id)?;
+    let mut cleanup = Cleanup {
+        dir: Some(dir.clone()),
+        cgroup: None,
+        pids: Vec::new(),
+        _root: opts.root,
+    };
+
+    let cgroup = setup_cgroup(&bundle, opts.id)?;
+    cleanup.cgroup = cgroup.clone();
+
+    let fifo = dir.join(state::EXEC_FIFO);
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
+        .map_err(sys(format!("mkfifo {}", fifo.display())))?;
+
+    let (parent, child) = sync::pair()?;
+    let ctx = InitContext {
+        id: opts.id,
+        bundle: &bundle,
+        plan: &plan,
+        exec_fifo: fifo,
+        no_pivot: opts.no_pivot,
+        no_new_keyring: opts.no_new_keyring,
+        preserve_fds: opts.preserve_fds,
+        console_socket: console_sock.as_ref().map(|s| s.as_raw_fd()),
+    };
+
+    // SAFETY: the runtime is single-threaded, so the child may run Rust code
+    // (allocation included) until it execs or exits.
+    let intermediate = match unsafe { nix::unistd::fork() }.map_err(sys("fork"))? {
+        nix::unistd::ForkResult::Child => {
+            drop(parent);
+            intermediate_main(child, &plan, &join_fds, cgroup.as_ref(), &ctx)
+        }
+        nix::unistd::ForkResult::Parent { child: pid } => pid.as_raw(),
+    };
+    drop(child);
+    drop(console_sock);
+    cleanup.pids.push(intermediate);
+
+    let mut init_pid = 0;
+    let mut console = None;
+    loop {
+        let (msg, fd) = match parent.recv() {
+            Ok(m) => m,
+            Err(sync::Error::Closed) => {
+                return Err(Error::Child(
+                    "container setup processes exited before finishing".into(),
+                ))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        match msg {
+            Message::IdMapRequest => {
+                write_id_maps(intermediate, &linux)?;
+                parent.send(&Message::IdMapDone)?;
+            }
+            Message::Pid(pid) => {
+                init_pid = pid;
+                cleanup.pids.push(pid);
+                // SAFETY: reaping the intermediate child we forked.
+                unsafe { libc::waitpid(intermediate, std::ptr::null_mut(), 0) };
+                cleanup.pids.retain(|p| *p != intermediate);
+                parent.send(&Message::Go { host_pid: pid })?;
+            }
+            Message::RunCreateRuntimeHooks => {
+                let st = hook_state(opts.id, init_pid, &bundle);
+                if let Some(h) = spec.hooks() {
+                    #[allow(deprecated)]
+                    hooks::run("prestart", h.prestart().as_deref().unwrap_or(&[]), &st)?;
+                    hooks::run(
+                        "createRuntime",
+                        h.create_runtime().as_deref().unwrap_or(&[]),
+                        &st,
+                    )?;
+                }
+                parent.send(&Message::HooksDone)?;
+            }
+            Message::ConsoleMaster => console = fd,
+            Message::Ready => break,
+            Message::Error(e) => return Err(Error::Child(e)),
+            other => return Err(Error::Child(format!("unexpected message {other:?}"))),
+        }
+    }
+
+    let (start_time, _) = crate::proc::stat(init_pid)
+        .ok_or_else(|| Error::Child("init exited right after setup".into()))?;
+    let owner = String::new();
+    let st = ContainerState {
+        id: opts.id.to_string(),
+        pid: init_pid,
+        pid_start_time: start_time,
+        bundle: bundle.dir.clone(),
+        rootfs: bundle.rootfs.clone(),
+        created: state::rfc3339_now(),
+        owner,
+        annotations: spec.annotations().clone().unwrap_or_default(),
+        cgroup,
+        config: spec.clone(),
+    };
+    st.save(opts.root)?;
+    if let Some(p) = opts.pid_file {
+        write_pid_file(p, init_pid)?;
+    }
+    cleanup.dir = None;
+    cleanup.cgroup = None;
+    cleanup.pids.clear();
+    Ok(Created { state: st, console })
+}
+
+pub fn write_pid_file(path: &Path, pid: i32) -> Result<(), Error> {
+    let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    state::write_atomic(&path, pid.to_string().as_bytes(), 0o644).map_err(Error::State)
+}
+
+fn hook_state(id: &str, pid: i32, bundle: &Bundle) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "ociVersion": state::OCI_VERSION,
+        "id": id,
+        "status": "creating",
+        "pid": pid,
+        "bundle": bundle.dir,
+        "annotations": bundle.spec.annotations().clone().unwrap_or_default(),
+    }))
+    .expect("serializes")
+}
+
+fn open_ns(path: &Path) -> Result<OwnedFd, Error> {
+    let fd = nix::fcntl::open(
+        path,
+        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(sys(format!("open namespace {}", path.display())))?;
+    // SAFETY: open returned a fresh descriptor.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn setup_cgroup(bundle: &Bundle, id: &str) -> Result<Option<Cgroup>, Error> {
+    // SAFETY: geteuid has no failure mode.
+    if unsafe { libc::geteuid() } != 0 {
+        // an unprivileged runtime can't create cgroups; run without one
+        return Ok(None);
+    }
+    let linux = bundle.spec.linux().clone().unwrap_or_default();
+    let h = Hierarchies::detect()?;
+    let path = linux
+        .cgroups_path()
+        .as_ref()
+        .map(|p| p.to_string_lossy().into_owned());
+    let cg = Cgroup::resolve(&h, path.as_deref(), id)?;
+    cg.create()?;
+    if let Some(r) = linux.resources() {
+        if let Err(e) = cg.apply(r) {
+            let _ = cg.destroy();
+            return Err(e.into());
+        }
+    }
+    Ok(Some(cg))
+}
+
+fn write_id_maps(pid: i32, linux: &oci_spec::runtime::Linux) -> Result<(), Error> {
+    let write = |file: &str, text: String| {
+        let path = format!("/proc/{pid}/{file}");
+        std::fs::write(&path, text).map_err(|source| Error::Io {
+            what: format!("write {path}"),
+            source,
+        })
+    };
+    if let Some(m) = linux.uid_mappings() {
+        write("uid_map", plan::id_map_text(m))?;
+    }
+    if let Some(m) = linux.gid_mappings() {
+        write("gid_map", plan::id_map_text(m))?;
+    }
+    Ok(())
+}
+
+/// The intermediate child: joins and creates namespaces, then clones init.
+fn intermediate_main(
+    ch: Channel,
+    plan: &NamespacePlan,
+    join_fds: &[(LinuxNamespaceType, OwnedFd)],
+    cgroup: Option<&Cgroup>,
+    ctx: &InitContext,
+) -> ! {
+    let result = (|| -> Result<(), String> {
+        if let Some(cg) = cgroup {
+            cg.add_process(std::process::id() as i32)
+                .map_err(|e| format!("join cgroup: {e}"))?;
+        }
+        for (t, fd) in join_fds {
+            plan::setns(fd.as_raw_fd(), *t)
+                .map_err(|e| format!("join {} namespace: {e}", plan::proc_ns_name(*t)))?;
+        }
+        if plan.new_user {
+            plan::unshare(libc::CLONE_NEWUSER)
+                .map_err(|e| format!("create user namespace: {e}"))?;
+            ch.send(&Message::IdMapRequest).map_err(|e| e.to_string())?;
+            match ch.expect("IdMapDone") {
+                Ok(Message::IdMapDone) => {}
+                Ok(m) => return Err(format!("unexpected message {m:?}")),
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        plan::unshare(plan.new).map_err(|e| format!("create namespaces: {e}"))?;
+        let pid = clone_parent()?;
+        if pid == 0 {
+            init::main(&ch, ctx);
+        }
+        ch.send(&Message::Pid(pid)).map_err(|e| e.to_string())
+    })();
+    let code = match result {
+        Ok(()) => 0,
+        Err(e) => {
+            let _ = ch.send(&Message::Error(e));
+            1
+        }
+    };
+    // SAFETY: _exit ends the forked child without unwinding into the parent's state.
+    unsafe { libc::_exit(code) }
+}
+
+/// fork(2) with CLONE_PARENT: the child becomes the runtime's child, not ours.
+pub fn clone_parent() -> Result<i32, String> {
+    // SAFETY: a raw clone without CLONE_VM and with a null stack behaves like
+    // fork: the child gets a copy of our address space and continues here.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (libc::CLONE_PARENT | libc::SIGCHLD) as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    };
+    if rc < 0 {
+        return Err(format!("clone: {}", std::io::Error::last_os_error()));
+    }
+    Ok(rc as i32)
+}

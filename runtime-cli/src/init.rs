@@ -1,0 +1,284 @@
+//! The container's init process, from its birth in the new namespaces to
+//! the execve of the user's program. Runs forked from the runtime, so it
+//! reports failures over the sync channel instead of returning them.
+
+use crate::config::Bundle;
+use crate::plan::NamespacePlan;
+use crate::sync::{Channel, Message};
+use crate::{console, hooks, process, rootfs};
+use oci_spec::runtime::LinuxNamespaceType;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+
+/// What init needs, prepared by `create` before forking.
+pub struct InitContext<'a> {
+    pub id: &'a str,
+    pub bundle: &'a Bundle,
+    pub plan: &'a NamespacePlan,
+    pub exec_fifo: PathBuf,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: u32,
+    /// the caller's console socket, connected by the runtime
+    pub console_socket: Option<RawFd>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Rootfs(#[from] rootfs::Error),
+    #[error(transparent)]
+    Process(#[from] process::Error),
+    #[error(transparent)]
+    Console(#[from] console::Error),
+    #[error(transparent)]
+    Hook(#[from] hooks::Error),
+    #[error(transparent)]
+    Sync(#[from] crate::sync::ChildError),
+    #[error("{what}: {source}")]
+    Sys {
+        what: &'static str,
+        source: nix::Error,
+    },
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
+}
+
+fn sys(what: &'static str) -> impl FnOnce(nix::Error) -> Error {
+    move |source| Error::Sys { what, source }
+}
+
+/// Entry point in the forked child; never returns.
+pub fn main(ch: &Channel, ctx: &InitContext) -> ! {
+    let err = match run(ch, ctx) {
+        Ok(never) => match never {},
+        Err(e) => e,
+    };
+    let _ = ch.send(&Message::Error(err.to_string()));
+    // SAFETY: _exit ends this forked process without running the parent's
+    // atexit handlers or destructors.
+    unsafe { libc::_exit(1) }
+}
+
+fn run(ch: &Channel, ctx: &InitContext) -> Result<std::convert::Infallible, Error> {
+    // if the runtime dies mid-setup, so does the half-made container
+    // SAFETY: prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+    let host_pid = match ch.expect("Go")? {
+        Message::Go { host_pid } => host_pid,
+        other => {
+            return Err(Error::Io {
+                what: "sync".into(),
+                source: std::io::Error::other(format!("unexpected message {other:?}")),
+            })
+        }
+    };
+    let spec = &ctx.bundle.spec;
+    let process = spec.process().clone().ok_or_else(|| Error::Io {
+        what: "config.json".into(),
+        source: std::io::Error::other("process is required to create a container"),
+    })?;
+    if ctx.plan.has_user() {
+        // be root of the user namespace, so what setup creates is root's
+        let _ = nix::unistd::setresgid(0.into(), 0.into(), 0.into());
+        let _ = nix::unistd::setresuid(0.into(), 0.into(), 0.into());
+    }
+    nix::unistd::setsid().map_err(sys("setsid"))?;
+    if !ctx.no_new_keyring {
+        join_session_keyring(ctx.id);
+    }
+    if ctx.plan.creates(LinuxNamespaceType::Uts) {
+        if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
+            nix::unistd::sethostname(h).map_err(sys("sethostname"))?;
+        }
+        if let Some(d) = spec.domainname().as_deref().filter(|d| !d.is_empty()) {
+            // SAFETY: setdomainname reads len bytes from the string's buffer.
+            if unsafe { libc::setdomainname(d.as_ptr().cast(), d.len()) } != 0 {
+                return Err(sys("setdomainname")(nix::Error::last()));
+            }
+        }
+    }
+    if let Some(adj) = process.oom_score_adj() {
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string()).map_err(|source| {
+            Error::Io {
+                what: "set oom_score_adj".into(),
+                source,
+            }
+        })?;
+    }
+    let rootfs = &ctx.bundle.rootfs;
+    let in_mount_ns =
+        ctx.plan.creates(LinuxNamespaceType::Mount) || ctx.plan.joins(LinuxNamespaceType::Mount);
+    if ctx.plan.creates(LinuxNamespaceType::Mount) {
+        rootfs::prepare(&rootfs::Context {
+            spec,
+            bundle: &ctx.bundle.dir,
+            rootfs,
+            in_user_ns: ctx.plan.has_user(),
+            new_cgroup_ns: ctx.plan.creates(LinuxNamespaceType::Cgroup),
+        })?;
+    }
+    let terminal = process.terminal().unwrap_or(false);
+    let pty = if terminal {
+        let ptmx = [rootfs.join("dev/pts/ptmx"), PathBuf::from("/dev/ptmx")]
+            .into_iter()
+            .find(|p| p.exists())
+            .unwrap_or_else(|| PathBuf::from("/dev/ptmx"));
+        let pty = console::open_pty(&ptmx)?;
+        if let Some(size) = process.console_size() {
+            console::set_size(
+                pty.master.as_raw_fd(),
+                size.height() as u16,
+                size.width() as u16,
+            );
+        }
+        if ctx.plan.creates(LinuxNamespaceType::Mount) {
+            let slave_on_host =
+                rootfs.join(pty.slave_name.strip_prefix("/").unwrap_or(&pty.slave_name));
+            rootfs::bind_console(rootfs, &slave_on_host)?;
+        }
+        let _ = nix::unistd::fchown(
+            pty.slave.as_raw_fd(),
+            Some(process.user().uid().into()),
+            None,
+        );
+        match ctx.console_socket {
+            Some(sock) => console::send_master(sock, &pty.master, &pty.slave_name)?,
+            None => ch
+                .send_with_fd(&Message::ConsoleMaster, Some(pty.master.as_raw_fd()))
+                .map_err(|e| Error::Sync(e.into()))?,
+        }
+        Some(pty.slave)
+    } else {
+        None
+    };
+    if let Some(sock) = ctx.console_socket {
+        let _ = nix::unistd::close(sock);
+    }
+
+    #[allow(deprecated)]
+    let needs_runtime_hooks = spec.hooks().as_ref().is_some_and(|h| {
+        h.prestart().as_ref().is_some_and(|v| !v.is_empty())
+            || h.create_runtime().as_ref().is_some_and(|v| !v.is_empty())
+    });
+    if needs_runtime_hooks {
+        ch.send(&Message::RunCreateRuntimeHooks)
+            .map_err(|e| Error::Sync(e.into()))?;
+        ch.expect("HooksDone")?;
+    }
+    if let Some(hs) = spec
+        .hooks()
+        .as_ref()
+        .and_then(|h| h.create_container().clone())
+    {
+        let state = hook_state(ctx, host_pid, "created");
+        hooks::run("createContainer", &hs, &state)?;
+    }
+
+    let fifo = open_path(&ctx.exec_fifo)?;
+    if in_mount_ns && ctx.plan.creates(LinuxNamespaceType::Mount) {
+        rootfs::enter(rootfs, ctx.no_pivot)?;
+        rootfs::finish(spec)?;
+    } else if !in_mount_ns {
+        nix::unistd::chroot(rootfs.as_path()).map_err(sys("chroot"))?;
+        rootfs::finish(spec)?;
+    }
+    if let Some(p) = spec.linux().as_ref().and_then(|l| l.personality().clone()) {
+        let persona = crate::plan::personality(&p).map_err(|e| Error::Io {
+            what: "personality".into(),
+            source: std::io::Error::other(e),
+        })?;
+        // SAFETY: personality takes an integer persona.
+        if unsafe { libc::personality(persona) } == -1 {
+            return Err(sys("personality")(nix::Error::last()));
+        }
+    }
+    let _ = std::fs::create_dir_all(process.cwd());
+    process::chdir_cwd(&process)?;
+    process::set_rlimits(&process)?;
+    if let Some(slave) = &pty {
+        console::become_controlling(slave)?;
+    }
+    drop(pty);
+    let exec_plan = process::plan_exec(&process, process::uid_of(&process))?;
+    process::close_leaked_fds(ctx.preserve_fds)?;
+
+    // setup is done: from here the runtime may exit; our parent is whoever
+    // reaps us, so a runtime exit must no longer kill us
+    // SAFETY: prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0) };
+    ch.send(&Message::Ready)
+        .map_err(|e| Error::Sync(e.into()))?;
+
+    wait_for_start(&fifo)?;
+    drop(fifo);
+    if let Some(hs) = spec
+        .hooks()
+        .as_ref()
+        .and_then(|h| h.start_container().clone())
+    {
+        let state = hook_state(ctx, host_pid, "running");
+        hooks::run("startContainer", &hs, &state)?;
+    }
+    let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().clone());
+    process::finalize(&process, seccomp.as_ref(), process::setgroups_allowed())?;
+    Err(process::exec(&exec_plan).into())
+}
+
+fn hook_state(ctx: &InitContext, pid: i32, status: &str) -> Vec<u8> {
+    let annotations = ctx.bundle.spec.annotations().clone().unwrap_or_default();
+    serde_json::to_vec(&serde_json::json!({
+        "ociVersion": crate::state::OCI_VERSION,
+        "id": ctx.id,
+        "status": status,
+        "pid": pid,
+        "bundle": ctx.bundle.dir,
+        "annotations": annotations,
+    }))
+    .expect("serializes")
+}
+
+fn open_path(p: &Path) -> Result<OwnedFd, Error> {
+    let fd = nix::fcntl::open(
+        p,
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(sys("open exec fifo"))?;
+    // SAFETY: open returned a fresh descriptor.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Blocks until `start` opens the FIFO for reading, then tells it we're off.
+fn wait_for_start(fifo: &OwnedFd) -> Result<(), Error> {
+    let path = format!("/proc/self/fd/{}", fifo.as_raw_fd());
+    let fd = loop {
+        match nix::fcntl::open(
+            path.as_str(),
+            nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        ) {
+            Ok(fd) => break fd,
+            Err(nix::Error::EINTR) => continue,
+            Err(e) => return Err(sys("open exec fifo for start")(e)),
+        }
+    };
+    // SAFETY: open returned a fresh descriptor.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    nix::unistd::write(fd.as_raw_fd(), b"0").map_err(sys("write exec fifo"))?;
+    Ok(())
+}
+
+/// A fresh session keyring per container, so containers don't share keys.
+fn join_session_keyring(id: &str) {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+    let name = std::ffi::CString::new(format!("_ses.{id}")).unwrap_or_default();
+    // SAFETY: keyctl reads the NUL-terminated name; failure (no keyring
+    // support, EDQUOT) is harmless and ignored as runc does.
+    unsafe {
+        libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr());
+    }
+}

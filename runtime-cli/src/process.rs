@@ -1,0 +1,317 @@
+//! The last steps before the container's program runs, shared by `create`
+//! and `exec`: rlimits, identity, capabilities, no_new_privs, seccomp,
+//! descriptor hygiene and execve.
+
+use crate::plan;
+use caps::{CapSet, Capability, CapsHashSet};
+use nix::unistd::{Gid, Uid};
+use oci_spec::runtime::{LinuxCapabilities, LinuxSeccomp, Process};
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("exec: {0:?}: executable file not found in $PATH")]
+    NotFound(String),
+    #[error("exec: {path:?}: {source}")]
+    Exec { path: String, source: nix::Error },
+    #[error("setrlimit {resource:?}: {source}")]
+    Rlimit {
+        resource: String,
+        source: std::io::Error,
+    },
+    #[error("{what}: {source}")]
+    Sys {
+        what: &'static str,
+        source: nix::Error,
+    },
+    #[error("capabilities: {0}")]
+    Caps(String),
+    #[error("seccomp: {0}")]
+    Seccomp(String),
+    #[error("chdir to cwd ({path}) set in config.json failed: {source}")]
+    Cwd { path: String, source: nix::Error },
+    #[error("argument or environment string contains a NUL byte")]
+    Nul,
+}
+
+fn sys(what: &'static str) -> impl FnOnce(nix::Error) -> Error {
+    move |source| Error::Sys { what, source }
+}
+
+/// The resolved program and its argv/envp, ready for execve.
+pub struct ExecPlan {
+    path: CString,
+    argv: Vec<CString>,
+    envp: Vec<CString>,
+}
+
+/// Finds the program in the container (the current root) and builds argv
+/// and envp; a missing program is reported before the container starts.
+pub fn plan_exec(process: &Process, uid: u32) -> Result<ExecPlan, Error> {
+    let args = process.args().clone().unwrap_or_default();
+    let argv0 = args.first().cloned().unwrap_or_default();
+    let mut env = process.env().clone().unwrap_or_default();
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        env.push(format!("HOME={}", home_of(uid)));
+    }
+    let path_var = env
+        .iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+        .to_string();
+    let path = find_executable(&argv0, &path_var, process.cwd())
+        .ok_or_else(|| Error::NotFound(argv0.clone()))?;
+    let cs = |s: &[u8]| CString::new(s).map_err(|_| Error::Nul);
+    Ok(ExecPlan {
+        path: cs(path.as_os_str().as_bytes())?,
+        argv: args
+            .iter()
+            .map(|a| cs(a.as_bytes()))
+            .collect::<Result<_, _>>()?,
+        envp: env
+            .iter()
+            .map(|a| cs(a.as_bytes()))
+            .collect::<Result<_, _>>()?,
+    })
+}
+
+fn find_executable(name: &str, path_var: &str, cwd: &Path) -> Option<PathBuf> {
+    if name.is_empty() {
+        return None;
+    }
+    if name.contains('/') {
+        let p = if Path::new(name).is_absolute() {
+            PathBuf::from(name)
+        } else {
+            cwd.join(name)
+        };
+        return Some(p);
+    }
+    path_var
+        .split(':')
+        .map(|d| Path::new(if d.is_empty() { "." } else { d }).join(name))
+        .find(|p| is_executable(p))
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// The user's home from the container's /etc/passwd, else `/`.
+fn home_of(uid: u32) -> String {
+    std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                let f: Vec<&str> = l.split(':').collect();
+                (f.len() >= 6 && f[2].parse() == Ok(uid)).then(|| f[5].to_string())
+            })
+        })
+        .unwrap_or_else(|| "/".into())
+}
+
+pub fn set_rlimits(process: &Process) -> Result<(), Error> {
+    for r in process.rlimits().iter().flatten() {
+        let lim = libc::rlimit {
+            rlim_cur: r.soft(),
+            rlim_max: r.hard(),
+        };
+        // SAFETY: setrlimit reads the rlimit struct we pass by reference.
+        let rc = unsafe { libc::setrlimit(plan::rlimit_resource(r.typ()), &lim) };
+        if rc != 0 {
+            return Err(Error::Rlimit {
+                resource: format!("{:?}", r.typ()),
+                source: std::io::Error::last_os_error(),
+            });
+        }
+    }
+    Ok(())
+}
+
+pub fn chdir_cwd(process: &Process) -> Result<(), Error> {
+    nix::unistd::chdir(process.cwd()).map_err(|source| Error::Cwd {
+        path: process.cwd().display().to_string(),
+        source,
+    })
+}
+
+fn cap_set(names: &Option<CapsHashSet>) -> CapsHashSet {
+    names.clone().unwrap_or_default()
+}
+
+fn to_caps(
+    list: &Option<std::collections::HashSet<oci_spec::runtime::Capability>>,
+) -> Option<CapsHashSet> {
+    list.as_ref().map(|l| {
+        l.iter()
+            .filter_map(|c| plan::parse_capability(&c.to_string()).ok())
+            .collect()
+    })
+}
+
+/// Identity, capabilities, no_new_privs and seccomp, in the order that keeps
+/// each step possible: the bounding set while still privileged, keep-caps
+/// across setuid, then the final sets; seccomp last unless it needs
+/// CAP_SYS_ADMIN (no no_new_privs), then first.
+pub fn finalize(
+    process: &Process,
+    seccomp: Option<&LinuxSeccomp>,
+    can_setgroups: bool,
+) -> Result<(), Error> {
+    let nnp = process.no_new_privileges().unwrap_or(false);
+    let filter = seccomp
+        .map(berth_seccomp::Filter::build)
+        .transpose()
+        .map_err(|e| Error::Seccomp(e.to_string()))?;
+    let mut filter = filter;
+    if !nnp {
+        if let Some(f) = filter.take() {
+            f.load().map_err(|e| Error::Seccomp(e.to_string()))?;
+        }
+    }
+    let caps = process.capabilities().clone();
+    if let Some(c) = &caps {
+        apply_bounding(c)?;
+    }
+    set_keep_caps(true)?;
+    let user = process.user();
+    if can_setgroups {
+        let gids: Vec<Gid> = user
+            .additional_gids()
+            .iter()
+            .flatten()
+            .map(|g| Gid::from_raw(*g))
+            .collect();
+        nix::unistd::setgroups(&gids).map_err(sys("setgroups"))?;
+    }
+    let gid = Gid::from_raw(user.gid());
+    let uid = Uid::from_raw(user.uid());
+    nix::unistd::setresgid(gid, gid, gid).map_err(sys("setgid"))?;
+    nix::unistd::setresuid(uid, uid, uid).map_err(sys("setuid"))?;
+    set_keep_caps(false)?;
+    match &caps {
+        Some(c) => apply_caps(c)?,
+        None => {
+            for set in [CapSet::Effective, CapSet::Permitted, CapSet::Inheritable] {
+                caps::clear(None, set).map_err(|e| Error::Caps(e.to_string()))?;
+            }
+        }
+    }
+    if let Some(mask) = user.umask() {
+        // SAFETY: umask only swaps the process' file mode mask.
+        unsafe { libc::umask(mask as libc::mode_t) };
+    }
+    if nnp {
+        // SAFETY: prctl with PR_SET_NO_NEW_PRIVS takes integer arguments only.
+        if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+            return Err(sys("prctl(PR_SET_NO_NEW_PRIVS)")(nix::Error::last()));
+        }
+    }
+    if let Some(f) = filter {
+        f.load().map_err(|e| Error::Seccomp(e.to_string()))?;
+    }
+    Ok(())
+}
+
+fn set_keep_caps(on: bool) -> Result<(), Error> {
+    // SAFETY: prctl with PR_SET_KEEPCAPS takes integer arguments only.
+    if unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, on as libc::c_ulong, 0, 0, 0) } != 0 {
+        return Err(sys("prctl(PR_SET_KEEPCAPS)")(nix::Error::last()));
+    }
+    Ok(())
+}
+
+fn apply_bounding(c: &LinuxCapabilities) -> Result<(), Error> {
+    let keep = cap_set(&to_caps(c.bounding()));
+    for cap in caps::runtime::procfs_all_supported(None).unwrap_or_else(|_| caps::all()) {
+        if !keep.contains(&cap) {
+            caps::drop(None, CapSet::Bounding, cap).map_err(|e| Error::Caps(e.to_string()))?;
+        }
+    }
+    Ok(())
+}
+
+fn apply_caps(c: &LinuxCapabilities) -> Result<(), Error> {
+    let supported = caps::runtime::procfs_all_supported(None).unwrap_or_else(|_| caps::all());
+    let only_supported = |s: CapsHashSet| -> CapsHashSet {
+        s.into_iter().filter(|c| supported.contains(c)).collect()
+    };
+    let err = |e: caps::errors::CapsError| Error::Caps(e.to_string());
+    let inheritable = only_supported(cap_set(&to_caps(c.inheritable())));
+    let effective = only_supported(cap_set(&to_caps(c.effective())));
+    let permitted = only_supported(cap_set(&to_caps(c.permitted())));
+    // inheritable may only grow from permitted, and permitted must cover
+    // effective at each step: inheritable, effective, then permitted
+    caps::set(None, CapSet::Inheritable, &inheritable).map_err(err)?;
+    caps::set(None, CapSet::Effective, &effective).map_err(err)?;
+    caps::set(None, CapSet::Permitted, &permitted).map_err(err)?;
+    caps::clear(None, CapSet::Ambient).map_err(err)?;
+    for cap in only_supported(cap_set(&to_caps(c.ambient()))) {
+        // ambient needs the cap in permitted and inheritable; runc skips others
+        if permitted.contains(&cap) && inheritable.contains(&cap) {
+            caps::raise(None, CapSet::Ambient, cap).map_err(err)?;
+        }
+    }
+    Ok(())
+}
+
+/// Marks every descriptor from `3 + preserve` up close-on-exec, so nothing
+/// of the runtime's leaks into the container.
+pub fn close_leaked_fds(preserve: u32) -> Result<(), Error> {
+    let first = 3 + preserve as i32;
+    let entries = std::fs::read_dir("/proc/self/fd").map_err(|e| Error::Sys {
+        what: "read /proc/self/fd",
+        source: nix::errno::Errno::from_i32(e.raw_os_error().unwrap_or(libc::EIO)),
+    })?;
+    let fds: Vec<i32> = entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .filter(|fd| *fd >= first)
+        .collect();
+    for fd in fds {
+        // SAFETY: F_SETFD on a descriptor number only changes its flags; a
+        // stale number (the read_dir handle itself) just returns EBADF.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
+    Ok(())
+}
+
+/// Replaces this process with the container's program.
+pub fn exec(plan: &ExecPlan) -> Error {
+    // ignored signals and the blocked mask survive execve: Rust's runtime
+    // ignores SIGPIPE, and the program must start with the defaults
+    // SAFETY: resetting a disposition and the signal mask touches only
+    // this (single-threaded) process' signal state.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        let mut empty: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut empty);
+        libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+    }
+    match nix::unistd::execve(&plan.path, &plan.argv, &plan.envp) {
+        Ok(never) => match never {},
+        Err(source) => Error::Exec {
+            path: plan.path.to_string_lossy().into_owned(),
+            source,
+        },
+    }
+}
+
+/// Whether a user namespace lets this process call setgroups.
+pub fn setgroups_allowed() -> bool {
+    std::fs::read_to_string("/proc/self/setgroups")
+        .map(|s| s.trim() != "deny")
+        .unwrap_or(true)
+}
+
+pub fn uid_of(process: &Process) -> u32 {
+    process.user().uid()
+}
+
+/// `caps` capability from an oci-spec one (for exec's `--cap`).
+pub fn oci_cap(c: Capability) -> Option<oci_spec::runtime::Capability> {
+    c.to_string().parse().ok()
+}

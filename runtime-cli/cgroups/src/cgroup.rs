@@ -1,0 +1,839 @@
+//! A container's cgroup across all hierarchies: resolving, creating, joining,
+//! freezing and destroying it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::hierarchy::{join_cgroup, Mount};
+use crate::{fs, Error, Hierarchies};
+
+/// How long freezing (and waiting for a stable freezer state) may take.
+const FREEZE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A cgroup directory and the mountpoint of its hierarchy.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Dir {
+    pub(crate) path: PathBuf,
+    pub(crate) mountpoint: PathBuf,
+}
+
+/// The container's cgroup across all hierarchies.
+///
+/// It only holds paths, so the runtime can store it in its state file and act on
+/// the cgroup from later invocations (`update`, `pause`, `delete`, ...).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct Cgroup {
+    /// cgroup v1: controller (or named hierarchy such as `name=systemd`) to its
+    /// directory. Controllers co-mounted (`cpu,cpuacct`) share a directory.
+    #[serde(default)]
+    v1: BTreeMap<String, Dir>,
+    /// The directory in the cgroup2 hierarchy (v2 and hybrid hosts).
+    #[serde(default)]
+    unified: Option<Dir>,
+    /// Controllers used through `unified`: all of them on a v2 host, the ones not
+    /// bound to any v1 hierarchy on a hybrid host.
+    #[serde(default)]
+    unified_controllers: Vec<String>,
+}
+
+/// Where a controller's files live for this cgroup.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Target<'a> {
+    V1(&'a Path),
+    V2(&'a Path),
+}
+
+/// The state of the cgroup freezer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FreezerState {
+    /// Processes run.
+    Thawed,
+    /// Freezing was requested but has not completed (or got stuck).
+    Freezing,
+    /// All processes are frozen.
+    Frozen,
+    /// The host has no usable freezer for this cgroup.
+    Undefined,
+}
+
+impl Cgroup {
+    /// Works out the container's cgroup directories from the OCI `cgroupsPath`.
+    ///
+    /// * absolute (`/foo/bar`): below each hierarchy's mountpoint;
+    /// * relative (`foo/bar`): below this process's own cgroup in each hierarchy
+    ///   (from /proc/self/cgroup, translated through the mount's root);
+    /// * `None` or empty: `/<container_id>`.
+    ///
+    /// `..` components cannot climb above the hierarchy root (or, for relative
+    /// paths, above our own cgroup).
+    pub fn resolve(
+        h: &Hierarchies,
+        cgroups_path: Option<&str>,
+        container_id: &str,
+    ) -> Result<Cgroup, Error> {
+        let (absolute, inner) = match cgroups_path.filter(|p| !p.is_empty()) {
+            Some(p) => (p.starts_with('/'), clean(p)),
+            None => (true, clean(container_id)),
+        };
+        if inner.is_empty() {
+            return Err(Error::InvalidPath(
+                cgroups_path.unwrap_or(container_id).to_string(),
+            ));
+        }
+        let dir = |m: &Mount| -> Result<Dir, Error> {
+            let base = if absolute {
+                m.mountpoint.clone()
+            } else {
+                m.own_dir()?
+            };
+            Ok(Dir {
+                path: join_cgroup(&base, &inner),
+                mountpoint: m.mountpoint.clone(),
+            })
+        };
+        let mut v1 = BTreeMap::new();
+        for m in h.v1_mounts() {
+            let d = dir(m)?;
+            for c in &m.controllers {
+                v1.insert(c.clone(), d.clone());
+            }
+        }
+        let (unified, unified_controllers) = match h.unified() {
+            Some(m) => (Some(dir(m)?), m.controllers.clone()),
+            None => (None, Vec::new()),
+        };
+        Ok(Cgroup {
+            v1,
+            unified,
+            unified_controllers,
+        })
+    }
+
+    /// The directory holding `controller`'s files (v1 name such as `blkio`, or
+    /// the v2 name), if the host has that controller.
+    pub fn path(&self, controller: &str) -> Option<&Path> {
+        if let Some(d) = self.v1.get(controller) {
+            return Some(&d.path);
+        }
+        let v2_name = if controller == "blkio" {
+            "io"
+        } else {
+            controller
+        };
+        match &self.unified {
+            Some(u) if self.unified_controllers.iter().any(|c| c == v2_name) => Some(&u.path),
+            _ => None,
+        }
+    }
+
+    /// The directory in the cgroup2 hierarchy (v2 and hybrid hosts).
+    pub fn unified_path(&self) -> Option<&Path> {
+        self.unified.as_ref().map(|d| d.path.as_path())
+    }
+
+    /// Whether everything goes through a single cgroup2 directory.
+    pub fn is_v2_only(&self) -> bool {
+        self.v1.is_empty() && self.unified.is_some()
+    }
+
+    /// Every distinct directory of this cgroup, v1 hierarchies first.
+    pub fn paths(&self) -> Vec<&Path> {
+        let mut seen = BTreeSet::new();
+        self.v1
+            .values()
+            .chain(self.unified.as_ref())
+            .map(|d| d.path.as_path())
+            .filter(|p| seen.insert(*p))
+            .collect()
+    }
+
+    /// Where `v1`/`v2`'s files are, or `None` if the host has neither.
+    pub(crate) fn target(&self, v1: &str, v2: &str) -> Option<Target<'_>> {
+        if let Some(d) = self.v1.get(v1) {
+            return Some(Target::V1(&d.path));
+        }
+        match &self.unified {
+            Some(u) if self.unified_controllers.iter().any(|c| c == v2) => {
+                Some(Target::V2(&u.path))
+            }
+            _ => None,
+        }
+    }
+
+    /// Like [`Self::target`] but a missing controller is an error naming it.
+    pub(crate) fn require(&self, v1: &str, v2: &str) -> Result<Target<'_>, Error> {
+        self.target(v1, v2).ok_or_else(|| {
+            let name = if self.v1.is_empty() { v2 } else { v1 };
+            Error::ControllerUnavailable(name.to_string())
+        })
+    }
+
+    pub(crate) fn v1_dir(&self, controller: &str) -> Option<&Path> {
+        self.v1.get(controller).map(|d| d.path.as_path())
+    }
+
+    pub(crate) fn unified_controllers(&self) -> &[String] {
+        &self.unified_controllers
+    }
+
+    /// Creates the cgroup directories (like `mkdir -p`) in every hierarchy.
+    ///
+    /// On cgroup v1, `cpuset.cpus`/`cpuset.mems` of each new (or empty) directory
+    /// between the cpuset mount and the leaf are copied from the parent, since the
+    /// kernel refuses tasks in a cpuset with no CPUs or memory nodes. On cgroup2,
+    /// the unified controllers are enabled in `cgroup.subtree_control` of every
+    /// ancestor; failures there are ignored (as runc does) because they surface as
+    /// clear errors when a resource for that controller is applied.
+    ///
+    /// If creation fails, the directories made so far are removed again.
+    pub fn create(&self) -> Result<(), Error> {
+        let mut created = Vec::new();
+        let res = self.create_inner(&mut created);
+        if res.is_err() {
+            for d in created.iter().rev() {
+                let _ = std::fs::remove_dir(d);
+            }
+        }
+        res
+    }
+
+    fn create_inner(&self, created: &mut Vec<PathBuf>) -> Result<(), Error> {
+        let mut done = BTreeSet::new();
+        // cpuset first so a co-mounted `cpuset,cpu` dir gets the inheritance walk.
+        let ordered = self
+            .v1
+            .iter()
+            .filter(|(c, _)| *c == "cpuset")
+            .chain(self.v1.iter().filter(|(c, _)| *c != "cpuset"));
+        for (controller, d) in ordered {
+            if !done.insert(&d.path) {
+                continue;
+            }
+            if controller == "cpuset" {
+                create_cpuset(d, created)?;
+            } else {
+                created.extend(fs::mkdir_all(&d.path)?);
+            }
+        }
+        if let Some(u) = &self.unified {
+            if done.insert(&u.path) {
+                created.extend(fs::mkdir_all(&u.path)?);
+                enable_controllers(u, &self.unified_controllers);
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves process `pid` (and its threads) into the cgroup in every hierarchy,
+    /// including named ones such as `name=systemd` and, on hybrid hosts, the
+    /// unified one.
+    pub fn add_process(&self, pid: i32) -> Result<(), Error> {
+        for dir in self.paths() {
+            let value = pid.to_string();
+            let mut attempt = 0;
+            loop {
+                match fs::write(dir, "cgroup.procs", &value) {
+                    // EINVAL: the task may still be in TASK_NEW right after
+                    // clone(2); retry briefly.
+                    Err(Error::Write { source, .. })
+                        if source.raw_os_error() == Some(libc::EINVAL) && attempt < 5 =>
+                    {
+                        attempt += 1;
+                        sleep(Duration::from_millis(30));
+                    }
+                    r => break r?,
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// All processes in the cgroup, including those in sub-cgroups, sorted.
+    /// A cgroup that does not exist has no processes.
+    pub fn pids(&self) -> Result<Vec<i32>, Error> {
+        let Some(dir) = self.procs_dir() else {
+            return Ok(Vec::new());
+        };
+        let mut pids = Vec::new();
+        collect_pids(dir, &mut pids)?;
+        pids.sort_unstable();
+        pids.dedup();
+        Ok(pids)
+    }
+
+    /// The directory whose `cgroup.procs` lists the container's processes: a v1
+    /// hierarchy that every runtime joins, else the unified one.
+    fn procs_dir(&self) -> Option<&Path> {
+        [
+            "pids", "memory", "devices", "freezer", "cpu", "cpuacct", "cpuset", "blkio",
+        ]
+        .iter()
+        .find_map(|c| self.v1_dir(c))
+        .or(self.unified_path())
+        .or_else(|| self.v1.values().next().map(|d| d.path.as_path()))
+    }
+
+    /// The freezer to use: the v1 `freezer` hierarchy, else cgroup2's
+    /// `cgroup.freeze` (part of the cgroup2 core, so it also works on hybrid hosts).
+    fn freezer(&self) -> Option<Target<'_>> {
+        self.v1_dir("freezer")
+            .map(Target::V1)
+            .or(self.unified_path().map(Target::V2))
+    }
+
+    /// Freezes every process in the cgroup and waits until the kernel reports it
+    /// frozen. On failure the cgroup is thawed again, never left half-frozen.
+    pub fn freeze(&self) -> Result<(), Error> {
+        match self.freezer() {
+            Some(Target::V1(dir)) => freeze_v1(dir),
+            Some(Target::V2(dir)) => freeze_v2(dir),
+            None => Err(Error::ControllerUnavailable("freezer".into())),
+        }
+    }
+
+    /// Thaws the cgroup.
+    pub fn thaw(&self) -> Result<(), Error> {
+        match self.freezer() {
+            Some(Target::V1(dir)) => fs::write(dir, "freezer.state", "THAWED"),
+            Some(Target::V2(dir)) => fs::write(dir, "cgroup.freeze", "0"),
+            None => Err(Error::ControllerUnavailable("freezer".into())),
+        }
+    }
+
+    /// Whether the cgroup itself is frozen (see [`Self::freezer_state`]).
+    pub fn is_frozen(&self) -> Result<bool, Error> {
+        Ok(self.freezer_state()? == FreezerState::Frozen)
+    }
+
+    /// The cgroup's own freezer state. A cgroup frozen only because an ancestor
+    /// is frozen reads as thawed, as in runc.
+    pub fn freezer_state(&self) -> Result<FreezerState, Error> {
+        match self.freezer() {
+            Some(Target::V1(dir)) => freezer_state_v1(dir),
+            Some(Target::V2(dir)) => freezer_state_v2(dir),
+            None => Ok(FreezerState::Undefined),
+        }
+    }
+
+    /// The number of processes the OOM killer killed in this cgroup
+    /// (`oom_kill` in memory.events on v2, memory.oom_control on v1), 0 if the
+    /// kernel does not report it.
+    pub fn oom_kill_count(&self) -> Result<u64, Error> {
+        match self.target("memory", "memory") {
+            Some(Target::V1(dir)) => fs::read_keyed(dir, "memory.oom_control", "oom_kill"),
+            Some(Target::V2(dir)) => fs::read_keyed(dir, "memory.events", "oom_kill"),
+            None => Ok(0),
+        }
+    }
+
+    /// Removes the cgroup's directories (and any sub-cgroups) in every hierarchy,
+    /// deepest first. Processes are not killed: a populated cgroup fails with
+    /// EBUSY after a few retries. Directories already gone are fine. Every
+    /// hierarchy is attempted; the first error is returned.
+    pub fn destroy(&self) -> Result<(), Error> {
+        let mut first = None;
+        for dir in self.paths() {
+            if let Err(e) = fs::remove_cgroup_dir(dir) {
+                first.get_or_insert(e);
+            }
+        }
+        first.map_or(Ok(()), Err)
+    }
+
+    /// Whether any of the cgroup's directories exists.
+    pub fn exists(&self) -> bool {
+        self.paths().iter().any(|p| p.is_dir())
+    }
+}
+
+/// Lexically cleans a cgroup path into its components: empty and `.` parts are
+/// dropped and `..` can never climb above the start.
+fn clean(p: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for c in p.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    parts.join("/")
+}
+
+/// Creates the cpuset directories from the mount down to the leaf, giving each
+/// empty `cpuset.cpus`/`cpuset.mems` its parent's value.
+fn create_cpuset(d: &Dir, created: &mut Vec<PathBuf>) -> Result<(), Error> {
+    let rel = d.path.strip_prefix(&d.mountpoint).unwrap_or(Path::new(""));
+    let mut parent = d.mountpoint.clone();
+    for comp in rel.components() {
+        let dir = parent.join(comp);
+        created.extend(fs::mkdir_all(&dir)?);
+        for file in ["cpuset.cpus", "cpuset.mems"] {
+            let Some(current) = fs::read_opt(&dir, file)? else {
+                continue;
+            };
+            if current.trim().is_empty() {
+                let from_parent = fs::read(&parent, file)?;
+                fs::write(&dir, file, from_parent.trim())?;
+            }
+        }
+        parent = dir;
+    }
+    Ok(())
+}
+
+/// Enables `controllers` in `cgroup.subtree_control` of every ancestor of the
+/// unified leaf, from the mount root down. Errors are ignored: an ancestor we do
+/// not own may hold processes (EBUSY) or not be delegated to us.
+fn enable_controllers(u: &Dir, controllers: &[String]) {
+    if controllers.is_empty() {
+        return;
+    }
+    let rel = u.path.strip_prefix(&u.mountpoint).unwrap_or(Path::new(""));
+    let mut dir = u.mountpoint.clone();
+    for comp in rel.components() {
+        let enabled = fs::read_opt(&dir, "cgroup.subtree_control")
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let missing: Vec<String> = controllers
+            .iter()
+            .filter(|c| !enabled.split_whitespace().any(|e| e == c.as_str()))
+            .map(|c| format!("+{c}"))
+            .collect();
+        if !missing.is_empty()
+            && fs::write(&dir, "cgroup.subtree_control", &missing.join(" ")).is_err()
+        {
+            // One bad controller fails the whole write; enable the rest one by one.
+            for m in &missing {
+                let _ = fs::write(&dir, "cgroup.subtree_control", m);
+            }
+        }
+        dir.push(comp);
+    }
+}
+
+fn collect_pids(dir: &Path, out: &mut Vec<i32>) -> Result<(), Error> {
+    let Some(procs) = fs::read_opt(dir, "cgroup.procs")? else {
+        return Ok(());
+    };
+    out.extend(procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => {
+            return Err(Error::Read {
+                path: dir.to_path_buf(),
+                source,
+            })
+        }
+    };
+    for e in entries.flatten() {
+        if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+            collect_pids(&e.path(), out)?;
+        }
+    }
+    Ok(())
+}
+
+/// cgroup v1 freezing. The v1 freezer can get stuck in FREEZING while new tasks
+/// keep appearing (fork, exec joining the cgroup), so like runc we keep writing
+/// FROZEN, now and then thaw briefly to let stragglers settle, and give up after
+/// [`FREEZE_TIMEOUT`].
+fn freeze_v1(dir: &Path) -> Result<(), Error> {
+    let deadline = Instant::now() + FREEZE_TIMEOUT;
+    let res = (|| {
+        for i in 0u32.. {
+            if i % 50 == 49 {
+                fs::write(dir, "freezer.state", "THAWED")?;
+                sleep(Duration::from_millis(10));
+            }
+            fs::write(dir, "freezer.state", "FROZEN")?;
+            let state = fs::read(dir, "freezer.state")?;
+            match state.trim() {
+                "FROZEN" => return Ok(()),
+                "FREEZING" if Instant::now() < deadline => {
+                    if i % 10 == 9 {
+                        sleep(Duration::from_millis(1));
+                    }
+                }
+                s => {
+                    return Err(Error::Freezer {
+                        action: "freeze",
+                        path: dir.to_path_buf(),
+                        state: s.to_string(),
+                    })
+                }
+            }
+        }
+        unreachable!("the freeze loop always returns")
+    })();
+    if res.is_err() {
+        let _ = fs::write(dir, "freezer.state", "THAWED");
+    }
+    res
+}
+
+/// cgroup v2 freezing: request it and wait for cgroup.events to say `frozen 1`.
+fn freeze_v2(dir: &Path) -> Result<(), Error> {
+    fs::write(dir, "cgroup.freeze", "1")?;
+    let deadline = Instant::now() + FREEZE_TIMEOUT;
+    let mut delay = Duration::from_millis(1);
+    loop {
+        let Some(events) = fs::read_opt(dir, "cgroup.events")? else {
+            // Kernels without cgroup.events give no way to wait.
+            return Ok(());
+        };
+        if events_frozen(&events) {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            let _ = fs::write(dir, "cgroup.freeze", "0");
+            return Err(Error::Freezer {
+                action: "freeze",
+                path: dir.to_path_buf(),
+                state: "frozen 0".into(),
+            });
+        }
+        sleep(delay);
+        delay = (delay * 2).min(Duration::from_millis(50));
+    }
+}
+
+fn events_frozen(events: &str) -> bool {
+    fs::parse_flat_keyed(events).any(|(k, v)| k == "frozen" && v == 1)
+}
+
+fn freezer_state_v1(dir: &Path) -> Result<FreezerState, Error> {
+    let deadline = Instant::now() + FREEZE_TIMEOUT;
+    loop {
+        let Some(state) = fs::read_opt(dir, "freezer.state")? else {
+            // The root cgroup (or an old kernel) has no freezer.state.
+            return Ok(FreezerState::Undefined);
+        };
+        return match state.trim() {
+            "THAWED" => Ok(FreezerState::Thawed),
+            // FREEZING is transient: wait for a stable answer.
+            "FREEZING" if Instant::now() < deadline => {
+                sleep(Duration::from_millis(1));
+                continue;
+            }
+            "FREEZING" => Ok(FreezerState::Freezing),
+            "FROZEN" => match fs::read_opt(dir, "freezer.self_freezing")?
+                .as_deref()
+                .map(str::trim)
+            {
+                // Frozen only because an ancestor is.
+                Some("0") => Ok(FreezerState::Thawed),
+                _ => Ok(FreezerState::Frozen),
+            },
+            s => Err(Error::Parse {
+                path: dir.join("freezer.state"),
+                detail: format!("unknown state {s:?}"),
+            }),
+        };
+    }
+}
+
+fn freezer_state_v2(dir: &Path) -> Result<FreezerState, Error> {
+    let Some(want) = fs::read_opt(dir, "cgroup.freeze")? else {
+        return Ok(FreezerState::Undefined);
+    };
+    if want.trim() != "1" {
+        return Ok(FreezerState::Thawed);
+    }
+    match fs::read_opt(dir, "cgroup.events")? {
+        Some(ev) if !events_frozen(&ev) => Ok(FreezerState::Freezing),
+        _ => Ok(FreezerState::Frozen),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::*;
+    use std::fs as stdfs;
+
+    #[test]
+    fn resolve_paths_on_hybrid() {
+        let h = Hierarchies::from_strings(
+            &hybrid_mountinfo(Path::new("/sys/fs/cgroup")),
+            HYBRID_PROC_CGROUP,
+        )
+        .unwrap();
+
+        // Empty path: /<id> below each mount.
+        let cg = Cgroup::resolve(&h, None, "ctr1").unwrap();
+        assert_eq!(
+            cg.path("memory").unwrap(),
+            Path::new("/sys/fs/cgroup/memory/ctr1")
+        );
+        assert_eq!(
+            cg.path("cpuacct").unwrap(),
+            Path::new("/sys/fs/cgroup/cpuacct/ctr1")
+        );
+        assert_eq!(
+            cg.path("name=systemd").unwrap(),
+            Path::new("/sys/fs/cgroup/systemd/ctr1")
+        );
+        assert_eq!(
+            cg.unified_path().unwrap(),
+            Path::new("/sys/fs/cgroup/unified/ctr1")
+        );
+        assert_eq!(Cgroup::resolve(&h, Some(""), "ctr1").unwrap(), cg);
+
+        // Absolute: below the mountpoint regardless of our own cgroup.
+        let cg = Cgroup::resolve(&h, Some("/berth/ctr1"), "x").unwrap();
+        assert_eq!(
+            cg.path("memory").unwrap(),
+            Path::new("/sys/fs/cgroup/memory/berth/ctr1")
+        );
+
+        // Relative: below our own cgroup, which differs per hierarchy.
+        let cg = Cgroup::resolve(&h, Some("berth/ctr1"), "x").unwrap();
+        assert_eq!(
+            cg.path("memory").unwrap(),
+            Path::new("/sys/fs/cgroup/memory/process_api/e93/berth/ctr1")
+        );
+        assert_eq!(
+            cg.path("pids").unwrap(),
+            Path::new("/sys/fs/cgroup/pids/berth/ctr1")
+        );
+        assert_eq!(
+            cg.unified_path().unwrap(),
+            Path::new("/sys/fs/cgroup/unified/berth/ctr1")
+        );
+        // Unknown controllers (no hierarchy, no cgroup2 file) have no path.
+        assert_eq!(cg.path("hugetlb"), None);
+        assert_eq!(cg.path("net_cls"), None);
+    }
+
+    #[test]
+    fn resolve_cannot_escape() {
+        let h = Hierarchies::from_strings(
+            &hybrid_mountinfo(Path::new("/sys/fs/cgroup")),
+            HYBRID_PROC_CGROUP,
+        )
+        .unwrap();
+        let cg = Cgroup::resolve(&h, Some("../../../etc/x"), "x").unwrap();
+        assert_eq!(
+            cg.path("memory").unwrap(),
+            Path::new("/sys/fs/cgroup/memory/process_api/e93/etc/x")
+        );
+        let cg = Cgroup::resolve(&h, Some("/a/../../b/./c"), "x").unwrap();
+        assert_eq!(
+            cg.path("memory").unwrap(),
+            Path::new("/sys/fs/cgroup/memory/b/c")
+        );
+        let e = Cgroup::resolve(&h, Some("/.."), "x").unwrap_err();
+        assert_eq!(e.to_string(), "invalid cgroups path \"/..\"");
+        assert!(Cgroup::resolve(&h, None, "").is_err());
+    }
+
+    #[test]
+    fn resolve_v2_nested() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path();
+        stdfs::write(root.join("cgroup.controllers"), "cpu memory pids").unwrap();
+        let h = Hierarchies::from_strings(&v2_mountinfo(root), "0::/user.slice/u.scope\n").unwrap();
+        let cg = Cgroup::resolve(&h, Some("ctr"), "x").unwrap();
+        assert!(cg.is_v2_only());
+        assert_eq!(
+            cg.path("memory").unwrap(),
+            root.join("user.slice/u.scope/ctr")
+        );
+        assert_eq!(cg.path("io"), None);
+        assert_eq!(
+            cg.paths(),
+            vec![root.join("user.slice/u.scope/ctr").as_path()]
+        );
+    }
+
+    #[test]
+    fn serde_round_trip() {
+        let h = Hierarchies::from_strings(
+            &hybrid_mountinfo(Path::new("/sys/fs/cgroup")),
+            HYBRID_PROC_CGROUP,
+        )
+        .unwrap();
+        let cg = Cgroup::resolve(&h, None, "ctr1").unwrap();
+        let json = serde_json::to_string(&cg).unwrap();
+        let back: Cgroup = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, cg);
+    }
+
+    #[test]
+    fn create_add_pids_destroy_hybrid() {
+        let fake = FakeHybrid::new();
+        let cg = Cgroup::resolve(&fake.h, Some("/berth/ctr"), "x").unwrap();
+        assert!(!cg.exists());
+        fs::log::take();
+        cg.create().unwrap();
+        assert!(cg.exists());
+        for dir in cg.paths() {
+            assert!(dir.is_dir(), "{}", dir.display());
+            // Tests write to cgroup.procs; the kernel would provide it.
+            stdfs::write(dir.join("cgroup.procs"), "").unwrap();
+        }
+        // hugetlb is only in cgroup2 here, so create enabled it on the ancestors.
+        let writes = fs::log::take();
+        let unified = fake.root.join("unified");
+        assert!(writes.contains(&(unified.join("cgroup.subtree_control"), "+hugetlb".into())));
+        assert!(writes.contains(&(
+            unified.join("berth/cgroup.subtree_control"),
+            "+hugetlb".into()
+        )));
+
+        cg.add_process(1234).unwrap();
+        let writes = fs::log::take();
+        // 9 v1 hierarchies (incl. name=systemd) + unified.
+        assert_eq!(writes.len(), 10);
+        assert!(writes
+            .iter()
+            .all(|(p, v)| p.ends_with("cgroup.procs") && v == "1234"));
+        assert!(writes
+            .iter()
+            .any(|(p, _)| p.starts_with(fake.root.join("systemd"))));
+
+        // pids() reads one hierarchy recursively.
+        let pids_dir = cg.path("pids").unwrap();
+        stdfs::write(pids_dir.join("cgroup.procs"), "12\n7\n").unwrap();
+        stdfs::create_dir(pids_dir.join("sub")).unwrap();
+        stdfs::write(pids_dir.join("sub/cgroup.procs"), "99\n7\n").unwrap();
+        assert_eq!(cg.pids().unwrap(), vec![7, 12, 99]);
+
+        cg.destroy().unwrap();
+        assert!(!cg.exists());
+        // The intermediate "berth" directory stays, like runc.
+        assert!(fake.root.join("memory/berth").is_dir());
+        cg.destroy().unwrap();
+        assert_eq!(cg.pids().unwrap(), Vec::<i32>::new());
+    }
+
+    #[test]
+    fn create_v2_enables_controllers_on_ancestors() {
+        let fake = FakeV2::new("cpu memory pids");
+        stdfs::write(fake.root.join("cgroup.subtree_control"), "memory\n").unwrap();
+        let cg = Cgroup::resolve(&fake.h, Some("/a/ctr"), "x").unwrap();
+        fs::log::take();
+        cg.create().unwrap();
+        let writes = fs::log::take();
+        let ctl = |d: &str| fake.root.join(d).join("cgroup.subtree_control");
+        assert_eq!(
+            writes,
+            [
+                // Only what is missing at the root.
+                (ctl(""), "+cpu +pids".to_string()),
+                // The fake "a" has no subtree_control, so the combined write fails
+                // and each controller is tried alone; the leaf is left alone.
+                (ctl("a"), "+cpu +memory +pids".to_string()),
+                (ctl("a"), "+cpu".to_string()),
+                (ctl("a"), "+memory".to_string()),
+                (ctl("a"), "+pids".to_string()),
+            ]
+        );
+        assert!(fake.root.join("a/ctr").is_dir());
+    }
+
+    #[test]
+    fn cpuset_inherits_from_parent() {
+        let fake = FakeHybrid::new();
+        let cpuset = fake.root.join("cpuset");
+        stdfs::write(cpuset.join("cpuset.cpus"), "0-3\n").unwrap();
+        stdfs::write(cpuset.join("cpuset.mems"), "0\n").unwrap();
+        // Simulate the kernel's empty files in the intermediate and leaf dirs.
+        for d in ["a", "a/b"] {
+            stdfs::create_dir(cpuset.join(d)).unwrap();
+            stdfs::write(cpuset.join(d).join("cpuset.cpus"), "\n").unwrap();
+            stdfs::write(cpuset.join(d).join("cpuset.mems"), "").unwrap();
+        }
+        stdfs::write(cpuset.join("a/cpuset.cpus"), "1\n").unwrap();
+        let cg = Cgroup::resolve(&fake.h, Some("/a/b"), "x").unwrap();
+        cg.create().unwrap();
+        assert_eq!(read(&cpuset.join("a/cpuset.cpus")), "1\n");
+        assert_eq!(read(&cpuset.join("a/cpuset.mems")), "0");
+        assert_eq!(read(&cpuset.join("a/b/cpuset.cpus")), "1");
+        assert_eq!(read(&cpuset.join("a/b/cpuset.mems")), "0");
+    }
+
+    #[test]
+    fn create_failure_cleans_up() {
+        let fake = FakeHybrid::new();
+        // A file where a directory must go makes mkdir fail in the memory hierarchy.
+        stdfs::write(fake.root.join("memory/blocker"), "").unwrap();
+        let cg = Cgroup::resolve(&fake.h, Some("/blocker/ctr"), "x").unwrap();
+        assert!(cg.create().is_err());
+        assert!(!fake.root.join("cpu/blocker").exists());
+        assert!(!fake.root.join("cpuset/blocker").exists());
+    }
+
+    #[test]
+    fn freeze_v1_and_state() {
+        let fake = FakeHybrid::new();
+        let cg = Cgroup::resolve(&fake.h, None, "ctr").unwrap();
+        cg.create().unwrap();
+        let fz = cg.path("freezer").unwrap().to_path_buf();
+        stdfs::write(fz.join("freezer.state"), "THAWED\n").unwrap();
+        assert_eq!(cg.freezer_state().unwrap(), FreezerState::Thawed);
+        cg.freeze().unwrap();
+        assert!(cg.is_frozen().unwrap());
+        // Frozen only through an ancestor does not count.
+        stdfs::write(fz.join("freezer.self_freezing"), "0\n").unwrap();
+        assert!(!cg.is_frozen().unwrap());
+        stdfs::write(fz.join("freezer.self_freezing"), "1\n").unwrap();
+        cg.thaw().unwrap();
+        assert_eq!(read(&fz.join("freezer.state")), "THAWED");
+        assert!(!cg.is_frozen().unwrap());
+    }
+
+    #[test]
+    fn freeze_v2_and_state() {
+        let fake = FakeV2::new("cpu memory pids");
+        let cg = Cgroup::resolve(&fake.h, None, "ctr").unwrap();
+        cg.create().unwrap();
+        let dir = cg.unified_path().unwrap().to_path_buf();
+        stdfs::write(dir.join("cgroup.freeze"), "0\n").unwrap();
+        assert_eq!(cg.freezer_state().unwrap(), FreezerState::Thawed);
+        // The fake kernel reports frozen immediately.
+        stdfs::write(dir.join("cgroup.events"), "populated 1\nfrozen 1\n").unwrap();
+        cg.freeze().unwrap();
+        assert_eq!(read(&dir.join("cgroup.freeze")), "1");
+        assert!(cg.is_frozen().unwrap());
+        stdfs::write(dir.join("cgroup.events"), "populated 1\nfrozen 0\n").unwrap();
+        assert_eq!(cg.freezer_state().unwrap(), FreezerState::Freezing);
+        cg.thaw().unwrap();
+        assert_eq!(read(&dir.join("cgroup.freeze")), "0");
+        assert_eq!(cg.freezer_state().unwrap(), FreezerState::Thawed);
+    }
+
+    #[test]
+    fn oom_kill_count_v1_v2() {
+        let fake = FakeHybrid::new();
+        let cg = Cgroup::resolve(&fake.h, None, "ctr").unwrap();
+        cg.create().unwrap();
+        assert_eq!(cg.oom_kill_count().unwrap(), 0);
+        stdfs::write(
+            cg.path("memory").unwrap().join("memory.oom_control"),
+            "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n",
+        )
+        .unwrap();
+        assert_eq!(cg.oom_kill_count().unwrap(), 3);
+
+        let fake = FakeV2::new("memory");
+        let cg = Cgroup::resolve(&fake.h, None, "ctr").unwrap();
+        cg.create().unwrap();
+        stdfs::write(
+            cg.unified_path().unwrap().join("memory.events"),
+            "low 0\nhigh 0\nmax 5\noom 2\noom_kill 2\noom_group_kill 0\n",
+        )
+        .unwrap();
+        assert_eq!(cg.oom_kill_count().unwrap(), 2);
+    }
+}

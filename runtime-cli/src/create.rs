@@ -13,7 +13,9 @@ use crate::state::{self, ContainerState};
 use crate::sync::{self, Channel, Message};
 use crate::{console, hooks};
 use berth_cgroups::{Cgroup, Hierarchies};
-use oci_spec::runtime::LinuxNamespaceType;
+use oci_spec::runtime::{
+    LinuxDeviceCgroupBuilder, LinuxDeviceType, LinuxNamespaceType, LinuxResources,
+};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
@@ -142,13 +144,20 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
     let fifo = dir.join(state::EXEC_FIFO);
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
         .map_err(sys(format!("mkfifo {}", fifo.display())))?;
+    // the umask trimmed the mode; init may run as a mapped or non-root user
+    std::fs::set_permissions(&fifo, std::os::unix::fs::PermissionsExt::from_mode(0o622)).map_err(
+        |source| Error::Io {
+            what: format!("chmod {}", fifo.display()),
+            source,
+        },
+    )?;
 
     let (parent, child) = sync::pair()?;
     let ctx = InitContext {
         id: opts.id,
         bundle: &bundle,
         plan: &plan,
-        exec_fifo: fifo,
+        state_dir: dir.clone(),
         no_pivot: opts.no_pivot,
         no_new_keyring: opts.no_new_keyring,
         preserve_fds: opts.preserve_fds,
@@ -280,13 +289,52 @@ fn setup_cgroup(bundle: &Bundle, id: &str) -> Result<Option<Cgroup>, Error> {
         .map(|p| p.to_string_lossy().into_owned());
     let cg = Cgroup::resolve(&h, path.as_deref(), id)?;
     cg.create()?;
-    if let Some(r) = linux.resources() {
-        if let Err(e) = cg.apply(r) {
-            let _ = cg.destroy();
-            return Err(e.into());
-        }
+    if let Err(e) = cg.apply(&effective_resources(&linux)) {
+        let _ = cg.destroy();
+        return Err(e.into());
     }
     Ok(Some(cg))
+}
+
+/// The container's resources with the device rules every container needs
+/// (the standard nodes, ptys, mknod) and its own `linux.devices` allowed
+/// after the config's rules, as runc does: a config that denies all
+/// devices still gets a working /dev/null.
+pub fn effective_resources(linux: &oci_spec::runtime::Linux) -> LinuxResources {
+    let mut r = linux.resources().clone().unwrap_or_default();
+    let mut rules = r.devices().clone().unwrap_or_default();
+    let rule = |typ: LinuxDeviceType, major: Option<i64>, minor: Option<i64>, access: &str| {
+        let mut b = LinuxDeviceCgroupBuilder::default()
+            .allow(true)
+            .typ(typ)
+            .access(access.to_string());
+        if let Some(m) = major {
+            b = b.major(m);
+        }
+        if let Some(m) = minor {
+            b = b.minor(m);
+        }
+        b.build().expect("device rule")
+    };
+    use LinuxDeviceType::{B, C};
+    rules.extend([
+        rule(C, None, None, "m"),
+        rule(B, None, None, "m"),
+        rule(C, Some(1), Some(3), "rwm"),
+        rule(C, Some(1), Some(8), "rwm"),
+        rule(C, Some(1), Some(7), "rwm"),
+        rule(C, Some(5), Some(0), "rwm"),
+        rule(C, Some(1), Some(5), "rwm"),
+        rule(C, Some(1), Some(9), "rwm"),
+        rule(C, Some(136), None, "rwm"),
+        rule(C, Some(5), Some(2), "rwm"),
+        rule(C, Some(10), Some(200), "rwm"),
+    ]);
+    for d in linux.devices().iter().flatten() {
+        rules.push(rule(d.typ(), Some(d.major()), Some(d.minor()), "rwm"));
+    }
+    r.set_devices(Some(rules));
+    r
 }
 
 fn write_id_maps(pid: i32, linux: &oci_spec::runtime::Linux) -> Result<(), Error> {

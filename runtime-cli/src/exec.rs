@@ -318,6 +318,10 @@ fn run_child(
         process::close_leaked_fds(preserve_fds).map_err(|e| e.to_string())?;
         process::finalize(process, seccomp, process::setgroups_allowed())
             .map_err(|e| e.to_string())?;
+        // our parent is the runtime (CLONE_PARENT), which exits at once
+        // under --detach: from here its death must not take us along
+        // SAFETY: prctl with integer arguments.
+        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0) };
         Err(process::exec(&plan).to_string())
     };
     match inner() {

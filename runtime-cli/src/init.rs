@@ -15,7 +15,9 @@ pub struct InitContext<'a> {
     pub id: &'a str,
     pub bundle: &'a Bundle,
     pub plan: &'a NamespacePlan,
-    pub exec_fifo: PathBuf,
+    /// the state dir holding the exec FIFO; opened before pivot_root so the
+    /// FIFO is reachable without /proc in the container
+    pub state_dir: PathBuf,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
@@ -57,7 +59,16 @@ pub fn main(ch: &Channel, ctx: &InitContext) -> ! {
         Ok(never) => match never {},
         Err(e) => e,
     };
-    let _ = ch.send(&Message::Error(err.to_string()));
+    // before Ready the runtime is listening; after it, `start` reads the
+    // exec FIFO to its end, and the container's stderr gets a copy
+    if ch.send(&Message::Error(err.to_string())).is_err() {
+        let msg = format!("berth-runtime: container init failed: {err}\n");
+        let fifo = START_FIFO.load(std::sync::atomic::Ordering::Relaxed);
+        if fifo >= 0 {
+            let _ = nix::unistd::write(fifo, err.to_string().as_bytes());
+        }
+        let _ = nix::unistd::write(2, msg.as_bytes());
+    }
     // SAFETY: _exit ends this forked process without running the parent's
     // atexit handlers or destructors.
     unsafe { libc::_exit(1) }
@@ -178,13 +189,15 @@ fn run(ch: &Channel, ctx: &InitContext) -> Result<std::convert::Infallible, Erro
         hooks::run("createContainer", &hs, &state)?;
     }
 
-    let fifo = open_path(&ctx.exec_fifo)?;
+    let state_dir = open_dir(&ctx.state_dir)?;
     if in_mount_ns && ctx.plan.creates(LinuxNamespaceType::Mount) {
         rootfs::enter(rootfs, ctx.no_pivot)?;
         rootfs::finish(spec)?;
     } else if !in_mount_ns {
+        // without a mount namespace every mount would land on the host:
+        // the container gets its rootfs as root and nothing else
         nix::unistd::chroot(rootfs.as_path()).map_err(sys("chroot"))?;
-        rootfs::finish(spec)?;
+        nix::unistd::chdir("/").map_err(sys("chdir"))?;
     }
     if let Some(p) = spec.linux().as_ref().and_then(|l| l.personality().clone()) {
         let persona = crate::plan::personality(&p).map_err(|e| Error::Io {
@@ -212,9 +225,15 @@ fn run(ch: &Channel, ctx: &InitContext) -> Result<std::convert::Infallible, Erro
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0) };
     ch.send(&Message::Ready)
         .map_err(|e| Error::Sync(e.into()))?;
+    // the runtime stops listening after Ready: later failures go to stderr
+    let _ = nix::sys::socket::shutdown(ch.raw(), nix::sys::socket::Shutdown::Both);
 
-    wait_for_start(&fifo)?;
-    drop(fifo);
+    // the FIFO stays open until execve closes it, so `start` returns once
+    // the program runs (or reads why it couldn't)
+    let start_fifo = wait_for_start(&state_dir)?;
+    drop(state_dir);
+    START_FIFO.store(start_fifo.as_raw_fd(), std::sync::atomic::Ordering::Relaxed);
+    std::mem::forget(start_fifo);
     if let Some(hs) = spec
         .hooks()
         .as_ref()
@@ -241,23 +260,26 @@ fn hook_state(ctx: &InitContext, pid: i32, status: &str) -> Vec<u8> {
     .expect("serializes")
 }
 
-fn open_path(p: &Path) -> Result<OwnedFd, Error> {
+fn open_dir(p: &Path) -> Result<OwnedFd, Error> {
     let fd = nix::fcntl::open(
         p,
-        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
         nix::sys::stat::Mode::empty(),
     )
-    .map_err(sys("open exec fifo"))?;
+    .map_err(sys("open state dir"))?;
     // SAFETY: open returned a fresh descriptor.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// The exec FIFO's write end once `start` opened it; -1 before.
+static START_FIFO: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+
 /// Blocks until `start` opens the FIFO for reading, then tells it we're off.
-fn wait_for_start(fifo: &OwnedFd) -> Result<(), Error> {
-    let path = format!("/proc/self/fd/{}", fifo.as_raw_fd());
+fn wait_for_start(state_dir: &OwnedFd) -> Result<OwnedFd, Error> {
     let fd = loop {
-        match nix::fcntl::open(
-            path.as_str(),
+        match nix::fcntl::openat(
+            state_dir.as_raw_fd(),
+            crate::state::EXEC_FIFO,
             nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC,
             nix::sys::stat::Mode::empty(),
         ) {
@@ -266,10 +288,10 @@ fn wait_for_start(fifo: &OwnedFd) -> Result<(), Error> {
             Err(e) => return Err(sys("open exec fifo for start")(e)),
         }
     };
-    // SAFETY: open returned a fresh descriptor.
+    // SAFETY: openat returned a fresh descriptor.
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
     nix::unistd::write(fd.as_raw_fd(), b"0").map_err(sys("write exec fifo"))?;
-    Ok(())
+    Ok(fd)
 }
 
 /// A fresh session keyring per container, so containers don't share keys.

@@ -20,6 +20,8 @@ pub enum Error {
     NotCreated(Status),
     #[error("container not running")]
     NotRunning,
+    #[error("container init failed: {0}")]
+    InitFailed(String),
     #[error("cannot delete container {id} that is not stopped: {status}")]
     NotStopped { id: String, status: Status },
     #[error("container {0} is not paused")]
@@ -79,12 +81,23 @@ pub fn start(root: &Path, id: &str) -> Result<(), Error> {
             Err(e) => return Err(sys("poll exec fifo")(e)),
         }
     }
+    let _ = nix::fcntl::fcntl(
+        fd.as_raw_fd(),
+        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::empty()),
+    );
     let mut f = std::fs::File::from(fd);
     let mut buf = [0u8; 1];
     let n = f.read(&mut buf).unwrap_or(0);
     let _ = std::fs::remove_file(&fifo);
     if n == 0 {
         return Err(Error::Stopped);
+    }
+    // init holds its end until execve: the end of the stream means the
+    // program runs; anything written first is why it doesn't
+    let mut why = String::new();
+    let _ = f.read_to_string(&mut why);
+    if !why.is_empty() {
+        return Err(Error::InitFailed(why));
     }
     if let Some(hs) = st
         .config

@@ -262,6 +262,20 @@ fn apply_caps(c: &LinuxCapabilities) -> Result<(), Error> {
 /// of the runtime's leaks into the container.
 pub fn close_leaked_fds(preserve: u32) -> Result<(), Error> {
     let first = 3 + preserve as i32;
+    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets descriptor flags.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first as libc::c_uint,
+            libc::c_uint::MAX,
+            CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    if rc == 0 {
+        return Ok(());
+    }
+    // kernels before 5.11: walk /proc/self/fd
     let entries = std::fs::read_dir("/proc/self/fd").map_err(|e| Error::Sys {
         what: "read /proc/self/fd",
         source: nix::errno::Errno::from_i32(e.raw_os_error().unwrap_or(libc::EIO)),

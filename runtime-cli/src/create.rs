@@ -256,7 +256,7 @@ fn hook_state(id: &str, pid: i32, bundle: &Bundle) -> Vec<u8> {
     serde_json::to_vec(&serde_json::json!({
         "ociVersion": state::OCI_VERSION,
         "id": id,
-        "status": "creating",
+        "status": "created",
         "pid": pid,
         "bundle": bundle.dir,
         "annotations": bundle.spec.annotations().clone().unwrap_or_default(),

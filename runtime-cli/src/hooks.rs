@@ -37,6 +37,15 @@ pub fn run(kind: &'static str, hooks: &[Hook], state_json: &[u8]) -> Result<(), 
     Ok(())
 }
 
+/// Runs every hook even when some fail (poststart, poststop: the spec wants
+/// a warning and the lifecycle going on); returns the failures.
+pub fn run_all(kind: &'static str, hooks: &[Hook], state_json: &[u8]) -> Vec<Error> {
+    hooks
+        .iter()
+        .filter_map(|h| run_one(kind, h, state_json).err())
+        .collect()
+}
+
 fn run_one(kind: &'static str, hook: &Hook, state_json: &[u8]) -> Result<(), Error> {
     let path = hook.path().display().to_string();
     let mut cmd = Command::new(hook.path());

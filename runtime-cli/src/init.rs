@@ -64,10 +64,10 @@ pub fn main(ch: &Channel, ctx: &InitContext) -> ! {
     if ch.send(&Message::Error(err.to_string())).is_err() {
         let msg = format!("berth-runtime: container init failed: {err}\n");
         let fifo = START_FIFO.load(std::sync::atomic::Ordering::Relaxed);
-        if fifo >= 0 {
-            let _ = nix::unistd::write(fifo, err.to_string().as_bytes());
+        let told_start = fifo >= 0 && nix::unistd::write(fifo, err.to_string().as_bytes()).is_ok();
+        if !told_start {
+            let _ = nix::unistd::write(2, msg.as_bytes());
         }
-        let _ = nix::unistd::write(2, msg.as_bytes());
     }
     // SAFETY: _exit ends this forked process without running the parent's
     // atexit handlers or destructors.

@@ -106,8 +106,8 @@ pub fn start(root: &Path, id: &str) -> Result<(), Error> {
         .and_then(|h| h.poststart().clone())
     {
         let json = state_json(&st, Status::Running);
-        if let Err(e) = hooks::run("poststart", &hs, &json) {
-            // the container is running: report, as runc does, but it stays up
+        // the container is running: a failed hook is reported, the rest run
+        for e in hooks::run_all("poststart", &hs, &json) {
             crate::logging::warn(&e.to_string());
         }
     }
@@ -228,7 +228,7 @@ fn destroy(root: &Path, st: &ContainerState) -> Result<(), Error> {
         .and_then(|h| h.poststop().clone())
     {
         let json = state_json(st, Status::Stopped);
-        if let Err(e) = hooks::run("poststop", &hs, &json) {
+        for e in hooks::run_all("poststop", &hs, &json) {
             crate::logging::warn(&e.to_string());
         }
     }

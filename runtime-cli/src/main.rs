@@ -6,7 +6,8 @@ fn main() {
     match berth_runtime::dispatch(cli) {
         Ok(code) => std::process::exit(code),
         Err(e) => {
-            berth_runtime::logging::error(&format!("{e:#}"));
+            // messages already carry their causes: print the top one only
+            berth_runtime::logging::error(&e.to_string());
             std::process::exit(1);
         }
     }

@@ -233,10 +233,13 @@ fn propagation_flags(name: &str) -> Option<MsFlags> {
 /// mounts and /dev.
 pub fn prepare(ctx: &Context) -> Result<(), Error> {
     let linux = ctx.spec.linux().clone().unwrap_or_default();
+    // an unbindable root would refuse the rootfs bind below: that one is
+    // applied after pivot_root (in finish), like every requested mode
     let prop = linux
         .rootfs_propagation()
         .as_deref()
         .and_then(propagation_flags)
+        .filter(|f| !f.contains(MsFlags::MS_UNBINDABLE))
         .unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC);
     mount(None::<&str>, "/", None::<&str>, prop, None::<&str>)
         .map_err(sys("set propagation of", Path::new("/")))?;

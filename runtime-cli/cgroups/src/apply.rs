@@ -352,6 +352,7 @@ impl Cgroup {
                     fs::write_if_exists(dir, &format!("hugetlb.{size}.rsvd.limit_in_bytes"), &v)?;
                 }
                 Target::V2(dir) => {
+                    self.enable_unified("hugetlb");
                     let v = if l.limit() < 0 {
                         "max".to_string()
                     } else {
@@ -463,6 +464,9 @@ impl Cgroup {
                 return Err(Error::InvalidResources(format!(
                     "unified resource {key:?}: controller {controller} is not in the cgroup v2 hierarchy on this host"
                 )));
+            }
+            if !self.is_v2_only() {
+                self.enable_unified(controller);
             }
             write_v2(dir, controller, key, value)?;
         }
@@ -1069,6 +1073,19 @@ mod tests {
         .unwrap();
         let writes = fs::log::take();
         let u = cg.unified_path().unwrap();
+        let mountpoint = u.parent().unwrap();
+        // the limit enables hugetlb on the way down (the fake file never
+        // records it, so it is written again for the second size)
+        let enable = (
+            mountpoint.join("cgroup.subtree_control"),
+            "+hugetlb".to_string(),
+        );
+        assert_eq!(
+            writes.iter().filter(|w| **w == enable).count(),
+            2,
+            "{writes:?}"
+        );
+        let writes: Vec<_> = writes.into_iter().filter(|w| *w != enable).collect();
         assert_eq!(
             writes,
             [
@@ -1275,10 +1292,11 @@ mod tests {
 
         // Hybrid: only controllers living in cgroup2 may be used.
         let (_f, cg) = hybrid(&[("hugetlb", "hugetlb.2MB.max", "max")]);
-        assert_eq!(
-            apply(&cg, r#"{"unified":{"hugetlb.2MB.max":"1024"}}"#).unwrap(),
-            [w("hugetlb.2MB.max", "1024")]
-        );
+        let writes = apply(&cg, r#"{"unified":{"hugetlb.2MB.max":"1024"}}"#).unwrap();
+        assert_eq!(writes.last().unwrap(), &w("hugetlb.2MB.max", "1024"));
+        assert!(writes[..writes.len() - 1]
+            .iter()
+            .all(|(f, v)| f.ends_with("cgroup.subtree_control") && v == "+hugetlb"));
         let e = apply(&cg, r#"{"unified":{"memory.high":"1"}}"#).unwrap_err();
         assert!(
             e.to_string()

@@ -83,7 +83,7 @@ impl Hierarchies {
         let own = parse_proc_cgroup(proc_cgroup)?;
         let mut v1: Vec<Mount> = Vec::new();
         let mut unified: Option<Mount> = None;
-        for line in mountinfo.lines().filter(|l| !l.trim().is_empty()) {
+        for line in visible_lines(mountinfo) {
             let Some(m) = parse_mountinfo_line(line)? else {
                 continue;
             };
@@ -444,5 +444,89 @@ mod tests {
         // Every Linux test host has some cgroup mount.
         let h = Hierarchies::detect().unwrap();
         assert!(!h.v1_mounts().is_empty() || h.unified().is_some());
+    }
+}
+
+/// The mountinfo lines whose mounts are reachable by path: a mount covered
+/// by a later mount on the same or an enclosing path (that is not one of its
+/// own parents) still shows in mountinfo, but its mountpoint now leads
+/// elsewhere — e.g. a tmpfs mounted over /sys/fs/cgroup hides the hybrid
+/// host's cgroup2 mount below it.
+fn visible_lines(mountinfo: &str) -> Vec<&str> {
+    struct Entry<'a> {
+        line: &'a str,
+        id: &'a str,
+        parent: &'a str,
+        mountpoint: PathBuf,
+    }
+    let entries: Vec<Entry> = mountinfo
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            let f: Vec<&str> = line.split(' ').collect();
+            Entry {
+                line,
+                id: f.first().copied().unwrap_or(""),
+                parent: f.get(1).copied().unwrap_or(""),
+                mountpoint: PathBuf::from(unescape(f.get(4).copied().unwrap_or(""))),
+            }
+        })
+        .collect();
+    let parent_of = |id: &str| entries.iter().find(|e| e.id == id).map(|e| e.parent);
+    let is_ancestor = |candidate: &str, of: &Entry| {
+        let mut cur = of.parent;
+        for _ in 0..entries.len() {
+            if cur == candidate {
+                return true;
+            }
+            match parent_of(cur) {
+                Some(p) if p != cur => cur = p,
+                _ => return false,
+            }
+        }
+        false
+    };
+    entries
+        .iter()
+        .enumerate()
+        .filter(|(i, e)| {
+            !entries[i + 1..].iter().any(|later| {
+                e.mountpoint.starts_with(&later.mountpoint) && !is_ancestor(later.id, e)
+            })
+        })
+        .map(|(_, e)| e.line)
+        .collect()
+}
+
+#[cfg(test)]
+mod visibility_tests {
+    use super::*;
+
+    #[test]
+    fn covered_mounts_are_dropped() {
+        let info = "\
+31 23 0:28 / /sys/fs/cgroup rw - tmpfs tmpfs rw
+32 31 0:29 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu
+41 31 0:38 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw
+90 23 0:50 / /sys/fs/cgroup rw - tmpfs cgroup-root rw
+91 90 0:29 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu
+";
+        let v = visible_lines(info);
+        assert_eq!(v.len(), 2, "{v:?}");
+        assert!(v[0].starts_with("90 "));
+        assert!(v[1].starts_with("91 "));
+        let h = Hierarchies::from_strings(info, "1:cpu:/\n0::/\n").unwrap();
+        assert!(h.unified().is_none());
+        assert_eq!(h.v1_mounts().len(), 1);
+    }
+
+    #[test]
+    fn nested_mounts_stay_visible() {
+        let info = "\
+31 23 0:28 / /sys/fs/cgroup rw - tmpfs tmpfs rw
+32 31 0:29 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu
+41 31 0:38 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw
+";
+        assert_eq!(visible_lines(info).len(), 3);
     }
 }

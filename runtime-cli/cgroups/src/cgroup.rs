@@ -355,7 +355,38 @@ impl Cgroup {
                 first.get_or_insert(e);
             }
         }
+        if first.is_none() && !self.is_v2_only() {
+            self.release_unified_controllers();
+        }
         first.map_or(Ok(()), Err)
+    }
+
+    /// On a hybrid host, takes back what `enable_unified` turned on along the
+    /// path, where nothing else lives below: while a controller stays enabled
+    /// in cgroup2 it can't be bound to a v1 hierarchy by anyone.
+    fn release_unified_controllers(&self) {
+        let Some(u) = &self.unified else { return };
+        if self.unified_controllers.is_empty() {
+            return;
+        }
+        let mut dir = u.path.clone();
+        while dir.pop() && dir.starts_with(&u.mountpoint) {
+            let has_children = std::fs::read_dir(&dir)
+                .map(|entries| entries.flatten().any(|e| e.path().is_dir()))
+                .unwrap_or(true);
+            if has_children {
+                return;
+            }
+            let enabled = fs::read_opt(&dir, "cgroup.subtree_control")
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            for c in &self.unified_controllers {
+                if enabled.split_whitespace().any(|e| e == c) {
+                    let _ = fs::write(&dir, "cgroup.subtree_control", &format!("-{c}"));
+                }
+            }
+        }
     }
 
     /// Whether any of the cgroup's directories exists.

@@ -1,0 +1,132 @@
+# berth — build, test and conformance entry points.  `make help` lists them.
+#
+# Everything that runs containers (test, demo, conformance) needs root.
+
+SHELL       := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := build
+
+# cargo from PATH, else rustup's default location
+CARGO ?= $(or $(shell command -v cargo 2>/dev/null),$(HOME)/.cargo/bin/cargo)
+RELEASE_RUNTIME := $(CURDIR)/target/release/berth-runtime
+
+# ---------------------------------------------------------------- packages
+# Debian packages for building and testing.  The scripts in ../shared/conformance
+# install their own extras (the runtime-tools suite's Go toolchain, docker-registry,
+# skopeo) when they first run.  conmon and catatonit are listed because
+# podman-env.sh skips its own install once podman is present.
+DEB_PACKAGES := build-essential pkg-config libseccomp-dev busybox-static \
+                runc crun containerd podman conmon catatonit \
+                iproute2 procps util-linux jq strace
+MIN_RUST := 1.80
+
+.PHONY: help deps build release lint fmt test demo conformance conformance-quick clean
+
+help:
+	@echo "make deps               install the Debian packages (and Rust, if missing) needed to build and test"
+	@echo "make build              cargo build --workspace (debug)"
+	@echo "make release            cargo build --release --workspace"
+	@echo "make lint               cargo fmt --check + clippy -D warnings"
+	@echo "make test               deps + release + cargo test --workspace --release (as root)"
+	@echo "make demo               run a busybox container with target/release/berth-runtime"
+	@echo "make conformance        OCI runtime-tools suite: berth, runc, crun; writes docs/conformance.md"
+	@echo "                        (BERTH=0 or PEERS=0 to skip berth's or the peers' runs)"
+	@echo "make conformance-quick RUNTIME=/path [NORMALIZE=1] [TESTS='default kill']"
+	@echo "make clean              cargo clean + generated outputs"
+
+deps:
+	@missing=""; \
+	for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' "$$p" 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "deps: missing$$missing; run make deps as root" >&2; exit 1; fi; \
+	  echo "deps: installing$$missing"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  log=$$(mktemp /tmp/berth-deps.XXXXXX); \
+	  { apt-get -q update && apt-get -q -o DPkg::Lock::Timeout=600 -o Dpkg::Use-Pty=0 \
+	      install -y --no-install-recommends $$missing; } >"$$log" 2>&1 || \
+	    { tail -30 "$$log" >&2; echo "deps: apt-get failed, full log: $$log" >&2; exit 1; }; \
+	  rm -f "$$log"; \
+	else \
+	  echo "deps: all Debian packages present"; \
+	fi
+	@cargo="$(CARGO)"; \
+	have=$$("$$cargo" --version 2>/dev/null | awk '{print $$2}') || true; \
+	if [ -n "$$have" ] && [ "$$(printf '%s\n%s\n' "$(MIN_RUST)" "$${have%%-*}" | sort -V | head -1)" = "$(MIN_RUST)" ]; then \
+	  echo "deps: cargo $$have"; \
+	else \
+	  echo "deps: berth needs a Rust toolchain with cargo >= $(MIN_RUST) (rustup, or your distribution's)" >&2; \
+	  exit 1; \
+	fi
+
+# ------------------------------------------------------------------ build
+build:
+	$(CARGO) build --workspace
+
+release:
+	$(CARGO) build --release --workspace
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+# ------------------------------------------------------------------- test
+# The e2e tests run real containers with the release runtime; they need root.
+test: export BERTH_RUNTIME := $(RELEASE_RUNTIME)
+test:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory release
+	@mkdir -p target
+	@if [ "$$(id -u)" != 0 ]; then echo "make test: not root: tests that run containers will skip" >&2; fi
+	@echo "BERTH_RUNTIME=$$BERTH_RUNTIME"
+	@rc=0; $(CARGO) test --workspace --release --no-fail-fast 2>&1 | tee target/test.log || rc=$$?; \
+	tests/scripts/test-summary.sh target/test.log "$$rc"
+
+# ------------------------------------------------------------------- demo
+demo: release
+	@tests/scripts/demo.sh $(RELEASE_RUNTIME)
+
+# ------------------------------------------------------------ conformance
+# ../shared/conformance/runtime-tools-validate.sh against berth (host as is and
+# --normalize) and, for comparison, runc and crun in both modes; then
+# docs/conformance.md from the outputs kept in target/conformance/.
+SHARED_CONFORMANCE ?= $(CURDIR)/../shared/conformance
+RTV         := $(SHARED_CONFORMANCE)/runtime-tools-validate.sh
+CONF_OUT    := $(CURDIR)/target/conformance
+BERTH       ?= 1
+PEERS       ?= 1
+RUNC        ?= /usr/bin/runc
+CRUN        ?= /usr/bin/crun
+RUNTIME     ?= $(RELEASE_RUNTIME)
+NORMALIZE   ?= 0
+TESTS       ?=
+# per-test-file timeout (s) passed to the suite
+CONFORMANCE_TIMEOUT ?= 120
+
+conformance:
+	@[ -x "$(RTV)" ] || [ -f "$(RTV)" ] || { echo "conformance: $(RTV) not found (shared/ must sit beside the repo)" >&2; exit 1; }
+	@if [ "$(BERTH)" = 1 ]; then $(MAKE) --no-print-directory release; fi
+	@runs=(); \
+	if [ "$(BERTH)" = 1 ]; then runs+=("berth-host $(RELEASE_RUNTIME) 0" "berth-normalized $(RELEASE_RUNTIME) 1"); fi; \
+	if [ "$(PEERS)" = 1 ]; then runs+=("runc-host $(RUNC) 0" "runc-normalized $(RUNC) 1" "crun-host $(CRUN) 0" "crun-normalized $(CRUN) 1"); fi; \
+	for r in "$${runs[@]}"; do \
+	  set -- $$r; \
+	  OCI_VALIDATION_TIMEOUT=$(CONFORMANCE_TIMEOUT) tests/conformance/run.sh "$(RTV)" "$(CONF_OUT)" "$$1" "$$2" "$$3"; \
+	done
+	@tests/conformance/report.sh "$(CONF_OUT)" > docs/conformance.md.tmp && mv docs/conformance.md.tmp docs/conformance.md
+	@echo "wrote docs/conformance.md (raw outputs in $(CONF_OUT))"
+	@sed -n '/^## Summary/,/^## Per test file/p' docs/conformance.md | sed '$$d'
+
+# One ad-hoc run straight to the terminal; nothing recorded.
+conformance-quick:
+	@if [ "$(RUNTIME)" = "$(RELEASE_RUNTIME)" ]; then $(MAKE) --no-print-directory release; fi
+	OCI_VALIDATION_TIMEOUT=$(CONFORMANCE_TIMEOUT) bash "$(RTV)" $(if $(filter 1,$(NORMALIZE)),--normalize) "$(RUNTIME)" $(TESTS)
+
+# ------------------------------------------------------------------ clean
+clean:
+	$(CARGO) clean
+	rm -f docs/conformance.md.tmp

@@ -1,0 +1,341 @@
+//! berth-runtime under containerd's own runc shim.
+//!
+//! The recipe is ../shared/conformance/containerd-env.sh: a private
+//! containerd 1.6 (Debian's) on its own socket, driven with `ctr`.
+//! `ctr run --runc-binary PATH` makes the stock `containerd-shim-runc-v2` call
+//! PATH wherever it would call runc (create, start, state, kill, exec,
+//! delete, with the global flags `--root`, `--log`, `--log-format json`).
+//!
+//! Each test starts the daemon (the script is idempotent) and stops it when
+//! done, even when the test fails, so no daemon or shim outlives
+//! `cargo test`. The tests share the daemon, so they run one at a time. The
+//! daemon's state and log stay in [`BASE`] for a post-mortem.
+//!
+//! The runtime is `berth_fixture::runtime_bin()`; `BERTH_RUNTIME=/usr/bin/runc`
+//! runs the same flows against runc, which tells a broken environment from a
+//! broken runtime.
+
+#[path = "../interop/common.rs"]
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use berth_fixture::{cgroup_dirs_named, processes_with_arg, require_root, unique_id, wait_until};
+use common::{run, run_best_effort, Outcome, CMD_TIMEOUT};
+
+/// The daemon's base dir (config, state, log). Private to these tests, so a
+/// containerd someone started with the script's default base is never touched.
+const BASE: &str = "/var/tmp/berth-interop-containerd";
+/// The containerd namespace: the script's own, whose cgroup parent
+/// (`/sys/fs/cgroup/*/default`) its `stop` removes again.
+const NAMESPACE: &str = "default";
+/// The name make-busybox-image.sh gives its busybox image.
+const IMAGE: &str = "docker.io/library/busybox:latest";
+
+static DAEMON: Mutex<()> = Mutex::new(());
+
+/// `containerd-env.sh CMD` for our private base. The CRI plugin is off: these
+/// tests only use `ctr`, and without CRI nothing touches CNI or pod sandboxes.
+fn env_script(cmd: &str) -> Command {
+    let mut c = Command::new(common::conformance_script("containerd-env.sh"));
+    c.arg(cmd).env("RC_CTRD_BASE", BASE).env("RC_CTRD_CRI", "0");
+    c
+}
+
+/// A running private containerd, stopped again on drop.
+struct Containerd {
+    runtime: PathBuf,
+    /// What `containerd-env.sh start` exported (socket, FIFO dir, runc root).
+    exports: Vec<(String, String)>,
+    /// containerd.log's length when this test started.
+    log_from: u64,
+    _serial: MutexGuard<'static, ()>,
+}
+
+impl Containerd {
+    fn start() -> Containerd {
+        let serial = common::serialize(&DAEMON);
+        let runtime = common::runtime_under_test();
+        let mut env = Containerd {
+            runtime,
+            exports: Vec::new(),
+            log_from: common::log_len(&Self::log_path()),
+            _serial: serial,
+        };
+        // From here on a panic drops `env`, which stops whatever came up.
+        let out = run(&mut env_script("start"), common::ENV_START_TIMEOUT);
+        assert!(
+            out.status.success(),
+            "containerd-env.sh start failed:\n{out}\n{}",
+            env.log_tail()
+        );
+        env.exports = common::parse_exports(&out.stdout);
+        env.ensure_image();
+        env
+    }
+
+    fn log_path() -> PathBuf {
+        Path::new(BASE).join("containerd.log")
+    }
+
+    fn address(&self) -> &str {
+        common::export(&self.exports, "CONTAINERD_ADDRESS")
+    }
+
+    /// The `--root` the shim hands the runtime; it adds `/<namespace>`.
+    fn runtime_state_dir(&self, id: &str) -> PathBuf {
+        Path::new(common::export(&self.exports, "RC_RUNC_ROOT"))
+            .join(NAMESPACE)
+            .join(id)
+    }
+
+    /// What containerd logged during this test (minus the daemon's and the
+    /// shim's start-up chatter), and the runtime's `--log` files of the
+    /// containers still there, for failure messages.
+    fn log_tail(&self) -> String {
+        let noise = ["loading plugin", "serving...", "successfully booted"];
+        let mut text = format!(
+            "--- {} (this test, last lines):\n{}",
+            Self::log_path().display(),
+            common::log_since(&Self::log_path(), self.log_from, 30, &noise)
+        );
+        // The runc shim runs the runtime with `--log BUNDLE/log.json
+        // --log-format json` and reports the last error logged there.
+        let bundles = Path::new(BASE)
+            .join("state/io.containerd.runtime.v2.task")
+            .join(NAMESPACE);
+        for entry in std::fs::read_dir(bundles).into_iter().flatten().flatten() {
+            let log = entry.path().join("log.json");
+            if let Some(json) = std::fs::read_to_string(&log)
+                .ok()
+                .filter(|j| !j.trim().is_empty())
+            {
+                text += &format!("\n--- {}:\n{}", log.display(), json.trim_end());
+            }
+        }
+        text
+    }
+
+    /// `ctr --address SOCK --namespace NS ARGS...`
+    fn ctr(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("ctr");
+        c.envs(self.exports.iter().map(|(k, v)| (k, v)))
+            .args(["--address", self.address(), "--namespace", NAMESPACE])
+            .args(args);
+        c
+    }
+
+    fn ctr_run(&self, args: &[&str]) -> Outcome {
+        run(&mut self.ctr(args), CMD_TIMEOUT)
+    }
+
+    /// Runs ctr and panics with its output and containerd's log unless it succeeded.
+    fn ctr_ok(&self, args: &[&str]) -> Outcome {
+        let out = self.ctr_run(args);
+        assert!(out.status.success(), "{}", self.explain(&out));
+        out
+    }
+
+    fn explain(&self, out: &Outcome) -> String {
+        format!(
+            "{out}\n{}\n(runtime {}; BERTH_RUNTIME=/usr/bin/runc runs the same flow with runc)",
+            self.log_tail(),
+            self.runtime.display()
+        )
+    }
+
+    /// Imports busybox from an OCI archive built on the spot, unless the
+    /// daemon's store (kept across runs) has it already.
+    fn ensure_image(&self) {
+        let have = self.ctr_ok(&["images", "ls", "-q"]);
+        if have.stdout.lines().any(|l| l.trim() == IMAGE) {
+            return;
+        }
+        let dir = tempfile::tempdir().expect("temp dir for images");
+        let images = dir.path().join("images");
+        let made = run(
+            Command::new(common::conformance_script("make-busybox-image.sh")).arg(&images),
+            common::ENV_START_TIMEOUT,
+        );
+        assert!(made.status.success(), "make-busybox-image.sh: {made}");
+        let archive = images.join("busybox-oci.tar");
+        self.ctr_ok(&["images", "import", archive.to_str().expect("utf-8 path")]);
+    }
+
+    /// `ctr run [FLAGS] --runc-binary RUNTIME ... IMAGE ID ARGV...`: the
+    /// stock runc shim with our runtime; FIFOs and runtime state under BASE.
+    fn run_container(&self, flags: &[&str], id: &str, argv: &[&str]) -> Outcome {
+        let mut args = vec!["run"];
+        args.extend_from_slice(flags);
+        args.extend([
+            "--runc-binary",
+            self.runtime.to_str().expect("utf-8 runtime path"),
+            "--runc-root",
+            common::export(&self.exports, "RC_RUNC_ROOT"),
+            "--fifo-dir",
+            common::export(&self.exports, "RC_CTRD_FIFO"),
+            IMAGE,
+            id,
+        ]);
+        args.extend_from_slice(argv);
+        self.ctr_run(&args)
+    }
+
+    /// `ctr task exec` of `argv` in the running task `id`.
+    fn exec(&self, id: &str, exec_id: &str, argv: &[&str]) -> Outcome {
+        let mut args = vec![
+            "tasks",
+            "exec",
+            "--fifo-dir",
+            common::export(&self.exports, "RC_CTRD_FIFO"),
+            "--exec-id",
+            exec_id,
+            id,
+        ];
+        args.extend_from_slice(argv);
+        self.ctr_run(&args)
+    }
+
+    /// The task's status column in `ctr tasks ls` (RUNNING, STOPPED, ...).
+    fn task_status(&self, id: &str) -> Option<String> {
+        let out = self.ctr_ok(&["tasks", "ls"]);
+        out.stdout.lines().find_map(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            (cols.first() == Some(&id)).then(|| cols.last().unwrap_or(&"").to_string())
+        })
+    }
+
+    /// Nothing of container `id` is left: no container record, no runtime
+    /// state, no cgroup, no shim or container process.
+    fn assert_gone(&self, id: &str) {
+        let listed = self.ctr_ok(&["containers", "ls", "-q"]);
+        assert!(
+            !listed.stdout.lines().any(|l| l.trim() == id),
+            "container {id} still listed:\n{listed}"
+        );
+        let state = self.runtime_state_dir(id);
+        assert!(
+            !state.exists(),
+            "runtime state {} left behind (the shim's `delete` did not remove it)\n{}",
+            state.display(),
+            self.log_tail()
+        );
+        // ctr's default cgroups path is /<namespace>/<id>.
+        let cgroups = cgroup_dirs_named(&format!("{NAMESPACE}/{id}"));
+        assert!(cgroups.is_empty(), "cgroups left behind: {cgroups:?}");
+        assert!(
+            wait_until(Duration::from_secs(5), || processes_with_arg(id).is_empty()),
+            "processes of {id} still alive: {:?}",
+            processes_with_arg(id)
+        );
+    }
+
+    /// Removes container `id` (task first) when dropped, whatever the test did.
+    fn cleanup(&self, id: &str) -> Cleanup<'_> {
+        Cleanup {
+            env: self,
+            id: id.to_string(),
+        }
+    }
+}
+
+impl Drop for Containerd {
+    fn drop(&mut self) {
+        // Kills and deletes every task and container, stops the shims and the
+        // daemon, unmounts; keeps the content store and the log.
+        if let Some(out) = run_best_effort(&mut env_script("stop"), Duration::from_secs(60)) {
+            if !out.status.success() {
+                eprintln!("containerd-env.sh stop failed:\n{out}");
+            }
+        }
+    }
+}
+
+struct Cleanup<'a> {
+    env: &'a Containerd,
+    id: String,
+}
+
+impl Drop for Cleanup<'_> {
+    fn drop(&mut self) {
+        // Errors are expected (and ignored) when the test already removed it.
+        for args in [
+            ["tasks", "delete", "--force", self.id.as_str()].as_slice(),
+            ["containers", "delete", self.id.as_str()].as_slice(),
+        ] {
+            run_best_effort(&mut self.env.ctr(args), CMD_TIMEOUT);
+        }
+    }
+}
+
+#[test]
+fn ctr_run_rm_echo() {
+    require_root!("interop_containerd::ctr_run_rm_echo");
+    let env = Containerd::start();
+    let id = unique_id("ctrd-echo");
+    let _cleanup = env.cleanup(&id);
+
+    let out = env.run_container(&["--rm"], &id, &["echo", "hi"]);
+    assert!(out.status.success(), "{}", env.explain(&out));
+    assert_eq!(out.out(), "hi", "{}", env.explain(&out));
+    env.assert_gone(&id);
+}
+
+#[test]
+fn ctr_run_rm_propagates_exit_code() {
+    require_root!("interop_containerd::ctr_run_rm_propagates_exit_code");
+    let env = Containerd::start();
+    let id = unique_id("ctrd-exit");
+    let _cleanup = env.cleanup(&id);
+
+    let out = env.run_container(&["--rm"], &id, &["sh", "-c", "exit 3"]);
+    assert_eq!(out.code(), Some(3), "{}", env.explain(&out));
+    env.assert_gone(&id);
+}
+
+#[test]
+fn ctr_exec_into_running_task() {
+    require_root!("interop_containerd::ctr_exec_into_running_task");
+    let env = Containerd::start();
+    let id = unique_id("ctrd-exec");
+    let _cleanup = env.cleanup(&id);
+
+    let out = env.run_container(&["-d"], &id, &["sleep", "600"]);
+    assert!(out.status.success(), "{}", env.explain(&out));
+    assert_eq!(env.task_status(&id).as_deref(), Some("RUNNING"));
+
+    let out = env.exec(&id, "echo", &["echo", "hi"]);
+    assert!(out.status.success(), "{}", env.explain(&out));
+    assert_eq!(out.out(), "hi", "{}", env.explain(&out));
+
+    // The shim runs `exec --detach`: the process must outlive the runtime
+    // that started it (runc: "done", 0; a leftover parent-death signal: 137).
+    let out = env.exec(&id, "outlive", &["sh", "-c", "sleep 1; echo done"]);
+    assert!(out.status.success(), "{}", env.explain(&out));
+    assert_eq!(out.out(), "done", "{}", env.explain(&out));
+
+    let out = env.exec(&id, "exit", &["sh", "-c", "exit 4"]);
+    assert_eq!(out.code(), Some(4), "{}", env.explain(&out));
+
+    // The exec joined the container's pid namespace: its pid 1 is the task.
+    let out = env.exec(&id, "pid1", &["cat", "/proc/1/comm"]);
+    assert!(out.status.success(), "{}", env.explain(&out));
+    assert_eq!(out.out(), "sleep", "{}", env.explain(&out));
+
+    env.ctr_ok(&["tasks", "kill", "--signal", "SIGKILL", &id]);
+    assert!(
+        wait_until(Duration::from_secs(10), || env.task_status(&id).as_deref()
+            == Some("STOPPED")),
+        "task {id} not STOPPED 10 s after SIGKILL (status {:?})\n{}",
+        env.task_status(&id),
+        env.log_tail()
+    );
+    // ctr reports a non-zero exit status on delete: 128 + SIGKILL.
+    let out = env.ctr_ok(&["tasks", "delete", &id]);
+    assert!(out.stderr.contains("137"), "{}", env.explain(&out));
+    env.ctr_ok(&["containers", "delete", &id]);
+    env.assert_gone(&id);
+}

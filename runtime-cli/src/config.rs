@@ -66,6 +66,11 @@ pub fn load(bundle: &Path) -> Result<Bundle, Error> {
             rootfs.display()
         )));
     }
+    // mounts are checked against the real path the kernel reports
+    let rootfs = std::fs::canonicalize(&rootfs).map_err(|source| Error::Read {
+        path: rootfs.clone(),
+        source,
+    })?;
     validate(&spec)?;
     Ok(Bundle { dir, rootfs, spec })
 }

@@ -11,7 +11,7 @@ use crate::init::{self, InitContext};
 use crate::plan::{self, NamespacePlan};
 use crate::state::{self, ContainerState};
 use crate::sync::{self, Channel, Message};
-use crate::{console, hooks};
+use crate::{console, hooks, process};
 use berth_cgroups::{Cgroup, Hierarchies};
 use oci_spec::runtime::{
     LinuxDeviceCgroupBuilder, LinuxDeviceType, LinuxNamespaceType, LinuxResources,
@@ -362,6 +362,7 @@ fn intermediate_main(
     cgroup: Option<&Cgroup>,
     ctx: &InitContext,
 ) -> ! {
+    process::set_non_dumpable();
     let result = (|| -> Result<(), String> {
         if let Some(cg) = cgroup {
             cg.add_process(std::process::id() as i32)

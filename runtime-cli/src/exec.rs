@@ -237,6 +237,7 @@ fn intermediate_main(
     console_socket: Option<RawFd>,
     preserve_fds: u32,
 ) -> ! {
+    process::set_non_dumpable();
     let result = (|| -> Result<(), String> {
         if let Some(cg) = &st.cgroup {
             cg.add_process(std::process::id() as i32)

@@ -88,10 +88,10 @@ fn run(ch: &Channel, ctx: &InitContext) -> Result<std::convert::Infallible, Erro
         }
     };
     let spec = &ctx.bundle.spec;
-    let process = spec.process().clone().ok_or_else(|| Error::Io {
-        what: "config.json".into(),
-        source: std::io::Error::other("process is required to create a container"),
-    })?;
+    // a config without a process may be created (the spec requires one only
+    // at start): init sets up with the defaults and refuses at start
+    let has_process = spec.process().is_some();
+    let process = spec.process().clone().unwrap_or_default();
     if ctx.plan.has_user() {
         // be root of the user namespace, so what setup creates is root's
         let _ = nix::unistd::setresgid(0.into(), 0.into(), 0.into());
@@ -189,6 +189,12 @@ fn run(ch: &Channel, ctx: &InitContext) -> Result<std::convert::Infallible, Erro
         hooks::run("createContainer", &hs, &state)?;
     }
 
+    if ctx.plan.creates(LinuxNamespaceType::Mount) {
+        // a missing cwd is created, resolved inside the rootfs like a mount
+        // destination so it can't be steered onto the host
+        let cwd = rootfs::resolve_in_root(rootfs, process.cwd())?;
+        let _ = std::fs::create_dir_all(cwd);
+    }
     let state_dir = open_dir(&ctx.state_dir)?;
     if in_mount_ns && ctx.plan.creates(LinuxNamespaceType::Mount) {
         rootfs::enter(rootfs, ctx.no_pivot)?;
@@ -209,14 +215,17 @@ fn run(ch: &Channel, ctx: &InitContext) -> Result<std::convert::Infallible, Erro
             return Err(sys("personality")(nix::Error::last()));
         }
     }
-    let _ = std::fs::create_dir_all(process.cwd());
-    process::chdir_cwd(&process)?;
-    process::set_rlimits(&process)?;
+    if has_process {
+        process::chdir_cwd(&process)?;
+        process::set_rlimits(&process)?;
+    }
     if let Some(slave) = &pty {
         console::become_controlling(slave)?;
     }
     drop(pty);
-    let exec_plan = process::plan_exec(&process, process::uid_of(&process))?;
+    let exec_plan = has_process
+        .then(|| process::plan_exec(&process, process::uid_of(&process)))
+        .transpose()?;
     process::close_leaked_fds(ctx.preserve_fds)?;
 
     // setup is done: from here the runtime may exit; our parent is whoever
@@ -243,6 +252,12 @@ fn run(ch: &Channel, ctx: &InitContext) -> Result<std::convert::Infallible, Erro
         hooks::run("startContainer", &hs, &state)?;
     }
     let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().clone());
+    let Some(exec_plan) = exec_plan else {
+        return Err(Error::Io {
+            what: "start".into(),
+            source: std::io::Error::other("config.json has no process to run"),
+        });
+    };
     process::finalize(&process, seccomp.as_ref(), process::setgroups_allowed())?;
     Err(process::exec(&exec_plan).into())
 }

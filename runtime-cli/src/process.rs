@@ -32,6 +32,8 @@ pub enum Error {
     Seccomp(String),
     #[error("chdir to cwd ({path}) set in config.json failed: {source}")]
     Cwd { path: String, source: nix::Error },
+    #[error("cwd {0} set in config.json resolves outside the container's root")]
+    CwdOutsideRoot(String),
     #[error("argument or environment string contains a NUL byte")]
     Nul,
 }
@@ -135,7 +137,22 @@ pub fn chdir_cwd(process: &Process) -> Result<(), Error> {
     nix::unistd::chdir(process.cwd()).map_err(|source| Error::Cwd {
         path: process.cwd().display().to_string(),
         source,
-    })
+    })?;
+    // a cwd such as /proc/self/fd/N can lead through a descriptor still
+    // open at this point to a directory outside the container's root; the
+    // kernel then reports the cwd as unreachable (getcwd fails with ENOENT)
+    match nix::unistd::getcwd() {
+        Ok(p) if p.is_absolute() => Ok(()),
+        Ok(_) | Err(_) => Err(Error::CwdOutsideRoot(process.cwd().display().to_string())),
+    }
+}
+
+/// Hides this process from /proc/<pid>/exe, /proc/<pid>/fd and ptrace by
+/// other users of its namespaces until it execs: it is a copy of the
+/// runtime, whose binary and descriptors are the host's.
+pub fn set_non_dumpable() {
+    // SAFETY: prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
 }
 
 fn cap_set(names: &Option<CapsHashSet>) -> CapsHashSet {

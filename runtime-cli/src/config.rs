@@ -96,7 +96,15 @@ pub fn parse(data: &[u8]) -> Result<Spec, Error> {
             }
         }
     }
-    serde_json::from_value(value).map_err(|e| Error::Malformed(e.to_string()))
+    // the path names the field serde choked on ("process.args: invalid type")
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        Error::Malformed(if path == "." {
+            e.inner().to_string()
+        } else {
+            format!("{path}: {}", e.inner())
+        })
+    })
 }
 
 /// Semantic checks that serde can't express.
@@ -268,6 +276,12 @@ mod tests {
         let e = parse(b"{\"ociVersion\": ").unwrap_err();
         assert!(e.to_string().starts_with("config.json is malformed"), "{e}");
         assert!(parse(b"[]").is_err());
+    }
+
+    #[test]
+    fn wrong_type_names_the_field() {
+        let e = spec_with(|v| v["process"]["args"] = "sleep 100".into()).unwrap_err();
+        assert!(e.to_string().contains("process.args: invalid type"), "{e}");
     }
 
     #[test]

@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 pub enum Error {
     #[error("exec: {0:?}: executable file not found in $PATH")]
     NotFound(String),
+    #[error("exec: {0:?}: no such file or directory")]
+    NoSuchFile(String),
     #[error("exec: {path:?}: {source}")]
     Exec { path: String, source: nix::Error },
     #[error("setrlimit {resource:?}: {source}")]
@@ -63,8 +65,13 @@ pub fn plan_exec(process: &Process, uid: u32) -> Result<ExecPlan, Error> {
         .find_map(|e| e.strip_prefix("PATH="))
         .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
         .to_string();
-    let path = find_executable(&argv0, &path_var, process.cwd())
-        .ok_or_else(|| Error::NotFound(argv0.clone()))?;
+    let path = find_executable(&argv0, &path_var, process.cwd()).ok_or_else(|| {
+        if argv0.contains('/') {
+            Error::NoSuchFile(argv0.clone())
+        } else {
+            Error::NotFound(argv0.clone())
+        }
+    })?;
     let cs = |s: &[u8]| CString::new(s).map_err(|_| Error::Nul);
     Ok(ExecPlan {
         path: cs(path.as_os_str().as_bytes())?,
@@ -89,7 +96,9 @@ fn find_executable(name: &str, path_var: &str, cwd: &Path) -> Option<PathBuf> {
         } else {
             cwd.join(name)
         };
-        return Some(p);
+        // a missing program is reported at create; a present one that can't
+        // be run (permissions, format) gets execve's own error at start
+        return p.exists().then_some(p);
     }
     path_var
         .split(':')

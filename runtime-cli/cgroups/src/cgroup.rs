@@ -714,6 +714,30 @@ mod tests {
     }
 
     #[test]
+    fn destroy_gives_back_unified_controllers_where_unused() {
+        let fake = FakeHybrid::new();
+        let cg = Cgroup::resolve(&fake.h, Some("/berth/ctr"), "x").unwrap();
+        cg.create().unwrap();
+        let unified = fake.root.join("unified");
+        // as after a hugepage limit was applied
+        stdfs::write(unified.join("cgroup.subtree_control"), "hugetlb\n").unwrap();
+        stdfs::write(unified.join("berth/cgroup.subtree_control"), "hugetlb\n").unwrap();
+        fs::log::take();
+        cg.destroy().unwrap();
+        let writes = fs::log::take();
+        // berth/ is empty now: hugetlb goes back; the root still has berth/
+        // below it, which another container might use
+        assert!(writes.contains(&(
+            unified.join("berth/cgroup.subtree_control"),
+            "-hugetlb".into()
+        )));
+        assert!(
+            !writes.contains(&(unified.join("cgroup.subtree_control"), "-hugetlb".into())),
+            "{writes:?}"
+        );
+    }
+
+    #[test]
     fn create_add_pids_destroy_hybrid() {
         let fake = FakeHybrid::new();
         let cg = Cgroup::resolve(&fake.h, Some("/berth/ctr"), "x").unwrap();

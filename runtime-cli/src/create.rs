@@ -10,8 +10,8 @@ use crate::config::{self, Bundle};
 use crate::init::{self, InitContext};
 use crate::plan::{self, NamespacePlan};
 use crate::state::{self, ContainerState};
-use crate::sync::{self, Channel, Message};
-use crate::{console, hooks, process};
+use crate::sync::{self, Message};
+use crate::{console, hooks, spawn};
 use berth_cgroups::{Cgroup, Hierarchies};
 use oci_spec::runtime::{
     LinuxDeviceCgroupBuilder, LinuxDeviceType, LinuxNamespaceType, LinuxResources,
@@ -169,7 +169,13 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
     let intermediate = match unsafe { nix::unistd::fork() }.map_err(sys("fork"))? {
         nix::unistd::ForkResult::Child => {
             drop(parent);
-            intermediate_main(child, &plan, &join_fds, cgroup.as_ref(), &ctx)
+            let placement = spawn::Placement {
+                cgroup: cgroup.as_ref(),
+                join: &join_fds,
+                new_user: plan.new_user,
+                new: plan.new,
+            };
+            spawn::intermediate(child, &placement, |ch| init::main(ch, &ctx))
         }
         nix::unistd::ForkResult::Parent { child: pid } => pid.as_raw(),
     };
@@ -352,70 +358,4 @@ fn write_id_maps(pid: i32, linux: &oci_spec::runtime::Linux) -> Result<(), Error
         write("gid_map", plan::id_map_text(m))?;
     }
     Ok(())
-}
-
-/// The intermediate child: joins and creates namespaces, then clones init.
-fn intermediate_main(
-    ch: Channel,
-    plan: &NamespacePlan,
-    join_fds: &[(LinuxNamespaceType, OwnedFd)],
-    cgroup: Option<&Cgroup>,
-    ctx: &InitContext,
-) -> ! {
-    process::set_non_dumpable();
-    let result = (|| -> Result<(), String> {
-        if let Some(cg) = cgroup {
-            cg.add_process(std::process::id() as i32)
-                .map_err(|e| format!("join cgroup: {e}"))?;
-        }
-        for (t, fd) in join_fds {
-            plan::setns(fd.as_raw_fd(), *t)
-                .map_err(|e| format!("join {} namespace: {e}", plan::proc_ns_name(*t)))?;
-        }
-        if plan.new_user {
-            plan::unshare(libc::CLONE_NEWUSER)
-                .map_err(|e| format!("create user namespace: {e}"))?;
-            ch.send(&Message::IdMapRequest).map_err(|e| e.to_string())?;
-            match ch.expect("IdMapDone") {
-                Ok(Message::IdMapDone) => {}
-                Ok(m) => return Err(format!("unexpected message {m:?}")),
-                Err(e) => return Err(e.to_string()),
-            }
-        }
-        plan::unshare(plan.new).map_err(|e| format!("create namespaces: {e}"))?;
-        let pid = clone_parent()?;
-        if pid == 0 {
-            init::main(&ch, ctx);
-        }
-        ch.send(&Message::Pid(pid)).map_err(|e| e.to_string())
-    })();
-    let code = match result {
-        Ok(()) => 0,
-        Err(e) => {
-            let _ = ch.send(&Message::Error(e));
-            1
-        }
-    };
-    // SAFETY: _exit ends the forked child without unwinding into the parent's state.
-    unsafe { libc::_exit(code) }
-}
-
-/// fork(2) with CLONE_PARENT: the child becomes the runtime's child, not ours.
-pub fn clone_parent() -> Result<i32, String> {
-    // SAFETY: a raw clone without CLONE_VM and with a null stack behaves like
-    // fork: the child gets a copy of our address space and continues here.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_clone,
-            (libc::CLONE_PARENT | libc::SIGCHLD) as libc::c_ulong,
-            0usize,
-            0usize,
-            0usize,
-            0usize,
-        )
-    };
-    if rc < 0 {
-        return Err(format!("clone: {}", std::io::Error::last_os_error()));
-    }
-    Ok(rc as i32)
 }

@@ -3,7 +3,7 @@
 use crate::cli::ExecArgs;
 use crate::state::{self, ContainerState, Status};
 use crate::sync::{self, Channel, Message};
-use crate::{console, create, foreground, plan, process};
+use crate::{console, create, foreground, plan, process, spawn};
 use oci_spec::runtime::{LinuxCapabilities, LinuxNamespaceType, Process};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::MetadataExt;
@@ -68,15 +68,25 @@ pub fn exec(root: &std::path::Path, args: &ExecArgs) -> Result<i32, Error> {
     })? {
         nix::unistd::ForkResult::Child => {
             drop(parent);
-            intermediate_main(
-                child,
-                &st,
-                &ns_fds,
-                &process,
-                seccomp.as_ref(),
-                console_sock.as_ref().map(|s| s.as_raw_fd()),
-                args.preserve_fds,
-            )
+            let placement = spawn::Placement {
+                cgroup: st.cgroup.as_ref(),
+                join: &ns_fds,
+                new_user: false,
+                new: 0,
+            };
+            let console_socket = console_sock.as_ref().map(|s| s.as_raw_fd());
+            spawn::intermediate(child, &placement, |ch| {
+                let err = run_child(
+                    ch,
+                    &process,
+                    seccomp.as_ref(),
+                    console_socket,
+                    args.preserve_fds,
+                );
+                let _ = ch.send(&Message::Error(err));
+                // SAFETY: _exit ends the forked container process.
+                unsafe { libc::_exit(1) }
+            })
         }
         nix::unistd::ForkResult::Parent { child } => child.as_raw(),
     };
@@ -226,45 +236,6 @@ fn container_namespaces(pid: i32) -> Result<Vec<(LinuxNamespaceType, OwnedFd)>, 
         out.push((*t, unsafe { OwnedFd::from_raw_fd(fd) }));
     }
     Ok(out)
-}
-
-fn intermediate_main(
-    ch: Channel,
-    st: &ContainerState,
-    ns_fds: &[(LinuxNamespaceType, OwnedFd)],
-    process: &Process,
-    seccomp: Option<&oci_spec::runtime::LinuxSeccomp>,
-    console_socket: Option<RawFd>,
-    preserve_fds: u32,
-) -> ! {
-    process::set_non_dumpable();
-    let result = (|| -> Result<(), String> {
-        if let Some(cg) = &st.cgroup {
-            cg.add_process(std::process::id() as i32)
-                .map_err(|e| format!("join cgroup: {e}"))?;
-        }
-        for (t, fd) in ns_fds {
-            plan::setns(fd.as_raw_fd(), *t)
-                .map_err(|e| format!("join {} namespace: {e}", plan::proc_ns_name(*t)))?;
-        }
-        let pid = create::clone_parent()?;
-        if pid == 0 {
-            let err = run_child(&ch, process, seccomp, console_socket, preserve_fds);
-            let _ = ch.send(&Message::Error(err));
-            // SAFETY: _exit ends the forked child.
-            unsafe { libc::_exit(1) }
-        }
-        ch.send(&Message::Pid(pid)).map_err(|e| e.to_string())
-    })();
-    let code = match result {
-        Ok(()) => 0,
-        Err(e) => {
-            let _ = ch.send(&Message::Error(e));
-            1
-        }
-    };
-    // SAFETY: _exit ends the forked child.
-    unsafe { libc::_exit(code) }
 }
 
 /// In the container's namespaces: terminal, cwd, limits, identity, exec.

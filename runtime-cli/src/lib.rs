@@ -19,6 +19,7 @@ pub mod plan;
 pub mod proc;
 pub mod process;
 pub mod rootfs;
+pub mod spawn;
 pub mod spec;
 pub mod state;
 pub mod sync;

@@ -386,6 +386,31 @@ impl Runtime {
             .unwrap_or_else(|e| panic!("cannot run {}: {e}", self.bin.display()))
     }
 
+    /// Like [`Runtime::run`], with stdout and stderr going to files rather
+    /// than pipes: a container process that inherited them (after `create`,
+    /// `run -d`, `exec -d`) would otherwise keep the pipes, and the caller,
+    /// waiting until it exits.
+    pub fn run_to_files<I, S>(&self, args: I) -> Output
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (out_p, err_p) = (dir.path().join("stdout"), dir.path().join("stderr"));
+        let status = self
+            .command()
+            .args(args)
+            .stdout(std::fs::File::create(&out_p).expect("stdout file"))
+            .stderr(std::fs::File::create(&err_p).expect("stderr file"))
+            .status()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", self.bin.display()));
+        Output {
+            status,
+            stdout: std::fs::read(&out_p).unwrap_or_default(),
+            stderr: std::fs::read(&err_p).unwrap_or_default(),
+        }
+    }
+
     /// `state ID` parsed as JSON, or None if the runtime failed.
     pub fn state(&self, id: &str) -> Option<Value> {
         let out = self.run(["state", id]);

@@ -28,27 +28,7 @@ fn create(rt: &Runtime, bundle: &Path, id: &str, extra: &[&str]) -> Output {
     ];
     args.extend(extra.iter().map(|s| s.to_string()));
     args.push(id.into());
-    run_to_files(rt, &args)
-}
-
-/// Runs the runtime with stdout and stderr going to files, not pipes: a
-/// container init that got as far as inheriting them would otherwise keep
-/// the pipes (and so this test) open until it exits.
-fn run_to_files<S: AsRef<std::ffi::OsStr>>(rt: &Runtime, args: &[S]) -> Output {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (out_p, err_p) = (dir.path().join("stdout"), dir.path().join("stderr"));
-    let status = rt
-        .command()
-        .args(args)
-        .stdout(fs::File::create(&out_p).expect("stdout file"))
-        .stderr(fs::File::create(&err_p).expect("stderr file"))
-        .status()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", rt.bin().display()));
-    Output {
-        status,
-        stdout: fs::read(&out_p).unwrap_or_default(),
-        stderr: fs::read(&err_p).unwrap_or_default(),
-    }
+    rt.run_to_files(&args)
 }
 
 /// Asserts a failed command: non-zero exit, stderr exactly one non-empty
@@ -313,7 +293,7 @@ fn duplicate_container_id() {
     assert!(left.is_empty(), "left behind: {}", describe(&left));
 
     // ... and still works: start, kill, delete
-    assert_success(&run_to_files(&rt, &["start", id.as_str()]), "start (first)");
+    assert_success(&rt.run_to_files(["start", id.as_str()]), "start (first)");
     let st = rt.state(&id).expect("state after start");
     assert_eq!(st["status"], "running", "{st}");
     assert_success(&rt.run(["kill", id.as_str(), "KILL"]), "kill (first)");

@@ -41,7 +41,7 @@ fn create(rt: &Runtime, b: &Bundle, id: &str, extra: &[&str]) {
     let mut args = vec!["create", "--bundle", s(b.path())];
     args.extend_from_slice(extra);
     args.push(id);
-    assert_success(&run_to_files(rt, &args), &format!("create {id}"));
+    assert_success(&rt.run_to_files(&args), &format!("create {id}"));
 }
 
 /// `state ID`'s status ("" when the runtime fails).
@@ -71,7 +71,7 @@ fn init_pid(rt: &Runtime, id: &str) -> i32 {
 /// create + start the bundle's container; returns its init pid.
 fn start_container(rt: &Runtime, b: &Bundle, id: &str) -> i32 {
     create(rt, b, id, &[]);
-    assert_success(&run_to_files(rt, &["start", id]), &format!("start {id}"));
+    assert_success(&rt.run_to_files(["start", id]), &format!("start {id}"));
     wait_status(rt, id, "running");
     init_pid(rt, id)
 }
@@ -84,27 +84,6 @@ fn alive(pid: i32) -> bool {
             !after.trim_start().starts_with('Z') && !after.trim_start().starts_with('X')
         }
         Err(_) => false,
-    }
-}
-
-/// Runs the runtime with stdout and stderr going to files, not pipes, for
-/// commands whose container may keep the runtime's stdio open after the
-/// runtime exits (`create`, `run -d`, `exec -d`): with pipes we would wait
-/// for the container.
-fn run_to_files<S: AsRef<std::ffi::OsStr>>(rt: &Runtime, args: &[S]) -> Output {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (out_p, err_p) = (dir.path().join("stdout"), dir.path().join("stderr"));
-    let status = rt
-        .command()
-        .args(args)
-        .stdout(File::create(&out_p).expect("stdout file"))
-        .stderr(File::create(&err_p).expect("stderr file"))
-        .status()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", rt.bin().display()));
-    Output {
-        status,
-        stdout: fs::read(&out_p).unwrap_or_default(),
-        stderr: fs::read(&err_p).unwrap_or_default(),
     }
 }
 
@@ -167,7 +146,7 @@ fn create_start_kill_delete() {
         "create made no cgroup named {id}"
     );
 
-    assert_success(&run_to_files(&rt, &["start", id.as_str()]), "start");
+    assert_success(&rt.run_to_files(["start", id.as_str()]), "start");
     wait_status(&rt, &id, "running");
     assert_eq!(init_pid(&rt, &id), pid);
 
@@ -207,10 +186,7 @@ fn run_detached_then_kill_and_delete() {
     let id = unique_id("rund");
     let _guard = rt.guard(&id);
     let b = bundle_with(&["sleep", "100"]);
-    let out = run_to_files(
-        &rt,
-        &["run", "--detach", "--bundle", s(b.path()), id.as_str()],
-    );
+    let out = rt.run_to_files(["run", "--detach", "--bundle", s(b.path()), id.as_str()]);
     assert_success(&out, "run --detach");
     wait_status(&rt, &id, "running");
     let pid = init_pid(&rt, &id);
@@ -272,19 +248,16 @@ fn exec_detached_survives_runtime_exit() {
     let pid = start_container(&rt, &b, &id);
 
     let pid_file = b.path().join("exec.pid");
-    let out = run_to_files(
-        &rt,
-        &[
-            "exec",
-            "--detach",
-            "--pid-file",
-            s(&pid_file),
-            id.as_str(),
-            "sh",
-            "-c",
-            "sleep 1; echo done > /tmp/x",
-        ],
-    );
+    let out = rt.run_to_files([
+        "exec",
+        "--detach",
+        "--pid-file",
+        s(&pid_file),
+        id.as_str(),
+        "sh",
+        "-c",
+        "sleep 1; echo done > /tmp/x",
+    ]);
     assert_success(&out, "exec --detach");
     // the runtime has exited; the process lives on
     let epid: i32 = fs::read_to_string(&pid_file)
@@ -607,7 +580,7 @@ fn terminal_through_console_socket() {
     // SAFETY: isatty only inspects the descriptor.
     assert_eq!(unsafe { libc::isatty(master.as_raw_fd()) }, 1);
 
-    assert_success(&run_to_files(&rt, &["start", id.as_str()]), "start");
+    assert_success(&rt.run_to_files(["start", id.as_str()]), "start");
     let text = read_master(master, Instant::now() + DEADLINE, |t| {
         t.contains("tty-ok") && t.contains("/dev/pts/")
     });
@@ -708,7 +681,7 @@ fn hooks_run_in_order_with_state() {
     create(&rt, &b, &id, &[]);
     assert_eq!(order(), "prestart\ncreateRuntime\n", "after create");
     let pid = init_pid(&rt, &id);
-    assert_success(&run_to_files(&rt, &["start", id.as_str()]), "start");
+    assert_success(&rt.run_to_files(["start", id.as_str()]), "start");
     assert_eq!(
         order(),
         "prestart\ncreateRuntime\npoststart\n",
@@ -847,7 +820,7 @@ fn missing_program_fails_at_create() {
     let id = unique_id("noprog");
     let _guard = rt.guard(&id);
     let b = bundle_with(&["/nonexistent"]);
-    let out = run_to_files(&rt, &["create", "--bundle", s(b.path()), id.as_str()]);
+    let out = rt.run_to_files(["create", "--bundle", s(b.path()), id.as_str()]);
     let err = stderr_str(&out);
     assert!(
         !out.status.success(),
@@ -869,7 +842,7 @@ fn missing_program_in_path_fails_at_create() {
     let id = unique_id("nopathprog");
     let _guard = rt.guard(&id);
     let b = bundle_with(&["no-such-program"]);
-    let out = run_to_files(&rt, &["create", "--bundle", s(b.path()), id.as_str()]);
+    let out = rt.run_to_files(["create", "--bundle", s(b.path()), id.as_str()]);
     let err = stderr_str(&out);
     assert!(!out.status.success(), "create succeeded");
     assert!(err.contains("no-such-program"), "{err}");
@@ -891,7 +864,7 @@ fn failed_exec_is_reported_by_start() {
     fs::set_permissions(&prog, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     create(&rt, &b, &id, &[]);
     let pid = init_pid(&rt, &id);
-    let out = run_to_files(&rt, &["start", id.as_str()]);
+    let out = rt.run_to_files(["start", id.as_str()]);
     let err = stderr_str(&out);
     assert!(
         !out.status.success(),
@@ -923,9 +896,9 @@ fn non_executable_program_is_rejected() {
     let prog = b.rootfs().join("bin/notexec");
     fs::write(&prog, b"#!/bin/sh\necho should-not-run\n").unwrap();
     fs::set_permissions(&prog, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
-    let out = run_to_files(&rt, &["create", "--bundle", s(b.path()), id.as_str()]);
+    let out = rt.run_to_files(["create", "--bundle", s(b.path()), id.as_str()]);
     let out: Output = if out.status.success() {
-        run_to_files(&rt, &["start", id.as_str()])
+        rt.run_to_files(["start", id.as_str()])
     } else {
         out
     };

@@ -52,6 +52,14 @@ pub fn exec(root: &std::path::Path, args: &ExecArgs) -> Result<i32, Error> {
     if terminal && args.detach && args.console_socket.is_none() {
         return Err(Error::NeedConsoleSocket);
     }
+    // connected here: the listener's path is the host's
+    let listener = process::NotifyListener::connect(
+        st.config
+            .linux()
+            .as_ref()
+            .and_then(|l| l.seccomp().as_ref()),
+    )
+    .map_err(|e| Error::Child(e.to_string()))?;
     let console_sock = args
         .console_socket
         .as_deref()
@@ -78,8 +86,10 @@ pub fn exec(root: &std::path::Path, args: &ExecArgs) -> Result<i32, Error> {
             spawn::intermediate(child, &placement, |ch| {
                 let err = run_child(
                     ch,
+                    &st,
                     &process,
                     seccomp.as_ref(),
+                    listener,
                     console_socket,
                     args.preserve_fds,
                 );
@@ -242,18 +252,24 @@ fn container_namespaces(pid: i32) -> Result<Vec<(LinuxNamespaceType, OwnedFd)>, 
 /// Returns only on failure.
 fn run_child(
     ch: &Channel,
+    st: &ContainerState,
     process: &Process,
     seccomp: Option<&oci_spec::runtime::LinuxSeccomp>,
+    mut listener: Option<process::NotifyListener>,
     console_socket: Option<RawFd>,
     preserve_fds: u32,
 ) -> String {
-    let inner = || -> Result<std::convert::Infallible, String> {
+    let mut inner = || -> Result<std::convert::Infallible, String> {
         // SAFETY: prctl with integer arguments.
         unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
-        match ch.expect("Go") {
-            Ok(Message::Go { .. }) => {}
+        let host_pid = match ch.expect("Go") {
+            Ok(Message::Go { host_pid }) => host_pid,
             Ok(m) => return Err(format!("unexpected message {m:?}")),
             Err(e) => return Err(e.to_string()),
+        };
+        if let (Some(l), Some(s)) = (listener.as_mut(), seccomp) {
+            let state = serde_json::to_value(st.oci_state(Status::Running)).expect("state json");
+            l.describe(s, host_pid, state);
         }
         nix::unistd::setsid().map_err(|e| format!("setsid: {e}"))?;
         if process.terminal().unwrap_or(false) {
@@ -288,8 +304,13 @@ fn run_child(
         let plan =
             process::plan_exec(process, process::uid_of(process)).map_err(|e| e.to_string())?;
         process::close_leaked_fds(preserve_fds).map_err(|e| e.to_string())?;
-        process::finalize(process, seccomp, process::setgroups_allowed())
-            .map_err(|e| e.to_string())?;
+        process::finalize(
+            process,
+            seccomp,
+            listener.as_ref(),
+            process::setgroups_allowed(),
+        )
+        .map_err(|e| e.to_string())?;
         // our parent is the runtime (CLONE_PARENT), which exits at once
         // under --detach: from here its death must not take us along
         // SAFETY: prctl with integer arguments.

@@ -196,6 +196,16 @@ fn run(ch: &Channel, ctx: &InitContext) -> Result<std::convert::Infallible, Erro
         let _ = std::fs::create_dir_all(cwd);
     }
     let state_dir = open_dir(&ctx.state_dir)?;
+    let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().clone());
+    let mut listener = process::NotifyListener::connect(seccomp.as_ref())?;
+    if let (Some(l), Some(s)) = (listener.as_mut(), seccomp.as_ref()) {
+        let state = hook_state(ctx, host_pid, "created");
+        l.describe(
+            s,
+            host_pid,
+            serde_json::from_slice(&state).expect("state json"),
+        );
+    }
     if in_mount_ns && ctx.plan.creates(LinuxNamespaceType::Mount) {
         rootfs::enter(rootfs, ctx.no_pivot)?;
         rootfs::finish(spec)?;
@@ -251,14 +261,18 @@ fn run(ch: &Channel, ctx: &InitContext) -> Result<std::convert::Infallible, Erro
         let state = hook_state(ctx, host_pid, "running");
         hooks::run("startContainer", &hs, &state)?;
     }
-    let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().clone());
     let Some(exec_plan) = exec_plan else {
         return Err(Error::Io {
             what: "start".into(),
             source: std::io::Error::other("config.json has no process to run"),
         });
     };
-    process::finalize(&process, seccomp.as_ref(), process::setgroups_allowed())?;
+    process::finalize(
+        &process,
+        seccomp.as_ref(),
+        listener.as_ref(),
+        process::setgroups_allowed(),
+    )?;
     Err(process::exec(&exec_plan).into())
 }
 

@@ -185,8 +185,19 @@ fn to_caps(
 pub fn finalize(
     process: &Process,
     seccomp: Option<&LinuxSeccomp>,
+    listener: Option<&NotifyListener>,
     can_setgroups: bool,
 ) -> Result<(), Error> {
+    let load = |f: berth_seccomp::Filter| -> Result<(), Error> {
+        let notify_fd = f.load().map_err(|e| Error::Seccomp(e.to_string()))?;
+        match (notify_fd, listener) {
+            (Some(fd), Some(l)) => l.send(&fd),
+            (Some(_), None) => Err(Error::Seccomp(
+                "SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath".into(),
+            )),
+            (None, _) => Ok(()),
+        }
+    };
     let nnp = process.no_new_privileges().unwrap_or(false);
     let filter = seccomp
         .map(berth_seccomp::Filter::build)
@@ -195,7 +206,7 @@ pub fn finalize(
     let mut filter = filter;
     if !nnp {
         if let Some(f) = filter.take() {
-            f.load().map_err(|e| Error::Seccomp(e.to_string()))?;
+            load(f)?;
         }
     }
     let caps = process.capabilities().clone();
@@ -237,9 +248,60 @@ pub fn finalize(
         }
     }
     if let Some(f) = filter {
-        f.load().map_err(|e| Error::Seccomp(e.to_string()))?;
+        load(f)?;
     }
     Ok(())
+}
+
+/// The agent at `linux.seccomp.listenerPath` that receives a NOTIFY
+/// profile's listener fd, connected before pivot_root (the path is the
+/// host's), and the container process state sent along with the fd.
+pub struct NotifyListener {
+    socket: std::os::unix::net::UnixStream,
+    message: Vec<u8>,
+}
+
+impl NotifyListener {
+    /// Connects to the profile's listener, if it names one.
+    pub fn connect(seccomp: Option<&LinuxSeccomp>) -> Result<Option<NotifyListener>, Error> {
+        let Some(path) = seccomp.and_then(|s| s.listener_path().as_ref()) else {
+            return Ok(None);
+        };
+        let socket = std::os::unix::net::UnixStream::connect(path).map_err(|e| {
+            Error::Seccomp(format!("connect to listenerPath {}: {e}", path.display()))
+        })?;
+        Ok(Some(NotifyListener {
+            socket,
+            message: Vec::new(),
+        }))
+    }
+
+    /// Sets the spec's ContainerProcessState sent with the fd.
+    pub fn describe(&mut self, seccomp: &LinuxSeccomp, pid: i32, state: serde_json::Value) {
+        self.message = serde_json::to_vec(&serde_json::json!({
+            "ociVersion": crate::state::OCI_VERSION,
+            "fds": ["seccompFd"],
+            "pid": pid,
+            "metadata": seccomp.listener_metadata().clone().unwrap_or_default(),
+            "state": state,
+        }))
+        .expect("serializes");
+    }
+
+    fn send(&self, fd: &std::os::fd::OwnedFd) -> Result<(), Error> {
+        use std::os::fd::AsRawFd;
+        let iov = [std::io::IoSlice::new(&self.message)];
+        let fds = [fd.as_raw_fd()];
+        nix::sys::socket::sendmsg::<()>(
+            self.socket.as_raw_fd(),
+            &iov,
+            &[nix::sys::socket::ControlMessage::ScmRights(&fds)],
+            nix::sys::socket::MsgFlags::empty(),
+            None,
+        )
+        .map_err(|e| Error::Seccomp(format!("send listener fd: {e}")))?;
+        Ok(())
+    }
 }
 
 fn set_keep_caps(on: bool) -> Result<(), Error> {

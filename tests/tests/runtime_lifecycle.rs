@@ -456,6 +456,11 @@ fn update_memory_limit() {
 
 /// Receives one descriptor passed with SCM_RIGHTS on `sock`.
 fn recv_fd(sock: &UnixStream) -> io::Result<OwnedFd> {
+    recv_fd_and_data(sock).map(|(fd, _)| fd)
+}
+
+/// Receives one message carrying a descriptor (SCM_RIGHTS) and its payload.
+fn recv_fd_and_data(sock: &UnixStream) -> io::Result<(OwnedFd, Vec<u8>)> {
     let mut data = [0u8; 4096];
     let mut iov = libc::iovec {
         iov_base: data.as_mut_ptr().cast(),
@@ -481,7 +486,7 @@ fn recv_fd(sock: &UnixStream) -> io::Result<OwnedFd> {
         while !cmsg.is_null() {
             if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
                 let fd = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::c_int>());
-                return Ok(OwnedFd::from_raw_fd(fd));
+                return Ok((OwnedFd::from_raw_fd(fd), data[..n as usize].to_vec()));
             }
             cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
         }
@@ -516,6 +521,57 @@ fn read_master(master: OwnedFd, deadline: Instant, done: impl Fn(&str) -> bool) 
         }
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn seccomp_notify_fd_goes_to_listener() {
+    require_root!("seccomp_notify_fd_goes_to_listener");
+    let rt = Runtime::new();
+    let id = unique_id("notify");
+    let _guard = rt.guard(&id);
+    let sock_dir = tempfile::tempdir().unwrap();
+    let sock_path = sock_dir.path().join("agent.sock");
+    let b = bundle_with(&["sh", "-c", "mkdir /tmp/notified; echo mkdir-rc=$?"]);
+    b.update_config(|c| {
+        c["root"]["readonly"] = json!(false);
+        c["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "listenerPath": sock_path,
+            "listenerMetadata": "berth-test",
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]
+        });
+    });
+    let listener = UnixListener::bind(&sock_path).expect("bind agent socket");
+    // the agent takes the listener fd and closes it without answering: the
+    // notified syscall then fails with ENOSYS and the program goes on
+    let agent = std::thread::spawn(move || {
+        let (conn, _) = listener.accept().expect("accept");
+        recv_fd_and_data(&conn).map(|(fd, data)| {
+            drop(fd);
+            data
+        })
+    });
+    let out = rt.run_to_files(["run", "--bundle", s(b.path()), id.as_str()]);
+    if !agent.is_finished() {
+        // the runtime never connected: unblock the agent so the test ends
+        let _ = UnixStream::connect(&sock_path);
+    }
+    let data = agent
+        .join()
+        .expect("agent thread")
+        .expect("fd from the runtime");
+    assert_success(&out, "run");
+    let msg: Value = serde_json::from_slice(&data).expect("container process state JSON");
+    assert_eq!(msg["fds"], json!(["seccompFd"]), "{msg}");
+    assert_eq!(msg["metadata"], "berth-test", "{msg}");
+    assert_eq!(msg["state"]["id"], json!(id), "{msg}");
+    assert!(msg["pid"].as_i64().unwrap_or(0) > 0, "{msg}");
+    assert!(
+        stdout_str(&out).contains("mkdir-rc=1"),
+        "{}",
+        stdout_str(&out)
+    );
+    assert!(!b.rootfs().join("tmp/notified").exists());
 }
 
 #[test]

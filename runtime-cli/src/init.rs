@@ -121,8 +121,6 @@ fn run(ch: &Channel, ctx: &InitContext) -> Result<std::convert::Infallible, Erro
         })?;
     }
     let rootfs = &ctx.bundle.rootfs;
-    let in_mount_ns =
-        ctx.plan.creates(LinuxNamespaceType::Mount) || ctx.plan.joins(LinuxNamespaceType::Mount);
     if ctx.plan.creates(LinuxNamespaceType::Mount) {
         rootfs::prepare(&rootfs::Context {
             spec,
@@ -206,12 +204,13 @@ fn run(ch: &Channel, ctx: &InitContext) -> Result<std::convert::Infallible, Erro
             serde_json::from_slice(&state).expect("state json"),
         );
     }
-    if in_mount_ns && ctx.plan.creates(LinuxNamespaceType::Mount) {
+    if ctx.plan.creates(LinuxNamespaceType::Mount) {
         rootfs::enter(rootfs, ctx.no_pivot)?;
         rootfs::finish(spec)?;
-    } else if !in_mount_ns {
-        // without a mount namespace every mount would land on the host:
-        // the container gets its rootfs as root and nothing else
+    } else {
+        // the host's mount namespace, or a joined one that isn't ours to
+        // change: every mount would land there, so the container gets its
+        // rootfs as root and nothing else
         nix::unistd::chroot(rootfs.as_path()).map_err(sys("chroot"))?;
         nix::unistd::chdir("/").map_err(sys("chdir"))?;
     }

@@ -29,6 +29,7 @@ help:
 	@echo "make lint               cargo fmt --check + clippy -D warnings"
 	@echo "make test               deps + release + cargo test --workspace --release (as root)"
 	@echo "make demo               run a busybox container with target/release/berth-runtime"
+	@echo "make bench              berth-runtime run vs crun and runc: wall, CPU, peak RSS and ratios"
 	@echo "make conformance        OCI runtime-tools suite: berth, runc, crun; writes docs/conformance.md"
 	@echo "                        (BERTH=0 or PEERS=0 to skip berth's or the peers' runs)"
 	@echo "make conformance-quick RUNTIME=/path [NORMALIZE=1] [TESTS='default kill']"
@@ -89,6 +90,15 @@ test:
 # ------------------------------------------------------------------- demo
 demo: release
 	@tests/scripts/demo.sh $(RELEASE_RUNTIME)
+
+# ------------------------------------------------------------------ bench
+# Start-up benchmark: berth-runtime run vs crun run vs runc run of busybox
+# `true`, interleaved, in one normalized (cgroup v1 only) mount namespace; prints
+# wall / CPU / peak RSS and the ratios (see docs/performance.md).  Root needed.
+# BENCH_ITERATIONS=N (default 200).  Not part of `make test`.
+.PHONY: bench
+bench: release
+	@benches/runtime.sh
 
 # ------------------------------------------------------------ conformance
 # ../shared/conformance/runtime-tools-validate.sh against berth (host as is and

@@ -511,7 +511,9 @@ struct HostCgroupMount {
 fn host_cgroup_mounts() -> Vec<HostCgroupMount> {
     let info = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     let mut out = Vec::new();
-    for line in info.lines() {
+    // hierarchies hidden under a later mount (a tmpfs over /sys/fs/cgroup)
+    // are not the host's current layout
+    for line in berth_cgroups::visible_lines(&info) {
         let f: Vec<&str> = line.split(' ').collect();
         let Some(sep) = f.iter().position(|x| *x == "-") else {
             continue;

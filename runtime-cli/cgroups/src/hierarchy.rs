@@ -452,7 +452,7 @@ mod tests {
 /// own parents) still shows in mountinfo, but its mountpoint now leads
 /// elsewhere — e.g. a tmpfs mounted over /sys/fs/cgroup hides the hybrid
 /// host's cgroup2 mount below it.
-fn visible_lines(mountinfo: &str) -> Vec<&str> {
+pub fn visible_lines(mountinfo: &str) -> Vec<&str> {
     struct Entry<'a> {
         line: &'a str,
         id: &'a str,

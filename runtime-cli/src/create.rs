@@ -85,14 +85,13 @@ pub struct Created {
 }
 
 /// Undoes a half-made container unless disarmed.
-struct Cleanup<'a> {
+struct Cleanup {
     dir: Option<PathBuf>,
     cgroup: Option<Cgroup>,
     pids: Vec<i32>,
-    _root: &'a Path,
 }
 
-impl Drop for Cleanup<'_> {
+impl Drop for Cleanup {
     fn drop(&mut self) {
         for pid in &self.pids {
             // SAFETY: kill and waitpid on pids we forked; at worst ESRCH/ECHILD.
@@ -135,7 +134,6 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
         dir: Some(dir.clone()),
         cgroup: None,
         pids: Vec::new(),
-        _root: opts.root,
     };
 
     let cgroup = setup_cgroup(&bundle, opts.id)?;
@@ -230,7 +228,6 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
 
     let (start_time, _) = crate::proc::stat(init_pid)
         .ok_or_else(|| Error::Child("init exited right after setup".into()))?;
-    let owner = String::new();
     let st = ContainerState {
         id: opts.id.to_string(),
         pid: init_pid,
@@ -238,7 +235,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
         bundle: bundle.dir.clone(),
         rootfs: bundle.rootfs.clone(),
         created: state::rfc3339_now(),
-        owner,
+        owner: String::new(),
         annotations: spec.annotations().clone().unwrap_or_default(),
         cgroup,
         config: spec.clone(),

@@ -262,7 +262,7 @@ fn run_child(
     let mut inner = || -> Result<std::convert::Infallible, String> {
         // SAFETY: prctl with integer arguments.
         unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
-        let host_pid = match ch.expect("Go") {
+        let host_pid = match ch.reply() {
             Ok(Message::Go { host_pid }) => host_pid,
             Ok(m) => return Err(format!("unexpected message {m:?}")),
             Err(e) => return Err(e.to_string()),

@@ -78,7 +78,7 @@ fn run(ch: &Channel, ctx: &InitContext) -> Result<std::convert::Infallible, Erro
     // if the runtime dies mid-setup, so does the half-made container
     // SAFETY: prctl with integer arguments.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
-    let host_pid = match ch.expect("Go")? {
+    let host_pid = match ch.reply()? {
         Message::Go { host_pid } => host_pid,
         other => {
             return Err(Error::Io {
@@ -176,7 +176,7 @@ fn run(ch: &Channel, ctx: &InitContext) -> Result<std::convert::Infallible, Erro
     if needs_runtime_hooks {
         ch.send(&Message::RunCreateRuntimeHooks)
             .map_err(|e| Error::Sync(e.into()))?;
-        ch.expect("HooksDone")?;
+        ch.reply()?;
     }
     if let Some(hs) = spec
         .hooks()

@@ -42,7 +42,7 @@ pub fn intermediate(
             plan::unshare(libc::CLONE_NEWUSER)
                 .map_err(|e| format!("create user namespace: {e}"))?;
             ch.send(&Message::IdMapRequest).map_err(|e| e.to_string())?;
-            match ch.expect("IdMapDone") {
+            match ch.reply() {
                 Ok(Message::IdMapDone) => {}
                 Ok(m) => return Err(format!("unexpected message {m:?}")),
                 Err(e) => return Err(e.to_string()),

@@ -135,14 +135,11 @@ impl Channel {
         Ok((msg, fd))
     }
 
-    /// Receives a message, turning a reported child error into `Err`.
-    pub fn expect(&self, wanted: &'static str) -> Result<Message, ChildError> {
+    /// Receives the reply to a request, turning a reported error into `Err`.
+    pub fn reply(&self) -> Result<Message, ChildError> {
         match self.recv() {
             Ok((Message::Error(e), _)) => Err(ChildError::Reported(e)),
-            Ok((m, _)) => {
-                let _ = wanted;
-                Ok(m)
-            }
+            Ok((m, _)) => Ok(m),
             Err(e) => Err(ChildError::Sync(e)),
         }
     }

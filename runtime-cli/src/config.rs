@@ -34,6 +34,22 @@ pub struct Bundle {
     pub spec: Spec,
 }
 
+impl Bundle {
+    /// The OCI state hooks (and a seccomp listener) get on the way to
+    /// `start`, before the state file exists.
+    pub fn state_json(&self, id: &str, pid: i32, status: &str) -> Vec<u8> {
+        serde_json::to_vec(&serde_json::json!({
+            "ociVersion": crate::state::OCI_VERSION,
+            "id": id,
+            "status": status,
+            "pid": pid,
+            "bundle": self.dir,
+            "annotations": self.spec.annotations().clone().unwrap_or_default(),
+        }))
+        .expect("serializes")
+    }
+}
+
 const NAMESPACE_TYPES: &[&str] = &[
     "pid", "network", "net", "mount", "mnt", "ipc", "uts", "user", "cgroup", "time",
 ];

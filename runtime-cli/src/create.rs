@@ -207,7 +207,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
                 parent.send(&Message::Go { host_pid: pid })?;
             }
             Message::RunCreateRuntimeHooks => {
-                let st = hook_state(opts.id, init_pid, &bundle);
+                let st = bundle.state_json(opts.id, init_pid, "created");
                 if let Some(h) = spec.hooks() {
                     #[allow(deprecated)]
                     hooks::run("prestart", h.prestart().as_deref().unwrap_or(&[]), &st)?;
@@ -253,18 +253,6 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
 pub fn write_pid_file(path: &Path, pid: i32) -> Result<(), Error> {
     let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     state::write_atomic(&path, pid.to_string().as_bytes(), 0o644).map_err(Error::State)
-}
-
-fn hook_state(id: &str, pid: i32, bundle: &Bundle) -> Vec<u8> {
-    serde_json::to_vec(&serde_json::json!({
-        "ociVersion": state::OCI_VERSION,
-        "id": id,
-        "status": "created",
-        "pid": pid,
-        "bundle": bundle.dir,
-        "annotations": bundle.spec.annotations().clone().unwrap_or_default(),
-    }))
-    .expect("serializes")
 }
 
 fn open_ns(path: &Path) -> Result<OwnedFd, Error> {

@@ -301,8 +301,7 @@ fn run_child(
         }
         process::chdir_cwd(process).map_err(|e| e.to_string())?;
         process::set_rlimits(process).map_err(|e| e.to_string())?;
-        let plan =
-            process::plan_exec(process, process::uid_of(process)).map_err(|e| e.to_string())?;
+        let plan = process::plan_exec(process, process.user().uid()).map_err(|e| e.to_string())?;
         process::close_leaked_fds(preserve_fds).map_err(|e| e.to_string())?;
         process::finalize(
             process,

@@ -183,7 +183,7 @@ fn run(ch: &Channel, ctx: &InitContext) -> Result<std::convert::Infallible, Erro
         .as_ref()
         .and_then(|h| h.create_container().clone())
     {
-        let state = hook_state(ctx, host_pid, "created");
+        let state = ctx.bundle.state_json(ctx.id, host_pid, "created");
         hooks::run("createContainer", &hs, &state)?;
     }
 
@@ -197,7 +197,7 @@ fn run(ch: &Channel, ctx: &InitContext) -> Result<std::convert::Infallible, Erro
     let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().clone());
     let mut listener = process::NotifyListener::connect(seccomp.as_ref())?;
     if let (Some(l), Some(s)) = (listener.as_mut(), seccomp.as_ref()) {
-        let state = hook_state(ctx, host_pid, "created");
+        let state = ctx.bundle.state_json(ctx.id, host_pid, "created");
         l.describe(
             s,
             host_pid,
@@ -233,7 +233,7 @@ fn run(ch: &Channel, ctx: &InitContext) -> Result<std::convert::Infallible, Erro
     }
     drop(pty);
     let exec_plan = has_process
-        .then(|| process::plan_exec(&process, process::uid_of(&process)))
+        .then(|| process::plan_exec(&process, process.user().uid()))
         .transpose()?;
     process::close_leaked_fds(ctx.preserve_fds)?;
 
@@ -257,7 +257,7 @@ fn run(ch: &Channel, ctx: &InitContext) -> Result<std::convert::Infallible, Erro
         .as_ref()
         .and_then(|h| h.start_container().clone())
     {
-        let state = hook_state(ctx, host_pid, "running");
+        let state = ctx.bundle.state_json(ctx.id, host_pid, "running");
         hooks::run("startContainer", &hs, &state)?;
     }
     let Some(exec_plan) = exec_plan else {
@@ -273,19 +273,6 @@ fn run(ch: &Channel, ctx: &InitContext) -> Result<std::convert::Infallible, Erro
         process::setgroups_allowed(),
     )?;
     Err(process::exec(&exec_plan).into())
-}
-
-fn hook_state(ctx: &InitContext, pid: i32, status: &str) -> Vec<u8> {
-    let annotations = ctx.bundle.spec.annotations().clone().unwrap_or_default();
-    serde_json::to_vec(&serde_json::json!({
-        "ociVersion": crate::state::OCI_VERSION,
-        "id": ctx.id,
-        "status": status,
-        "pid": pid,
-        "bundle": ctx.bundle.dir,
-        "annotations": annotations,
-    }))
-    .expect("serializes")
 }
 
 fn open_dir(p: &Path) -> Result<OwnedFd, Error> {

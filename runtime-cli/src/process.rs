@@ -409,10 +409,6 @@ pub fn setgroups_allowed() -> bool {
         .unwrap_or(true)
 }
 
-pub fn uid_of(process: &Process) -> u32 {
-    process.user().uid()
-}
-
 /// `caps` capability from an oci-spec one (for exec's `--cap`).
 pub fn oci_cap(c: Capability) -> Option<oci_spec::runtime::Capability> {
     c.to_string().parse().ok()

@@ -1,2 +1,25 @@
-//! Wire definitions shared by berth's tiers. The `.proto` files and their
-//! generated ttrpc code arrive with the shim and manager.
+//! berth's wire.
+//!
+//! - [`manager`]: `berth.manager.v1`, the API berth-manager serves to the
+//!   front end (protos/berth/manager/v1/manager.proto); [`manager_ttrpc`]
+//!   holds its async ttrpc servers (`create_*`) and clients.
+//! - [`containerd`]: containerd's shim task API (`containerd.task.v2.Task`),
+//!   events and cgroup metrics, from containerd-shim-protos.
+
+pub use containerd_shim_protos as containerd;
+pub use protobuf;
+pub use ttrpc;
+
+/// `berth.manager.v1` messages.
+#[allow(clippy::all, missing_docs, unused_mut, dead_code, non_camel_case_types)]
+#[allow(non_snake_case, non_upper_case_globals, unused_results, trivial_casts)]
+pub mod manager {
+    include!(concat!(env!("OUT_DIR"), "/berth/manager.rs"));
+}
+
+/// `berth.manager.v1` async ttrpc servers and clients.
+#[allow(clippy::all, missing_docs, unused_mut, dead_code, non_camel_case_types)]
+#[allow(non_snake_case, non_upper_case_globals, unused_results, unused_imports)]
+pub mod manager_ttrpc {
+    include!(concat!(env!("OUT_DIR"), "/berth/manager_ttrpc.rs"));
+}

@@ -1,5 +1,5 @@
-//! Generates the Rust code for every `.proto` under `protos/berth/` with
-//! ttrpc-codegen (pure Rust: no protoc needed).
+//! Generates the Rust code for every `.proto` under `protos/berth/` and
+//! `protos/containerd/` with ttrpc-codegen (pure Rust: no protoc needed).
 
 use std::path::{Path, PathBuf};
 
@@ -23,6 +23,9 @@ fn protos_under(dir: &Path, found: &mut Vec<PathBuf>) {
 fn main() {
     let mut inputs = Vec::new();
     protos_under(Path::new("protos/berth"), &mut inputs);
+    // containerd's own messages that containerd-shim-protos does not carry
+    // (the runc runtime options).
+    protos_under(Path::new("protos/containerd"), &mut inputs);
     println!("cargo:rerun-if-changed=protos");
 
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR")).join("berth");

@@ -3,8 +3,11 @@
 //! - [`manager`]: `berth.manager.v1`, the API berth-manager serves to the
 //!   front end (protos/berth/manager/v1/manager.proto); [`manager_ttrpc`]
 //!   holds its async ttrpc servers (`create_*`) and clients.
-//! - [`containerd`]: containerd's shim task API (`containerd.task.v2.Task`),
-//!   events and cgroup metrics, from containerd-shim-protos.
+//! - [`containerd`]: containerd's shim task API, events and cgroup metrics,
+//!   from containerd-shim-protos; [`task::create_task`] registers the task
+//!   service under its v2 (containerd 1.6/1.7) and v3 (containerd 2.x) names.
+//! - [`runc_options`]: `containerd.runc.v1.Options`, the runtime options
+//!   containerd sends runc-style shims (protos/containerd/runc/v1).
 
 pub use containerd_shim_protos as containerd;
 pub use protobuf;
@@ -22,4 +25,13 @@ pub mod manager {
 #[allow(non_snake_case, non_upper_case_globals, unused_results, unused_imports)]
 pub mod manager_ttrpc {
     include!(concat!(env!("OUT_DIR"), "/berth/manager_ttrpc.rs"));
+}
+
+pub mod task;
+
+/// `containerd.runc.v1.Options` messages.
+#[allow(clippy::all, missing_docs, unused_mut, dead_code, non_camel_case_types)]
+#[allow(non_snake_case, non_upper_case_globals, unused_results, trivial_casts)]
+pub mod runc_options {
+    include!(concat!(env!("OUT_DIR"), "/berth/runc_options.rs"));
 }

@@ -1,0 +1,544 @@
+//! containerd-shim-berth-v2 under a real containerd 1.6.
+//!
+//! The recipe is ../shared/conformance/containerd-env.sh: a private
+//! containerd on its own socket, with `RC_SHIM_DIR` first on its PATH.
+//! Each test copies the shim under test and berth-runtime into that dir
+//! (the shim runs the `berth-runtime` beside its own executable), so
+//! `ctr run --runtime io.containerd.berth.v2` execs our shim. The daemon is
+//! stopped when a test ends, even when it fails; the tests share it, so they
+//! run one at a time. State and log stay in [`BASE`] for a post-mortem.
+//!
+//! The shim is `$BERTH_SHIM`, else the workspace's release build, else its
+//! debug build; the runtime is `berth_fixture::runtime_bin()`.
+
+#[path = "../interop/common.rs"]
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use berth_fixture::{processes_with_arg, require_root, unique_id, wait_until, workspace_root};
+use common::{run, run_best_effort, Outcome, CMD_TIMEOUT};
+
+/// The daemon's base dir; private to these tests.
+const BASE: &str = "/var/tmp/berth-shim-containerd";
+const NAMESPACE: &str = "default";
+const IMAGE: &str = "docker.io/library/busybox:latest";
+const RUNTIME: &str = "io.containerd.berth.v2";
+
+static DAEMON: Mutex<()> = Mutex::new(());
+
+/// The shim under test: `$BERTH_SHIM`, else target/release, else target/debug.
+fn shim_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("BERTH_SHIM").filter(|p| !p.is_empty()) {
+        return PathBuf::from(p);
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|t| {
+            if t.is_absolute() {
+                t
+            } else {
+                workspace_root().join(t)
+            }
+        })
+        .unwrap_or_else(|| workspace_root().join("target"));
+    let release = target.join("release/containerd-shim-berth-v2");
+    if release.exists() {
+        return release;
+    }
+    target.join("debug/containerd-shim-berth-v2")
+}
+
+/// Copies `from` to `dir/name` by write-and-rename (a running copy of the
+/// old file stays intact).
+fn install(from: &Path, dir: &Path, name: &str) {
+    let tmp = dir.join(format!(".{name}.tmp"));
+    fs::copy(from, &tmp).unwrap_or_else(|e| {
+        panic!(
+            "copy {} to {}: {e}; build it first (cargo build --release -p containerd-shim-berth-v2 -p berth-runtime)",
+            from.display(),
+            tmp.display()
+        )
+    });
+    fs::rename(&tmp, dir.join(name)).expect("install binary");
+}
+
+fn env_script(cmd: &str) -> Command {
+    let mut c = Command::new(common::conformance_script("containerd-env.sh"));
+    c.arg(cmd).env("RC_CTRD_BASE", BASE).env("RC_CTRD_CRI", "0");
+    c
+}
+
+/// A running private containerd with our shim installed, stopped on drop.
+struct Containerd {
+    exports: Vec<(String, String)>,
+    log_from: u64,
+    _serial: MutexGuard<'static, ()>,
+}
+
+impl Containerd {
+    fn start() -> Containerd {
+        let serial = common::serialize(&DAEMON);
+        let bin = Path::new(BASE).join("bin");
+        fs::create_dir_all(&bin).expect("create shim dir");
+        let shim = shim_bin();
+        eprintln!("shim under test: {}", shim.display());
+        install(&shim, &bin, "containerd-shim-berth-v2");
+        install(&common::runtime_under_test(), &bin, "berth-runtime");
+        let mut env = Containerd {
+            exports: Vec::new(),
+            log_from: common::log_len(&Self::log_path()),
+            _serial: serial,
+        };
+        env.exports = env.up();
+        env.ensure_image();
+        env
+    }
+
+    /// Starts the daemon (again); returns what the script exported (the
+    /// same every time for one base).
+    fn up(&self) -> Vec<(String, String)> {
+        let out = run(&mut env_script("start"), common::ENV_START_TIMEOUT);
+        assert!(
+            out.status.success(),
+            "containerd-env.sh start failed:\n{out}\n{}",
+            self.log_tail()
+        );
+        common::parse_exports(&out.stdout)
+    }
+
+    /// Kills the daemon with SIGKILL, as a crash would.
+    fn crash(&self) {
+        let pid_file = Path::new(BASE).join("containerd.pid");
+        let pid: i32 = fs::read_to_string(&pid_file)
+            .expect("containerd.pid")
+            .trim()
+            .parse()
+            .expect("pid");
+        // SAFETY: kill has no memory-safety preconditions.
+        assert_eq!(
+            unsafe { libc::kill(pid, libc::SIGKILL) },
+            0,
+            "kill containerd"
+        );
+        assert!(
+            wait_until(Duration::from_secs(10), || !Path::new(&format!(
+                "/proc/{pid}"
+            ))
+            .exists()
+                || fs::read_to_string(format!("/proc/{pid}/stat"))
+                    .map(|s| s.contains(") Z "))
+                    .unwrap_or(true)),
+            "containerd {pid} still alive after SIGKILL"
+        );
+        // Its parent may leave it a zombie for a while, which the env
+        // script would take for a running daemon.
+        fs::remove_file(&pid_file).expect("remove containerd.pid");
+    }
+
+    fn log_path() -> PathBuf {
+        Path::new(BASE).join("containerd.log")
+    }
+
+    fn log_tail(&self) -> String {
+        let noise = ["loading plugin", "serving...", "successfully booted"];
+        format!(
+            "--- {} (this test, last lines):\n{}",
+            Self::log_path().display(),
+            common::log_since(&Self::log_path(), self.log_from, 30, &noise)
+        )
+    }
+
+    fn fifo_dir(&self) -> &str {
+        common::export(&self.exports, "RC_CTRD_FIFO")
+    }
+
+    fn ctr(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("ctr");
+        c.envs(self.exports.iter().map(|(k, v)| (k, v)))
+            .args([
+                "--address",
+                common::export(&self.exports, "CONTAINERD_ADDRESS"),
+                "--namespace",
+                NAMESPACE,
+            ])
+            .args(args);
+        c
+    }
+
+    fn ctr_run(&self, args: &[&str]) -> Outcome {
+        run(&mut self.ctr(args), CMD_TIMEOUT)
+    }
+
+    fn ctr_ok(&self, args: &[&str]) -> Outcome {
+        let out = self.ctr_run(args);
+        assert!(out.status.success(), "{}", self.explain(&out));
+        out
+    }
+
+    fn explain(&self, out: &Outcome) -> String {
+        format!("{out}\n{}", self.log_tail())
+    }
+
+    fn ensure_image(&self) {
+        let have = self.ctr_ok(&["images", "ls", "-q"]);
+        if have.stdout.lines().any(|l| l.trim() == IMAGE) {
+            return;
+        }
+        let dir = tempfile::tempdir().expect("temp dir for images");
+        let images = dir.path().join("images");
+        let made = run(
+            Command::new(common::conformance_script("make-busybox-image.sh")).arg(&images),
+            common::ENV_START_TIMEOUT,
+        );
+        assert!(made.status.success(), "make-busybox-image.sh: {made}");
+        let archive = images.join("busybox-oci.tar");
+        self.ctr_ok(&["images", "import", archive.to_str().expect("utf-8 path")]);
+    }
+
+    /// `ctr run --runtime io.containerd.berth.v2 FLAGS IMAGE ID ARGV...`
+    fn run_container(&self, flags: &[&str], id: &str, argv: &[&str]) -> Outcome {
+        let mut args = vec!["run", "--runtime", RUNTIME, "--fifo-dir", self.fifo_dir()];
+        args.extend_from_slice(flags);
+        args.extend([IMAGE, id]);
+        args.extend_from_slice(argv);
+        self.ctr_run(&args)
+    }
+
+    fn exec(&self, id: &str, exec_id: &str, argv: &[&str]) -> Outcome {
+        let mut args = vec![
+            "tasks",
+            "exec",
+            "--fifo-dir",
+            self.fifo_dir(),
+            "--exec-id",
+            exec_id,
+            id,
+        ];
+        args.extend_from_slice(argv);
+        self.ctr_run(&args)
+    }
+
+    /// `ctr tasks exec -t` needs a terminal on its own stdin: run it under
+    /// script(1), which gives it a pty.
+    fn exec_tty(&self, id: &str, exec_id: &str, shell_cmd: &str) -> Outcome {
+        let ctr_line = format!(
+            "ctr --address {} --namespace {NAMESPACE} tasks exec -t --fifo-dir {} --exec-id {exec_id} {id} sh -c '{shell_cmd}'",
+            common::export(&self.exports, "CONTAINERD_ADDRESS"),
+            self.fifo_dir()
+        );
+        run(
+            Command::new("script").args(["-qec", &ctr_line, "/dev/null"]),
+            CMD_TIMEOUT,
+        )
+    }
+
+    fn task_status(&self, id: &str) -> Option<String> {
+        let out = self.ctr_ok(&["tasks", "ls"]);
+        out.stdout.lines().find_map(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            (cols.first() == Some(&id)).then(|| cols.last().unwrap_or(&"").to_string())
+        })
+    }
+
+    fn wait_status(&self, id: &str, want: &str) {
+        assert!(
+            wait_until(Duration::from_secs(10), || self.task_status(id).as_deref()
+                == Some(want)),
+            "task {id} not {want} (status {:?})\n{}",
+            self.task_status(id),
+            self.log_tail()
+        );
+    }
+
+    /// The pids of the shim serving container `id`.
+    fn shim_pids(id: &str) -> Vec<i32> {
+        processes_with_arg(id)
+            .into_iter()
+            .filter(|pid| {
+                fs::read(format!("/proc/{pid}/cmdline"))
+                    .map(|c| String::from_utf8_lossy(&c).contains("containerd-shim-berth-v2"))
+                    .unwrap_or(false)
+            })
+            .collect()
+    }
+
+    /// No container record, no shim, no process of `id` left.
+    fn assert_gone(&self, id: &str) {
+        let listed = self.ctr_ok(&["containers", "ls", "-q"]);
+        assert!(
+            !listed.stdout.lines().any(|l| l.trim() == id),
+            "container {id} still listed:\n{listed}"
+        );
+        assert!(
+            wait_until(Duration::from_secs(10), || processes_with_arg(id)
+                .is_empty()),
+            "processes of {id} still alive (shim did not exit?): {:?}\n{}",
+            processes_with_arg(id),
+            self.log_tail()
+        );
+    }
+
+    fn cleanup(&self, id: &str) -> Cleanup<'_> {
+        Cleanup {
+            env: self,
+            id: id.to_string(),
+        }
+    }
+
+    /// `ctr events` running in the background, its output in a temp file.
+    fn events(&self) -> Events {
+        let file = tempfile::NamedTempFile::new().expect("events file");
+        let child = self
+            .ctr(&["events"])
+            .stdin(Stdio::null())
+            .stdout(file.reopen().expect("reopen events file"))
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("ctr events");
+        Events { child, file }
+    }
+}
+
+impl Drop for Containerd {
+    fn drop(&mut self) {
+        if let Some(out) = run_best_effort(&mut env_script("stop"), Duration::from_secs(60)) {
+            if !out.status.success() {
+                eprintln!("containerd-env.sh stop failed:\n{out}");
+            }
+        }
+    }
+}
+
+struct Cleanup<'a> {
+    env: &'a Containerd,
+    id: String,
+}
+
+impl Drop for Cleanup<'_> {
+    fn drop(&mut self) {
+        for args in [
+            ["tasks", "kill", "--signal", "SIGKILL", self.id.as_str()].as_slice(),
+            ["tasks", "delete", "--force", self.id.as_str()].as_slice(),
+            ["containers", "delete", self.id.as_str()].as_slice(),
+        ] {
+            run_best_effort(&mut self.env.ctr(args), CMD_TIMEOUT);
+        }
+        // A shim that lost its containerd would linger: end it by pid.
+        for pid in Containerd::shim_pids(&self.id) {
+            // SAFETY: kill has no memory-safety preconditions.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
+}
+
+/// A background `ctr events`, killed on drop.
+struct Events {
+    child: Child,
+    file: tempfile::NamedTempFile,
+}
+
+impl Events {
+    /// The task topics seen for container `id`, in order.
+    fn task_topics(&self, id: &str) -> Vec<String> {
+        let text = fs::read_to_string(self.file.path()).unwrap_or_default();
+        let quoted = format!("\"container_id\":\"{id}\"");
+        text.lines()
+            .filter(|l| l.contains(&quoted))
+            .filter_map(|l| l.split_whitespace().find(|w| w.starts_with("/tasks/")))
+            .map(String::from)
+            .collect()
+    }
+}
+
+impl Drop for Events {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn ctr_run_rm_prints_output_returns_exit_code_and_publishes_events() {
+    require_root!(
+        "shim_containerd::ctr_run_rm_prints_output_returns_exit_code_and_publishes_events"
+    );
+    let env = Containerd::start();
+    let events = env.events();
+    let id = unique_id("shim-run");
+    let _cleanup = env.cleanup(&id);
+
+    let out = env.run_container(
+        &["--rm"],
+        &id,
+        &["sh", "-c", "echo hello from berth; exit 3"],
+    );
+    assert_eq!(out.code(), Some(3), "{}", env.explain(&out));
+    assert_eq!(out.out(), "hello from berth", "{}", env.explain(&out));
+    env.assert_gone(&id);
+
+    let id2 = unique_id("shim-run");
+    let _cleanup2 = env.cleanup(&id2);
+    let out = env.run_container(&["--rm"], &id2, &["sh", "-c", "echo to-stderr >&2"]);
+    assert_eq!(out.code(), Some(0), "{}", env.explain(&out));
+    assert_eq!(out.stderr.trim(), "to-stderr", "{}", env.explain(&out));
+    env.assert_gone(&id2);
+
+    // containerd's order: create, start, exit, delete.
+    let want = [
+        "/tasks/create",
+        "/tasks/start",
+        "/tasks/exit",
+        "/tasks/delete",
+    ];
+    assert!(
+        wait_until(Duration::from_secs(10), || events.task_topics(&id) == want),
+        "task events for {id}: {:?}, want {want:?}\n{}",
+        events.task_topics(&id),
+        env.log_tail()
+    );
+}
+
+#[test]
+fn exec_with_and_without_tty_pause_resume_ps_metrics_kill() {
+    require_root!("shim_containerd::exec_with_and_without_tty_pause_resume_ps_metrics_kill");
+    let env = Containerd::start();
+    let events = env.events();
+    let id = unique_id("shim-exec");
+    let _cleanup = env.cleanup(&id);
+
+    let out = env.run_container(&["-d"], &id, &["sleep", "600"]);
+    assert!(out.status.success(), "{}", env.explain(&out));
+    env.wait_status(&id, "RUNNING");
+
+    let out = env.exec(&id, "echo", &["echo", "hi"]);
+    assert!(out.status.success(), "{}", env.explain(&out));
+    assert_eq!(out.out(), "hi", "{}", env.explain(&out));
+
+    let out = env.exec(&id, "exit", &["sh", "-c", "exit 4"]);
+    assert_eq!(out.code(), Some(4), "{}", env.explain(&out));
+
+    let out = env.exec(&id, "pid1", &["cat", "/proc/1/comm"]);
+    assert_eq!(out.out(), "sleep", "{}", env.explain(&out));
+
+    let out = env.exec_tty(&id, "tty", "tty; echo tty-ok; exit 5");
+    assert_eq!(out.code(), Some(5), "{}", env.explain(&out));
+    assert!(
+        out.stdout.contains("/dev/pts/") && out.stdout.contains("tty-ok"),
+        "{}",
+        env.explain(&out)
+    );
+
+    let ps = env.ctr_ok(&["tasks", "ps", &id]);
+    let pids: Vec<&str> = ps
+        .stdout
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(pids.len(), 1, "one process (sleep) expected:\n{ps}");
+
+    env.ctr_ok(&["tasks", "pause", &id]);
+    env.wait_status(&id, "PAUSED");
+    env.ctr_ok(&["tasks", "resume", &id]);
+    env.wait_status(&id, "RUNNING");
+
+    let metrics = env.ctr_ok(&["tasks", "metrics", &id]);
+    assert!(
+        metrics.stdout.contains("pids.current") && metrics.stdout.contains("memory"),
+        "{}",
+        env.explain(&metrics)
+    );
+    let pids_current = metrics
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("pids.current"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .map(String::from);
+    assert_eq!(pids_current.as_deref(), Some("1"), "{metrics}");
+
+    env.ctr_ok(&["tasks", "kill", "--signal", "SIGKILL", &id]);
+    env.wait_status(&id, "STOPPED");
+    let out = env.ctr_ok(&["tasks", "delete", &id]);
+    assert!(out.stderr.contains("137"), "{}", env.explain(&out));
+    env.ctr_ok(&["containers", "delete", &id]);
+    env.assert_gone(&id);
+
+    let topics = events.task_topics(&id);
+    for t in [
+        "/tasks/exec-added",
+        "/tasks/exec-started",
+        "/tasks/paused",
+        "/tasks/resumed",
+        "/tasks/exit",
+        "/tasks/delete",
+    ] {
+        assert!(topics.iter().any(|x| x == t), "no {t} event in {topics:?}");
+    }
+}
+
+#[test]
+fn a_container_survives_containerd_being_killed_and_restarted() {
+    require_root!("shim_containerd::a_container_survives_containerd_being_killed_and_restarted");
+    let env = Containerd::start();
+    let id = unique_id("shim-restart");
+    let _cleanup = env.cleanup(&id);
+
+    let out = env.run_container(&["-d"], &id, &["sleep", "600"]);
+    assert!(out.status.success(), "{}", env.explain(&out));
+    env.wait_status(&id, "RUNNING");
+    let shims = Containerd::shim_pids(&id);
+    assert_eq!(shims.len(), 1, "one shim for {id}: {shims:?}");
+
+    env.crash();
+    assert_eq!(
+        Containerd::shim_pids(&id),
+        shims,
+        "the shim died with containerd"
+    );
+    assert_eq!(env.up(), env.exports);
+
+    env.wait_status(&id, "RUNNING");
+    let out = env.exec(&id, "after", &["echo", "still here"]);
+    assert_eq!(out.out(), "still here", "{}", env.explain(&out));
+    assert_eq!(Containerd::shim_pids(&id), shims, "a new shim was started");
+
+    env.ctr_ok(&["tasks", "kill", "--signal", "SIGKILL", &id]);
+    env.wait_status(&id, "STOPPED");
+    env.ctr_ok(&["tasks", "delete", &id]);
+    env.ctr_ok(&["containers", "delete", &id]);
+    env.assert_gone(&id);
+}
+
+#[test]
+fn an_oom_kill_is_published_before_the_exit() {
+    require_root!("shim_containerd::an_oom_kill_is_published_before_the_exit");
+    let env = Containerd::start();
+    let events = env.events();
+    let id = unique_id("shim-oom");
+    let _cleanup = env.cleanup(&id);
+
+    // tail keeps its (newline-free) input in memory: far over 16 MiB.
+    let out = env.run_container(
+        &["--rm", "--memory-limit", "16777216"],
+        &id,
+        &["sh", "-c", "head -c 256m /dev/zero | tail > /dev/null"],
+    );
+    assert_eq!(out.code(), Some(137), "{}", env.explain(&out));
+    env.assert_gone(&id);
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            let t = events.task_topics(&id);
+            let oom = t.iter().position(|x| x == "/tasks/oom");
+            let exit = t.iter().position(|x| x == "/tasks/exit");
+            matches!((oom, exit), (Some(o), Some(e)) if o < e)
+        }),
+        "task events for {id}: {:?}, want /tasks/oom before /tasks/exit\n{}",
+        events.task_topics(&id),
+        env.log_tail()
+    );
+}

@@ -17,6 +17,8 @@ pub enum Error {
         what: &'static str,
         source: nix::Error,
     },
+    #[error("console: {0}")]
+    Node(String),
     #[error("console socket {path}: {source}")]
     Connect {
         path: PathBuf,
@@ -36,17 +38,48 @@ pub struct Pty {
     pub slave: OwnedFd,
 }
 
-/// Opens a pty through `ptmx` (the container's `/dev/pts/ptmx` before
-/// pivot_root, or `/dev/ptmx` inside it); the slave is opened beside it.
-pub fn open_pty(ptmx: &Path) -> Result<Pty, Error> {
-    let m = open(
-        ptmx,
-        OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
-        Mode::empty(),
+/// Opens the pty multiplexer of the current root: `/dev/pts/ptmx` reached
+/// without symlinks, else `/dev/ptmx` without magic links (it is usually a
+/// symlink to `pts/ptmx`); either must turn out to be the 5:2 node, so a
+/// file or link the container put there is refused.
+pub fn open_ptmx() -> Result<OwnedFd, Error> {
+    let flags = libc::O_RDWR | libc::O_NOCTTY;
+    let fd = crate::safe_open::openat2(
+        libc::AT_FDCWD,
+        Path::new("/dev/pts/ptmx"),
+        flags | libc::O_NOFOLLOW,
+        libc::RESOLVE_NO_SYMLINKS,
     )
+    .or_else(|_| {
+        crate::safe_open::openat2(
+            libc::AT_FDCWD,
+            Path::new("/dev/ptmx"),
+            flags,
+            libc::RESOLVE_NO_MAGICLINKS,
+        )
+    })
+    .or_else(|e| {
+        if e != nix::Error::ENOSYS {
+            return Err(e);
+        }
+        let fd = open(
+            "/dev/ptmx",
+            OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )?;
+        // SAFETY: open returned a fresh descriptor.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    })
     .map_err(sys("open ptmx"))?;
-    // SAFETY: open returned a fresh descriptor.
-    let master = unsafe { OwnedFd::from_raw_fd(m) };
+    crate::safe_open::require_node(&fd, libc::S_IFCHR, 5, 2, Path::new("/dev/ptmx"))
+        .map_err(|e| Error::Node(e.to_string()))?;
+    Ok(fd)
+}
+
+/// Allocates a pty from an opened, checked multiplexer (see [`open_ptmx`]
+/// and `rootfs::open_ptmx`); the slave is opened through the master.
+pub fn open_pty(master: OwnedFd) -> Result<Pty, Error> {
+    let m = master.as_raw_fd();
     let mut unlock: libc::c_int = 0;
     // SAFETY: TIOCSPTLCK reads an int through the pointer we pass.
     if unsafe { libc::ioctl(m, libc::TIOCSPTLCK, &mut unlock) } != 0 {

@@ -8,10 +8,10 @@
 
 use crate::config::{self, Bundle};
 use crate::init::{self, InitContext};
-use crate::plan::{self, NamespacePlan};
+use crate::plan::NamespacePlan;
 use crate::state::{self, ContainerState};
 use crate::sync::{self, Message};
-use crate::{console, hooks, spawn};
+use crate::{console, hooks, idmap, spawn};
 use berth_cgroups::{Cgroup, Hierarchies};
 use oci_spec::runtime::{
     LinuxDeviceCgroupBuilder, LinuxDeviceType, LinuxNamespaceType, LinuxResources,
@@ -33,6 +33,14 @@ pub enum Error {
     Hook(#[from] hooks::Error),
     #[error(transparent)]
     Sync(#[from] sync::Error),
+    #[error(transparent)]
+    IdMap(#[from] idmap::Error),
+    #[error("uid {0} is not root: config.json needs a user namespace (linux.namespaces type user, as `spec --rootless` writes)")]
+    RootlessNeedsUserns(u32),
+    #[error(
+        "config.json sets linux.resources, which need cgroups that uid {uid} may not use: {why}"
+    )]
+    RootlessLimits { uid: u32, why: String },
     #[error("container init failed: {0}")]
     Child(String),
     #[error("{what}: {source}")]
@@ -119,6 +127,19 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
     }
     let linux = spec.linux().clone().unwrap_or_default();
     let plan = NamespacePlan::from_spec(linux.namespaces().as_deref().unwrap_or(&[]));
+    let caller = idmap::Caller::current();
+    if caller.uid != 0 && !plan.has_user() {
+        return Err(Error::RootlessNeedsUserns(caller.uid));
+    }
+    let id_maps = if plan.new_user {
+        Some(idmap::check(
+            &caller,
+            linux.uid_mappings().as_deref().unwrap_or(&[]),
+            linux.gid_mappings().as_deref().unwrap_or(&[]),
+        )?)
+    } else {
+        None
+    };
 
     // the console socket and namespace paths are resolved on the host,
     // before anything is created, so a bad one changes nothing
@@ -136,7 +157,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
         pids: Vec::new(),
     };
 
-    let cgroup = setup_cgroup(&bundle, opts.id)?;
+    let cgroup = setup_cgroup(&bundle, opts.id, caller.uid)?;
     cleanup.cgroup = cgroup.clone();
 
     let fifo = dir.join(state::EXEC_FIFO);
@@ -162,27 +183,38 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
         console_socket: console_sock.as_ref().map(|s| s.as_raw_fd()),
     };
 
+    // a cgroup2 directory we can't open is joined by a write instead
+    let cgroup2_dir = cgroup
+        .as_ref()
+        .and_then(|c| c.open_unified())
+        .and_then(Result::ok);
     // SAFETY: the runtime is single-threaded, so the child may run Rust code
     // (allocation included) until it execs or exits.
-    let intermediate = match unsafe { nix::unistd::fork() }.map_err(sys("fork"))? {
-        nix::unistd::ForkResult::Child => {
-            drop(parent);
-            let placement = spawn::Placement {
-                cgroup: cgroup.as_ref(),
-                join: &join_fds,
-                new_user: plan.new_user,
-                new: plan.new,
-            };
-            spawn::intermediate(child, &placement, |ch| init::main(ch, &ctx))
-        }
-        nix::unistd::ForkResult::Parent { child: pid } => pid.as_raw(),
-    };
+    let intermediate =
+        match unsafe { spawn::fork_into(cgroup2_dir.as_ref()) }.map_err(sys("fork"))? {
+            spawn::Forked::Child => {
+                drop(parent);
+                drop(cgroup2_dir);
+                let placement = spawn::Placement {
+                    cgroup: cgroup.as_ref(),
+                    join: &join_fds,
+                    new_user: plan.new_user,
+                    new: plan.new,
+                };
+                spawn::intermediate(child, &placement, |ch| init::main(ch, &ctx))
+            }
+            spawn::Forked::Parent(pid) => pid,
+        };
+    drop(cgroup2_dir);
     drop(child);
     drop(console_sock);
     cleanup.pids.push(intermediate);
 
     let mut init_pid = 0;
     let mut console = None;
+    let mut st: Option<ContainerState> = None;
+    // declared after `cleanup`, so dropped (joined) before it removes the dir
+    let mut staging = StagingState(None);
     loop {
         let (msg, fd) = match parent.recv() {
             Ok(m) => m,
@@ -195,7 +227,10 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
         };
         match msg {
             Message::IdMapRequest => {
-                write_id_maps(intermediate, &linux)?;
+                let maps = id_maps.as_ref().ok_or_else(|| {
+                    Error::Child("id maps requested without a new user namespace".into())
+                })?;
+                maps.write(intermediate)?;
                 parent.send(&Message::IdMapDone)?;
             }
             Message::Pid(pid) => {
@@ -205,6 +240,31 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
                 unsafe { libc::waitpid(intermediate, std::ptr::null_mut(), 0) };
                 cleanup.pids.retain(|p| *p != intermediate);
                 parent.send(&Message::Go { host_pid: pid })?;
+                let (start_time, _) = crate::proc::stat(init_pid)
+                    .ok_or_else(|| Error::Child("init exited right after it was cloned".into()))?;
+                st = Some(ContainerState {
+                    id: opts.id.to_string(),
+                    pid: init_pid,
+                    pid_start_time: start_time,
+                    bundle: bundle.dir.clone(),
+                    rootfs: bundle.rootfs.clone(),
+                    created: state::rfc3339_now(),
+                    // `list` shows who runs a rootless container; root's stays empty
+                    owner: match (caller.uid, &caller.name) {
+                        (0, _) => String::new(),
+                        (_, Some(name)) => name.clone(),
+                        (uid, None) => uid.to_string(),
+                    },
+                    annotations: spec.annotations().clone().unwrap_or_default(),
+                    cgroup: cgroup.clone(),
+                    config: spec.clone(),
+                });
+                // the fsync is slow on some disks: it runs while init sets up
+                let copy = st.clone();
+                let root = opts.root.to_path_buf();
+                staging.0 = Some(std::thread::spawn(move || {
+                    copy.expect("state was just built").stage(&root)
+                }));
             }
             Message::RunCreateRuntimeHooks => {
                 let st = bundle.state_json(opts.id, init_pid, "created");
@@ -226,21 +286,8 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
         }
     }
 
-    let (start_time, _) = crate::proc::stat(init_pid)
-        .ok_or_else(|| Error::Child("init exited right after setup".into()))?;
-    let st = ContainerState {
-        id: opts.id.to_string(),
-        pid: init_pid,
-        pid_start_time: start_time,
-        bundle: bundle.dir.clone(),
-        rootfs: bundle.rootfs.clone(),
-        created: state::rfc3339_now(),
-        owner: String::new(),
-        annotations: spec.annotations().clone().unwrap_or_default(),
-        cgroup,
-        config: spec.clone(),
-    };
-    st.save(opts.root)?;
+    let st = st.ok_or_else(|| Error::Child("init reported ready before its pid".into()))?;
+    staging.install()?;
     if let Some(p) = opts.pid_file {
         write_pid_file(p, init_pid)?;
     }
@@ -248,6 +295,31 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
     cleanup.cgroup = None;
     cleanup.pids.clear();
     Ok(Created { state: st, console })
+}
+
+/// The state file being written and fsynced on another thread; joined
+/// (and its temporary file removed, unless installed) when dropped.
+struct StagingState(Option<std::thread::JoinHandle<Result<state::Staged, state::Error>>>);
+
+impl StagingState {
+    fn install(&mut self) -> Result<(), Error> {
+        let handle = self
+            .0
+            .take()
+            .ok_or_else(|| Error::Child("no state file was staged".into()))?;
+        let staged = handle
+            .join()
+            .map_err(|_| Error::Child("the state writer panicked".into()))??;
+        Ok(staged.install()?)
+    }
+}
+
+impl Drop for StagingState {
+    fn drop(&mut self) {
+        if let Some(h) = self.0.take() {
+            let _ = h.join();
+        }
+    }
 }
 
 pub fn write_pid_file(path: &Path, pid: i32) -> Result<(), Error> {
@@ -266,12 +338,7 @@ fn open_ns(path: &Path) -> Result<OwnedFd, Error> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-fn setup_cgroup(bundle: &Bundle, id: &str) -> Result<Option<Cgroup>, Error> {
-    // SAFETY: geteuid has no failure mode.
-    if unsafe { libc::geteuid() } != 0 {
-        // an unprivileged runtime can't create cgroups; run without one
-        return Ok(None);
-    }
+fn setup_cgroup(bundle: &Bundle, id: &str, uid: u32) -> Result<Option<Cgroup>, Error> {
     let linux = bundle.spec.linux().clone().unwrap_or_default();
     let h = Hierarchies::detect()?;
     let path = linux
@@ -279,12 +346,57 @@ fn setup_cgroup(bundle: &Bundle, id: &str) -> Result<Option<Cgroup>, Error> {
         .as_ref()
         .map(|p| p.to_string_lossy().into_owned());
     let cg = Cgroup::resolve(&h, path.as_deref(), id)?;
+    let mut resources = effective_resources(&linux);
+    if uid != 0 {
+        let (cg, skipped) = cg.create_permitted()?;
+        // device rules need CAP_SYS_ADMIN on the host: the container's /dev
+        // holds only bind-mounted host nodes the user may open anyway
+        resources.set_devices(None);
+        if let Some(first) = skipped.first() {
+            if has_limits(&resources) {
+                if let Some(cg) = &cg {
+                    let _ = cg.destroy();
+                }
+                return Err(Error::RootlessLimits {
+                    uid,
+                    why: first.to_string(),
+                });
+            }
+            let total = skipped.len() + cg.as_ref().map_or(0, |c| c.paths().len());
+            let which = if cg.is_none() {
+                "cgroups".to_string()
+            } else {
+                format!("{} of {total} cgroup hierarchies", skipped.len())
+            };
+            crate::logging::warn(&format!(
+                "running without {which}: uid {uid} may not use them ({first})"
+            ));
+        }
+        let Some(cg) = cg else { return Ok(None) };
+        if let Err(e) = cg.apply(&resources) {
+            let _ = cg.destroy();
+            return Err(e.into());
+        }
+        return Ok(Some(cg));
+    }
     cg.create()?;
-    if let Err(e) = cg.apply(&effective_resources(&linux)) {
+    if let Err(e) = cg.apply(&resources) {
         let _ = cg.destroy();
         return Err(e.into());
     }
     Ok(Some(cg))
+}
+
+/// Whether resources set anything that needs a cgroup (devices aside).
+fn has_limits(r: &LinuxResources) -> bool {
+    r.memory().is_some()
+        || r.cpu().is_some()
+        || r.pids().is_some()
+        || r.block_io().is_some()
+        || r.hugepage_limits().as_ref().is_some_and(|v| !v.is_empty())
+        || r.network().is_some()
+        || r.rdma().as_ref().is_some_and(|m| !m.is_empty())
+        || r.unified().as_ref().is_some_and(|m| !m.is_empty())
 }
 
 /// The container's resources with the device rules every container needs
@@ -326,21 +438,4 @@ pub fn effective_resources(linux: &oci_spec::runtime::Linux) -> LinuxResources {
     }
     r.set_devices(Some(rules));
     r
-}
-
-fn write_id_maps(pid: i32, linux: &oci_spec::runtime::Linux) -> Result<(), Error> {
-    let write = |file: &str, text: String| {
-        let path = format!("/proc/{pid}/{file}");
-        std::fs::write(&path, text).map_err(|source| Error::Io {
-            what: format!("write {path}"),
-            source,
-        })
-    };
-    if let Some(m) = linux.uid_mappings() {
-        write("uid_map", plan::id_map_text(m))?;
-    }
-    if let Some(m) = linux.gid_mappings() {
-        write("gid_map", plan::id_map_text(m))?;
-    }
-    Ok(())
 }

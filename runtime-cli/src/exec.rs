@@ -273,8 +273,9 @@ fn run_child(
         }
         nix::unistd::setsid().map_err(|e| format!("setsid: {e}"))?;
         if process.terminal().unwrap_or(false) {
-            let pty =
-                console::open_pty(std::path::Path::new("/dev/ptmx")).map_err(|e| e.to_string())?;
+            let pty = console::open_ptmx()
+                .and_then(console::open_pty)
+                .map_err(|e| e.to_string())?;
             if let Some(size) = process.console_size() {
                 console::set_size(
                     pty.master.as_raw_fd(),

@@ -113,30 +113,41 @@ fn run(ch: &Channel, ctx: &InitContext) -> Result<std::convert::Infallible, Erro
         }
     }
     if let Some(adj) = process.oom_score_adj() {
-        std::fs::write("/proc/self/oom_score_adj", adj.to_string()).map_err(|source| {
-            Error::Io {
+        // through a verified procfs, so the value reaches the kernel
+        let fd = crate::safe_open::ProcFs::open()
+            .and_then(|p| p.open_self("oom_score_adj", libc::O_WRONLY))
+            .map_err(|e| Error::Io {
                 what: "set oom_score_adj".into(),
-                source,
-            }
-        })?;
+                source: std::io::Error::other(e),
+            })?;
+        nix::unistd::write(fd.as_raw_fd(), adj.to_string().as_bytes())
+            .map_err(sys("set oom_score_adj"))?;
     }
     let rootfs = &ctx.bundle.rootfs;
-    if ctx.plan.creates(LinuxNamespaceType::Mount) {
-        rootfs::prepare(&rootfs::Context {
+    let root = if ctx.plan.creates(LinuxNamespaceType::Mount) {
+        Some(rootfs::prepare(&rootfs::Context {
             spec,
             bundle: &ctx.bundle.dir,
             rootfs,
             in_user_ns: ctx.plan.has_user(),
             new_cgroup_ns: ctx.plan.creates(LinuxNamespaceType::Cgroup),
-        })?;
-    }
+        })?)
+    } else {
+        None
+    };
     let terminal = process.terminal().unwrap_or(false);
     let pty = if terminal {
-        let ptmx = [rootfs.join("dev/pts/ptmx"), PathBuf::from("/dev/ptmx")]
-            .into_iter()
-            .find(|p| p.exists())
-            .unwrap_or_else(|| PathBuf::from("/dev/ptmx"));
-        let pty = console::open_pty(&ptmx)?;
+        // the container's own devpts, else (no devpts mount) the host's
+        let ptmx = match root.as_ref().map(rootfs::open_ptmx) {
+            Some(Ok(fd)) => fd,
+            Some(Err(rootfs::Error::Open(crate::safe_open::Error::Open {
+                source: nix::Error::ENOENT,
+                ..
+            })))
+            | None => console::open_ptmx()?,
+            Some(Err(e)) => return Err(e.into()),
+        };
+        let pty = console::open_pty(ptmx)?;
         if let Some(size) = process.console_size() {
             console::set_size(
                 pty.master.as_raw_fd(),
@@ -144,10 +155,8 @@ fn run(ch: &Channel, ctx: &InitContext) -> Result<std::convert::Infallible, Erro
                 size.width() as u16,
             );
         }
-        if ctx.plan.creates(LinuxNamespaceType::Mount) {
-            let slave_on_host =
-                rootfs.join(pty.slave_name.strip_prefix("/").unwrap_or(&pty.slave_name));
-            rootfs::bind_console(rootfs, &slave_on_host)?;
+        if let Some(root) = &root {
+            rootfs::bind_console(root, &pty.slave)?;
         }
         let _ = nix::unistd::fchown(
             pty.slave.as_raw_fd(),
@@ -187,11 +196,11 @@ fn run(ch: &Channel, ctx: &InitContext) -> Result<std::convert::Infallible, Erro
         hooks::run("createContainer", &hs, &state)?;
     }
 
-    if ctx.plan.creates(LinuxNamespaceType::Mount) {
-        // a missing cwd is created, resolved inside the rootfs like a mount
-        // destination so it can't be steered onto the host
-        let cwd = rootfs::resolve_in_root(rootfs, process.cwd())?;
-        let _ = std::fs::create_dir_all(cwd);
+    if let Some(root) = &root {
+        // a missing cwd is created inside the rootfs like a mount
+        // destination, so it can't be steered onto the host
+        rootfs::resolve_in_root(rootfs, process.cwd())?;
+        let _ = root.mkdir_all(process.cwd());
     }
     let state_dir = open_dir(&ctx.state_dir)?;
     let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().clone());
@@ -204,7 +213,9 @@ fn run(ch: &Channel, ctx: &InitContext) -> Result<std::convert::Infallible, Erro
             serde_json::from_slice(&state).expect("state json"),
         );
     }
-    if ctx.plan.creates(LinuxNamespaceType::Mount) {
+    if let Some(root) = root {
+        rootfs::protect(spec, &root)?;
+        drop(root);
         rootfs::enter(rootfs, ctx.no_pivot)?;
         rootfs::finish(spec)?;
     } else {

@@ -11,6 +11,7 @@ pub mod create;
 pub mod exec;
 pub mod foreground;
 pub mod hooks;
+pub mod idmap;
 pub mod info;
 pub mod init;
 pub mod lifecycle;
@@ -19,6 +20,8 @@ pub mod plan;
 pub mod proc;
 pub mod process;
 pub mod rootfs;
+pub mod safe_open;
+pub mod sealed_exe;
 pub mod spawn;
 pub mod spec;
 pub mod state;
@@ -41,6 +44,15 @@ pub fn state_root(cli: &Cli) -> PathBuf {
         }
     }
     PathBuf::from(cli::DEFAULT_ROOT)
+}
+
+/// Whether `command` puts a process into a container, so the runtime must
+/// first run from a sealed copy of its binary (see [`sealed_exe`]).
+pub fn enters_container(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Create(_) | Command::Run(_) | Command::Exec(_)
+    )
 }
 
 /// Runs one command; returns the process exit code.

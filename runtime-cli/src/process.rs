@@ -142,11 +142,29 @@ pub fn set_rlimits(process: &Process) -> Result<(), Error> {
     Ok(())
 }
 
+/// Enters `process.cwd` in the container's root. The kernel walks the path
+/// refusing magic links, so a cwd such as `/proc/self/fd/N` can't follow a
+/// descriptor still open at this point out of the container
+/// (CVE-2024-21626).
 pub fn chdir_cwd(process: &Process) -> Result<(), Error> {
-    nix::unistd::chdir(process.cwd()).map_err(|source| Error::Cwd {
-        path: process.cwd().display().to_string(),
+    let cwd = process.cwd();
+    let err = |source| Error::Cwd {
+        path: cwd.display().to_string(),
         source,
-    })?;
+    };
+    match crate::safe_open::openat2(
+        libc::AT_FDCWD,
+        cwd,
+        libc::O_PATH | libc::O_DIRECTORY,
+        libc::RESOLVE_NO_MAGICLINKS,
+    ) {
+        Ok(fd) => nix::unistd::fchdir(std::os::fd::AsRawFd::as_raw_fd(&fd)).map_err(err)?,
+        Err(nix::Error::ELOOP) if cwd.starts_with("/proc") => {
+            return Err(Error::CwdOutsideRoot(cwd.display().to_string()))
+        }
+        Err(nix::Error::ENOSYS) => nix::unistd::chdir(cwd).map_err(err)?,
+        Err(e) => return Err(err(e)),
+    }
     // a cwd such as /proc/self/fd/N can lead through a descriptor still
     // open at this point to a directory outside the container's root; the
     // kernel then reports the cwd as unreachable (getcwd fails with ENOENT)

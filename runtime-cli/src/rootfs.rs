@@ -11,8 +11,9 @@ use oci_spec::runtime::{LinuxDevice, LinuxDeviceType, Mount, Spec};
 use std::ffi::OsString;
 use std::fs;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Component, Path, PathBuf};
+
+use crate::safe_open::{self, Root};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -36,6 +37,12 @@ pub enum Error {
     NoSource(String),
     #[error("mount target {0} changed while it was being mounted")]
     Raced(String),
+    #[error(transparent)]
+    Open(#[from] crate::safe_open::Error),
+    #[error("filesystem {fstype} must be mounted on a directory reached without symlinks: {dest}")]
+    NotPlainDir { fstype: String, dest: String },
+    #[error("{fstype} mount on {dest} would cover procfs; only procfs and a few /proc files (as lxcfs provides) may be mounted there")]
+    OverProc { fstype: String, dest: String },
 }
 
 fn sys<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(nix::Error) -> Error + 'a {
@@ -110,59 +117,51 @@ fn components(p: &Path) -> impl Iterator<Item = OsString> + '_ {
     })
 }
 
-/// An O_PATH handle on a mount target, checked to be where we resolved it,
-/// so a concurrently swapped symlink can't redirect the mount.
+/// An O_PATH handle on a mount target resolved inside the root: the mount
+/// goes onto `/proc/self/fd/N`, so a symlink swapped in after resolution
+/// can't redirect it.
 struct Target {
-    _fd: OwnedFd,
+    fd: OwnedFd,
+    /// `/proc/self/fd/N`
     path: PathBuf,
+    /// the destination as the container sees it
+    dest: PathBuf,
 }
 
 impl Target {
-    fn open(path: &Path) -> Result<Target, Error> {
-        let raw = open(
-            path,
-            OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(sys("open mount target", path))?;
-        // SAFETY: open returned a fresh descriptor that we now own.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-        let proc_path = PathBuf::from(format!("/proc/self/fd/{raw}"));
-        let real = fs::read_link(&proc_path).map_err(io("readlink", &proc_path))?;
-        if real != path {
-            return Err(Error::Raced(path.display().to_string()));
+    fn from_fd(fd: OwnedFd, dest: &Path) -> Target {
+        Target {
+            path: safe_open::fd_path(&fd),
+            fd,
+            dest: dest.to_path_buf(),
         }
-        Ok(Target {
-            _fd: fd,
-            path: proc_path,
-        })
     }
-}
 
-fn mkdir_all(path: &Path) -> Result<(), Error> {
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o755)
-        .create(path)
-        .map_err(io("mkdir", path))
-}
+    /// A directory, made where missing.
+    fn dir(root: &Root, dest: &Path) -> Result<Target, Error> {
+        Ok(Self::from_fd(root.mkdir_all(dest)?, dest))
+    }
 
-fn touch(path: &Path) -> Result<(), Error> {
-    if let Some(parent) = path.parent() {
-        mkdir_all(parent)?;
+    /// A file, made empty where missing; a symlink there (one swapped in
+    /// after `dest` was resolved) is refused.
+    fn file(root: &Root, dest: &Path) -> Result<Target, Error> {
+        Ok(Self::from_fd(
+            root.create_file(dest, "a mount target")?,
+            dest,
+        ))
     }
-    if fs::symlink_metadata(path).is_ok() {
-        return Ok(());
+
+    /// The destination resolved again after a mount onto it: it must now lead
+    /// to a different mount than before (ours), else something moved it.
+    fn mounted(&self, root: &Root) -> Result<Target, Error> {
+        let fd = root.open_path(&self.dest, libc::O_PATH)?;
+        let before = safe_open::mount_id(&self.fd);
+        let after = safe_open::mount_id(&fd);
+        if before.is_some() && before == after {
+            return Err(Error::Raced(self.dest.display().to_string()));
+        }
+        Ok(Self::from_fd(fd, &self.dest))
     }
-    fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o644)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
-        .map(drop)
-        .map_err(io("create", path))
 }
 
 /// Flags a remount must keep: in a user namespace the kernel refuses a
@@ -230,8 +229,8 @@ fn propagation_flags(name: &str) -> Option<MsFlags> {
 }
 
 /// Everything before pivot_root: propagation, the rootfs bind, config
-/// mounts and /dev.
-pub fn prepare(ctx: &Context) -> Result<(), Error> {
+/// mounts and /dev. Returns the rootfs held open for later lookups.
+pub fn prepare(ctx: &Context) -> Result<Root, Error> {
     let linux = ctx.spec.linux().clone().unwrap_or_default();
     // an unbindable root would refuse the rootfs bind below: that one is
     // applied after pivot_root (in finish), like every requested mode
@@ -252,10 +251,12 @@ pub fn prepare(ctx: &Context) -> Result<(), Error> {
         None::<&str>,
     )
     .map_err(sys("bind mount rootfs", ctx.rootfs))?;
+    // opened after the bind, so lookups start on the container's own mount
+    let root = Root::open(ctx.rootfs)?;
 
     let mounts = ctx.spec.mounts().clone().unwrap_or_default();
     for m in &mounts {
-        mount_one(ctx, m)?;
+        mount_one(ctx, &root, m)?;
     }
     let dev_is_bind = mounts.iter().any(|m| {
         m.destination() == Path::new("/dev")
@@ -269,9 +270,14 @@ pub fn prepare(ctx: &Context) -> Result<(), Error> {
         let devpts = mounts
             .iter()
             .any(|m| m.destination() == Path::new("/dev/pts"));
-        create_devices(ctx, linux.devices().as_deref().unwrap_or(&[]), devpts)?;
+        create_devices(
+            ctx,
+            &root,
+            linux.devices().as_deref().unwrap_or(&[]),
+            devpts,
+        )?;
     }
-    Ok(())
+    Ok(root)
 }
 
 /// pivot_root refuses a new root whose parent mount is shared.
@@ -306,7 +312,39 @@ fn make_parent_mount_private(rootfs: &Path) -> Result<(), Error> {
     Ok(())
 }
 
-fn mount_one(ctx: &Context, m: &Mount) -> Result<(), Error> {
+/// /proc files a non-procfs mount may cover (what lxcfs provides), as in runc.
+const PROC_OVERMOUNT_ALLOWED: &[&str] = &[
+    "/proc/cpuinfo",
+    "/proc/diskstats",
+    "/proc/meminfo",
+    "/proc/stat",
+    "/proc/swaps",
+    "/proc/uptime",
+    "/proc/loadavg",
+    "/proc/slabinfo",
+    "/proc/net/dev",
+    "/proc/sys/kernel/ns_last_pid",
+];
+
+/// A mount over /proc (or a directory in it) that isn't procfs would hide
+/// the real one from the masks and the checks that rely on it.
+fn check_proc_mount(typ: &str, inside: &Path, dest: &Path) -> Result<(), Error> {
+    if typ == "proc" || !inside.starts_with("/proc") {
+        return Ok(());
+    }
+    if PROC_OVERMOUNT_ALLOWED
+        .iter()
+        .any(|p| inside == Path::new(p))
+    {
+        return Ok(());
+    }
+    Err(Error::OverProc {
+        fstype: typ.to_string(),
+        dest: dest.display().to_string(),
+    })
+}
+
+fn mount_one(ctx: &Context, root: &Root, m: &Mount) -> Result<(), Error> {
     let typ = m.typ().as_deref().unwrap_or("none");
     let mut opts =
         MountOptions::parse(m.options().as_deref().unwrap_or(&[])).map_err(|e| Error::Io {
@@ -317,9 +355,17 @@ fn mount_one(ctx: &Context, m: &Mount) -> Result<(), Error> {
     if typ == "bind" {
         opts.flags |= MsFlags::MS_BIND;
     }
-    let dest = resolve_in_root(ctx.rootfs, m.destination())?;
+    let dest = m.destination().as_path();
+    // the userspace walk names the symlink of an escape in its error; the
+    // kernel's walk below (confined to the root) is the one that counts
+    let resolved = resolve_in_root(ctx.rootfs, dest)?;
+    // the resolved path, so a mount onto a dangling link makes its target
+    let inside = Path::new("/").join(resolved.strip_prefix(ctx.rootfs).unwrap_or(&resolved));
+    if !(opts.is_bind() && bind_source_is_procfs(m, ctx.bundle)) {
+        check_proc_mount(if opts.is_bind() { "bind" } else { typ }, &inside, dest)?;
+    }
     if typ == "cgroup" && !opts.is_bind() {
-        return mount_cgroup(ctx, &dest, &opts);
+        return mount_cgroup(ctx, root, &inside, &opts);
     }
     if opts.is_bind() {
         let src = m.source().clone().unwrap_or_default();
@@ -329,56 +375,139 @@ fn mount_one(ctx: &Context, m: &Mount) -> Result<(), Error> {
             ctx.bundle.join(src)
         };
         let md = fs::metadata(&src).map_err(|_| Error::NoSource(src.display().to_string()))?;
-        if md.is_dir() {
-            mkdir_all(&dest)?;
+        let target = if md.is_dir() {
+            Target::dir(root, &inside)?
         } else {
-            touch(&dest)?;
-        }
-        bind(&src, &dest, &opts)?;
-    } else {
-        mkdir_all(&dest)?;
-        let target = Target::open(&dest)?;
-        let source = m
-            .source()
-            .as_ref()
-            .map(|s| s.display().to_string())
-            .unwrap_or_else(|| typ.to_string());
-        let data = opts.data_string();
-        let flags = opts.flags & !MsFlags::MS_REMOUNT;
-        let res = mount(
-            Some(source.as_str()),
-            &target.path,
-            Some(typ),
-            flags,
-            (!data.is_empty()).then_some(data.as_str()),
-        );
-        match res {
-            Ok(()) => {}
-            // a user namespace without its own network or ipc namespace may not
-            // mount sysfs or mqueue: give the host's, read-only where asked
-            Err(nix::Error::EPERM) if typ == "sysfs" || typ == "mqueue" => {
-                let host = if typ == "sysfs" {
-                    "/sys"
-                } else {
-                    "/dev/mqueue"
-                };
-                let mut b = opts.clone();
-                b.flags |= MsFlags::MS_BIND | MsFlags::MS_REC;
-                bind(Path::new(host), &dest, &b)?;
-            }
-            Err(e) => return Err(sys("mount", &dest)(e)),
-        }
-        drop(target);
+            Target::file(root, &inside)?
+        };
+        let mounted = bind(root, &src, &target, &opts)?;
+        return finish_mount(&mounted, &opts);
     }
-    apply_propagation(&dest, &opts)?;
+    let target = if typ == "proc" || typ == "sysfs" {
+        plain_dir(root, typ, dest)?
+    } else {
+        Target::dir(root, &inside)?
+    };
+    let source = m
+        .source()
+        .as_ref()
+        .map(|s| s.display().to_string())
+        .unwrap_or_else(|| typ.to_string());
+    let data = opts.data_string();
+    let flags = opts.flags & !MsFlags::MS_REMOUNT;
+    let res = mount(
+        Some(source.as_str()),
+        &target.path,
+        Some(typ),
+        flags,
+        (!data.is_empty()).then_some(data.as_str()),
+    );
+    let mounted = match res {
+        Ok(()) => target.mounted(root)?,
+        // a user namespace without its own network or ipc namespace may not
+        // mount sysfs or mqueue: give the host's, read-only where asked
+        Err(nix::Error::EPERM) if typ == "sysfs" || typ == "mqueue" => {
+            let host = if typ == "sysfs" {
+                "/sys"
+            } else {
+                "/dev/mqueue"
+            };
+            let mut b = opts.clone();
+            b.flags |= MsFlags::MS_BIND | MsFlags::MS_REC;
+            bind(root, Path::new(host), &target, &b)?
+        }
+        // a gid= (or uid=) the user namespace doesn't map is EINVAL: devpts
+        // goes without it, as runc and crun do (`spec --rootless` drops it)
+        Err(nix::Error::EINVAL) if typ == "devpts" && ctx.in_user_ns && has_id_option(&opts) => {
+            let data = without_id_options(&opts);
+            mount(
+                Some(source.as_str()),
+                &target.path,
+                Some(typ),
+                flags,
+                (!data.is_empty()).then_some(data.as_str()),
+            )
+            .map_err(sys("mount", dest))?;
+            target.mounted(root)?
+        }
+        Err(e) => return Err(sys("mount", dest)(e)),
+    };
+    match typ {
+        "proc" => safe_open::require_fs(&mounted.fd, safe_open::PROC_MAGIC, "procfs", dest)?,
+        "sysfs" => safe_open::require_fs(&mounted.fd, safe_open::SYSFS_MAGIC, "sysfs", dest)?,
+        _ => {}
+    }
+    finish_mount(&mounted, &opts)
+}
+
+fn is_id_option(o: &str) -> bool {
+    o.starts_with("gid=") || o.starts_with("uid=")
+}
+
+fn has_id_option(opts: &MountOptions) -> bool {
+    opts.data.iter().any(|o| is_id_option(o))
+}
+
+fn without_id_options(opts: &MountOptions) -> String {
+    let kept: Vec<&str> = opts
+        .data
+        .iter()
+        .map(String::as_str)
+        .filter(|o| !is_id_option(o))
+        .collect();
+    kept.join(",")
+}
+
+/// A bind of part of a procfs (the host's /proc/sys, say) over /proc
+/// still leaves procfs there.
+fn bind_source_is_procfs(m: &Mount, bundle: &Path) -> bool {
+    let src = m.source().clone().unwrap_or_default();
+    let src = if src.is_absolute() {
+        src
+    } else {
+        bundle.join(src)
+    };
+    nix::sys::statfs::statfs(&src)
+        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC)
+}
+
+/// procfs and sysfs go only onto a real directory reached without any
+/// symlink: a link there (from the image or a racing container) has been
+/// the way to hide the real /proc from a runtime's later writes.
+fn plain_dir(root: &Root, typ: &str, dest: &Path) -> Result<Target, Error> {
+    let flags = libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW;
+    let refused = || Error::NotPlainDir {
+        fstype: typ.to_string(),
+        dest: dest.display().to_string(),
+    };
+    let fd = match root.open_no_symlinks(dest, flags) {
+        Ok(fd) => fd,
+        Err(safe_open::Error::Open {
+            source: nix::Error::ENOENT,
+            ..
+        }) => {
+            root.mkdir_all(dest).map_err(|_| refused())?;
+            root.open_no_symlinks(dest, flags).map_err(|_| refused())?
+        }
+        Err(safe_open::Error::Open {
+            source: nix::Error::ELOOP | nix::Error::ENOTDIR | nix::Error::EXDEV,
+            ..
+        }) => return Err(refused()),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(Target::from_fd(fd, dest))
+}
+
+fn finish_mount(target: &Target, opts: &MountOptions) -> Result<(), Error> {
+    apply_propagation(target, opts)?;
     if opts.recursive_set != 0 || opts.recursive_clear != 0 {
-        set_recursive_attrs(&dest, opts.recursive_set, opts.recursive_clear)?;
+        set_recursive_attrs(target, opts.recursive_set, opts.recursive_clear)?;
     }
     Ok(())
 }
 
-fn bind(src: &Path, dest: &Path, opts: &MountOptions) -> Result<(), Error> {
-    let target = Target::open(dest)?;
+/// Binds `src` (a host path) onto `target`; returns the new mount.
+fn bind(root: &Root, src: &Path, target: &Target, opts: &MountOptions) -> Result<Target, Error> {
     let rec = opts.flags & MsFlags::MS_REC;
     mount(
         Some(src),
@@ -387,23 +516,24 @@ fn bind(src: &Path, dest: &Path, opts: &MountOptions) -> Result<(), Error> {
         MsFlags::MS_BIND | rec,
         None::<&str>,
     )
-    .map_err(sys("bind mount", dest))?;
+    .map_err(sys("bind mount", &target.dest))?;
+    let mounted = target.mounted(root)?;
     let extra = opts.bind_remount_flags();
     if !extra.is_empty() {
-        bind_remount(dest, extra)?;
+        bind_remount(&mounted.path, extra)?;
     }
-    Ok(())
+    Ok(mounted)
 }
 
-fn apply_propagation(dest: &Path, opts: &MountOptions) -> Result<(), Error> {
+fn apply_propagation(target: &Target, opts: &MountOptions) -> Result<(), Error> {
     for p in &opts.propagation {
-        mount(None::<&str>, dest, None::<&str>, *p, None::<&str>)
-            .map_err(sys("set propagation of", dest))?;
+        mount(None::<&str>, &target.path, None::<&str>, *p, None::<&str>)
+            .map_err(sys("set propagation of", &target.dest))?;
     }
     Ok(())
 }
 
-fn set_recursive_attrs(dest: &Path, set: u64, clear: u64) -> Result<(), Error> {
+fn set_recursive_attrs(target: &Target, set: u64, clear: u64) -> Result<(), Error> {
     #[repr(C)]
     struct MountAttr {
         attr_set: u64,
@@ -417,29 +547,27 @@ fn set_recursive_attrs(dest: &Path, set: u64, clear: u64) -> Result<(), Error> {
         propagation: 0,
         userns_fd: 0,
     };
-    let c = std::ffi::CString::new(dest.as_os_str().as_encoded_bytes()).expect("no NUL in path");
     // SAFETY: mount_setattr reads `size` bytes of `attr`, a live repr(C)
-    // struct, and the NUL-terminated path; it writes nothing back.
+    // struct, and the empty NUL-terminated path; it writes nothing back.
     let rc = unsafe {
         libc::syscall(
             libc::SYS_mount_setattr,
-            libc::AT_FDCWD,
-            c.as_ptr(),
-            libc::AT_RECURSIVE,
+            target.fd.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_RECURSIVE | libc::AT_EMPTY_PATH,
             &attr as *const MountAttr,
             std::mem::size_of::<MountAttr>(),
         )
     };
     if rc != 0 {
-        return Err(sys("mount_setattr", dest)(nix::Error::last()));
+        return Err(sys("mount_setattr", &target.dest)(nix::Error::last()));
     }
     Ok(())
 }
 
 /// The cgroup filesystem inside the container: cgroup2 on a v2 host, a
 /// tmpfs of per-hierarchy mounts on a v1 or hybrid one.
-fn mount_cgroup(ctx: &Context, dest: &Path, opts: &MountOptions) -> Result<(), Error> {
-    mkdir_all(dest)?;
+fn mount_cgroup(ctx: &Context, root: &Root, dest: &Path, opts: &MountOptions) -> Result<(), Error> {
     let ro = opts.flags.contains(MsFlags::MS_RDONLY);
     let base = opts.flags & (MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC);
     let hosts = host_cgroup_mounts();
@@ -447,13 +575,13 @@ fn mount_cgroup(ctx: &Context, dest: &Path, opts: &MountOptions) -> Result<(), E
     let only_v2 =
         hosts.len() == 1 && hosts[0].fstype == "cgroup2" && hosts[0].mountpoint == "/sys/fs/cgroup";
     if only_v2 {
-        mount_hierarchy(ctx, &hosts[0], dest, base, &own)?;
+        let mounted = mount_hierarchy(ctx, root, &hosts[0], dest, base, &own)?;
         if ro {
-            bind_remount(dest, base | MsFlags::MS_RDONLY)?;
+            bind_remount(&mounted.path, base | MsFlags::MS_RDONLY)?;
         }
         return Ok(());
     }
-    let target = Target::open(dest)?;
+    let target = Target::dir(root, dest)?;
     mount(
         Some("cgroup"),
         &target.path,
@@ -462,7 +590,7 @@ fn mount_cgroup(ctx: &Context, dest: &Path, opts: &MountOptions) -> Result<(), E
         Some("mode=755"),
     )
     .map_err(sys("mount tmpfs for cgroups on", dest))?;
-    drop(target);
+    let tmpfs = target.mounted(root)?;
     for h in &hosts {
         let Some(name) = Path::new(&h.mountpoint).file_name() else {
             continue;
@@ -471,26 +599,22 @@ fn mount_cgroup(ctx: &Context, dest: &Path, opts: &MountOptions) -> Result<(), E
             continue;
         }
         let sub = dest.join(name);
-        mkdir_all(&sub)?;
-        mount_hierarchy(ctx, h, &sub, base, &own)?;
+        let mounted = mount_hierarchy(ctx, root, h, &sub, base, &own)?;
         if ro {
-            bind_remount(&sub, base | MsFlags::MS_RDONLY)?;
+            bind_remount(&mounted.path, base | MsFlags::MS_RDONLY)?;
         }
         // "cpu,cpuacct" is also reachable as "cpu" and "cpuacct"
         let name = name.to_string_lossy();
         if name.contains(',') {
             for alias in name.split(',') {
-                let link = dest.join(alias);
-                if fs::symlink_metadata(&link).is_err() {
-                    std::os::unix::fs::symlink(&*name, &link).map_err(io("symlink", &link))?;
-                }
+                symlink_at(&tmpfs.fd, &name, alias, &dest.join(alias))?;
             }
         }
     }
     if ro {
         mount(
             None::<&str>,
-            dest,
+            &tmpfs.path,
             None::<&str>,
             MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | base,
             Some("mode=755"),
@@ -498,6 +622,14 @@ fn mount_cgroup(ctx: &Context, dest: &Path, opts: &MountOptions) -> Result<(), E
         .map_err(sys("remount read-only", dest))?;
     }
     Ok(())
+}
+
+/// symlinkat(`target`, `dir`, `name`) unless `name` exists.
+fn symlink_at(dir: &OwnedFd, target: &str, name: &str, shown: &Path) -> Result<(), Error> {
+    match nix::unistd::symlinkat(target, Some(dir.as_raw_fd()), name) {
+        Ok(()) | Err(nix::Error::EEXIST) => Ok(()),
+        Err(e) => Err(sys("symlink", shown)(e)),
+    }
 }
 
 #[derive(Debug)]
@@ -545,12 +677,13 @@ fn host_cgroup_mounts() -> Vec<HostCgroupMount> {
 /// container's own cgroup directory.
 fn mount_hierarchy(
     ctx: &Context,
+    root: &Root,
     h: &HostCgroupMount,
     dest: &Path,
     flags: MsFlags,
     own_cgroup: &str,
-) -> Result<(), Error> {
-    let target = Target::open(dest)?;
+) -> Result<Target, Error> {
+    let target = Target::dir(root, dest)?;
     if ctx.new_cgroup_ns {
         let data = if h.fstype == "cgroup" {
             let has_controller = h.options.split(',').any(|o| !o.starts_with("name="));
@@ -570,7 +703,7 @@ fn mount_hierarchy(
             (!data.is_empty()).then_some(data.as_str()),
         );
         if res.is_ok() {
-            return Ok(());
+            return target.mounted(root);
         }
     }
     // the container's cgroup in this hierarchy, relative to the mount's root
@@ -607,7 +740,8 @@ fn mount_hierarchy(
         MsFlags::MS_BIND | MsFlags::MS_REC,
         None::<&str>,
     )
-    .map_err(sys("bind mount cgroup", dest))
+    .map_err(sys("bind mount cgroup", dest))?;
+    target.mounted(root)
 }
 
 struct DefaultDevice {
@@ -649,7 +783,12 @@ const DEFAULT_DEVICES: &[DefaultDevice] = &[
     },
 ];
 
-fn create_devices(ctx: &Context, devices: &[LinuxDevice], devpts: bool) -> Result<(), Error> {
+fn create_devices(
+    ctx: &Context,
+    root: &Root,
+    devices: &[LinuxDevice],
+    devpts: bool,
+) -> Result<(), Error> {
     // SAFETY: umask only swaps the process' file mode mask.
     let old = unsafe { libc::umask(0) };
     let result = (|| {
@@ -659,6 +798,7 @@ fn create_devices(ctx: &Context, devices: &[LinuxDevice], devpts: bool) -> Resul
             }
             create_device(
                 ctx,
+                root,
                 Path::new(d.path),
                 SFlag::S_IFCHR,
                 d.major,
@@ -676,6 +816,7 @@ fn create_devices(ctx: &Context, devices: &[LinuxDevice], devpts: bool) -> Resul
             };
             create_device(
                 ctx,
+                root,
                 d.path(),
                 kind,
                 d.major() as u64,
@@ -685,28 +826,25 @@ fn create_devices(ctx: &Context, devices: &[LinuxDevice], devpts: bool) -> Resul
                 d.gid().unwrap_or(0),
             )?;
         }
-        let dev = resolve_in_root(ctx.rootfs, Path::new("/dev"))?;
+        let dev = root.mkdir_all(Path::new("/dev"))?;
         for (link, target) in [
             ("fd", "/proc/self/fd"),
             ("stdin", "/proc/self/fd/0"),
             ("stdout", "/proc/self/fd/1"),
             ("stderr", "/proc/self/fd/2"),
         ] {
-            let l = dev.join(link);
-            if fs::symlink_metadata(&l).is_err() {
-                std::os::unix::fs::symlink(target, &l).map_err(io("symlink", &l))?;
-            }
+            symlink_at(&dev, target, link, &Path::new("/dev").join(link))?;
         }
         if Path::new("/proc/kcore").exists() {
-            let l = dev.join("core");
-            if fs::symlink_metadata(&l).is_err() {
-                std::os::unix::fs::symlink("/proc/kcore", &l).map_err(io("symlink", &l))?;
-            }
+            symlink_at(&dev, "/proc/kcore", "core", Path::new("/dev/core"))?;
         }
         if devpts {
-            let l = dev.join("ptmx");
-            let _ = fs::remove_file(&l);
-            std::os::unix::fs::symlink("pts/ptmx", &l).map_err(io("symlink", &l))?;
+            let _ = nix::unistd::unlinkat(
+                Some(dev.as_raw_fd()),
+                "ptmx",
+                nix::unistd::UnlinkatFlags::NoRemoveDir,
+            );
+            symlink_at(&dev, "pts/ptmx", "ptmx", Path::new("/dev/ptmx"))?;
         }
         Ok(())
     })();
@@ -715,9 +853,15 @@ fn create_devices(ctx: &Context, devices: &[LinuxDevice], devpts: bool) -> Resul
     result
 }
 
+/// Makes a device node at `path` in the root. The node is made with mknodat
+/// in its resolved parent and checked after opening it without following
+/// links; a symlink where the node belongs is refused rather than followed,
+/// so an image can't steer the node (or the file the runtime replaces) to a
+/// place of its choosing.
 #[allow(clippy::too_many_arguments)]
 fn create_device(
     ctx: &Context,
+    root: &Root,
     path: &Path,
     kind: SFlag,
     major: u64,
@@ -726,30 +870,57 @@ fn create_device(
     uid: u32,
     gid: u32,
 ) -> Result<(), Error> {
-    let dest = resolve_in_root(ctx.rootfs, path)?;
-    if let Some(parent) = dest.parent() {
-        mkdir_all(parent)?;
+    let (dir, name) = root.parent_of(path)?;
+    match nix::sys::stat::fstatat(
+        dir.as_raw_fd(),
+        name.as_os_str(),
+        nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+    ) {
+        Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFLNK => {
+            return Err(safe_open::Error::Symlink {
+                path: path.display().to_string(),
+                what: "a device node",
+            }
+            .into())
+        }
+        _ => {}
     }
     if !ctx.in_user_ns {
-        let _ = fs::remove_file(&dest);
+        let _ = nix::unistd::unlinkat(
+            Some(dir.as_raw_fd()),
+            name.as_os_str(),
+            nix::unistd::UnlinkatFlags::NoRemoveDir,
+        );
         let perm = Mode::from_bits_truncate(mode & 0o7777);
-        match nix::sys::stat::mknod(&dest, kind, perm, nix::sys::stat::makedev(major, minor)) {
+        match nix::sys::stat::mknodat(
+            dir.as_raw_fd(),
+            name.as_os_str(),
+            kind,
+            perm,
+            nix::sys::stat::makedev(major, minor),
+        ) {
             Ok(()) => {
-                nix::unistd::chown(
-                    &dest,
+                let fd = safe_open::open_no_follow(&dir, &name, path, "a device node")?;
+                if kind != SFlag::S_IFIFO {
+                    safe_open::require_node(&fd, kind.bits(), major, minor, path)?;
+                }
+                nix::unistd::fchownat(
+                    Some(fd.as_raw_fd()),
+                    "",
                     Some(nix::unistd::Uid::from_raw(uid)),
                     Some(nix::unistd::Gid::from_raw(gid)),
+                    nix::unistd::FchownatFlags::NoFollowSymlink,
                 )
-                .map_err(sys("chown", &dest))?;
+                .or_else(|_| chown_empty_path(&fd, uid, gid))
+                .map_err(sys("chown", path))?;
                 return Ok(());
             }
             Err(nix::Error::EPERM) => {}
-            Err(e) => return Err(sys("mknod", &dest)(e)),
+            Err(e) => return Err(sys("mknod", path)(e)),
         }
     }
     // without mknod rights, bind the host's node over an empty file
-    touch(&dest)?;
-    let target = Target::open(&dest)?;
+    let target = Target::file(root, path)?;
     mount(
         Some(path),
         &target.path,
@@ -757,22 +928,67 @@ fn create_device(
         MsFlags::MS_BIND,
         None::<&str>,
     )
-    .map_err(sys("bind mount device", &dest))
+    .map_err(sys("bind mount device", path))?;
+    let mounted = target.mounted(root)?;
+    if kind != SFlag::S_IFIFO {
+        safe_open::require_node(&mounted.fd, kind.bits(), major, minor, path)?;
+    }
+    Ok(())
 }
 
-/// Binds the pty slave at `/dev/console` so the container's console is its terminal.
-pub fn bind_console(rootfs: &Path, slave: &Path) -> Result<(), Error> {
-    let dest = resolve_in_root(rootfs, Path::new("/dev/console"))?;
-    touch(&dest)?;
-    let target = Target::open(&dest)?;
+/// fchownat(fd, "", AT_EMPTY_PATH): chown through an O_PATH descriptor.
+fn chown_empty_path(fd: &OwnedFd, uid: u32, gid: u32) -> nix::Result<()> {
+    // SAFETY: fchownat with an empty NUL-terminated path acts on `fd` itself.
+    let rc = unsafe {
+        libc::fchownat(
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            uid,
+            gid,
+            libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW,
+        )
+    };
+    if rc != 0 {
+        return Err(nix::Error::last());
+    }
+    Ok(())
+}
+
+/// Binds the pty slave (held open by the caller) at `/dev/console`, so the
+/// container's console is its terminal. The bind's source is the open slave
+/// itself and the target a regular file opened without following links, so
+/// neither end can be swapped for something else.
+pub fn bind_console(root: &Root, slave: &OwnedFd) -> Result<(), Error> {
+    let dest = Path::new("/dev/console");
+    let st = safe_open::fstat(slave, dest)?;
+    let target = Target::file(root, dest)?;
+    let src = safe_open::fd_path(slave);
     mount(
-        Some(slave),
+        Some(&src),
         &target.path,
         None::<&str>,
         MsFlags::MS_BIND,
         None::<&str>,
     )
-    .map_err(sys("bind mount console", &dest))
+    .map_err(sys("bind mount console", dest))?;
+    let mounted = target.mounted(root)?;
+    safe_open::require_node(
+        &mounted.fd,
+        libc::S_IFCHR,
+        libc::major(st.st_rdev) as u64,
+        libc::minor(st.st_rdev) as u64,
+        dest,
+    )?;
+    Ok(())
+}
+
+/// Opens the container's `/dev/pts/ptmx` (no symlinks on the way) and checks
+/// it is the pty multiplexer (5:2).
+pub fn open_ptmx(root: &Root) -> Result<OwnedFd, Error> {
+    let p = Path::new("/dev/pts/ptmx");
+    let fd = root.open_no_symlinks(p, libc::O_RDWR | libc::O_NOCTTY | libc::O_NOFOLLOW)?;
+    safe_open::require_node(&fd, libc::S_IFCHR, 5, 2, p)?;
+    Ok(fd)
 }
 
 /// Makes `rootfs` the root: pivot_root, or MS_MOVE + chroot with `--no-pivot`.
@@ -824,54 +1040,124 @@ pub fn enter(rootfs: &Path, no_pivot: bool) -> Result<(), Error> {
     Ok(())
 }
 
-/// After pivot_root: sysctls, read-only and masked paths, a read-only root,
-/// and the root's propagation.
-pub fn finish(spec: &Spec) -> Result<(), Error> {
+/// The last steps before pivot_root, once nothing else will be mounted in
+/// the rootfs: sysctls, then read-only paths, then masked paths. Each
+/// target is opened inside the root and, under /proc and /sys, must be on
+/// procfs or sysfs: a tmpfs or a bind standing in for them would make a
+/// mask or a read-only bind protect nothing. Masks bind the runtime's own
+/// verified /dev/null (1:3), never a path the container could have swapped.
+pub fn protect(spec: &Spec, root: &Root) -> Result<(), Error> {
     let linux = spec.linux().clone().unwrap_or_default();
-    for (k, v) in linux.sysctl().iter().flatten() {
-        let p = crate::plan::sysctl_path(k);
-        fs::write(&p, v).map_err(io("set sysctl", &p))?;
+    let sysctls = linux.sysctl().clone().unwrap_or_default();
+    if !sysctls.is_empty() {
+        // the values land in the namespaces of the writing process (ours,
+        // the container's), whichever procfs mount the file is opened on
+        let proc = safe_open::ProcFs::open()?;
+        for (k, v) in &sysctls {
+            let p = crate::plan::sysctl_path(k);
+            let rel = p.strip_prefix("/proc").unwrap_or(&p);
+            let fd = proc.open_file(rel, libc::O_WRONLY | libc::O_TRUNC)?;
+            nix::unistd::write(fd.as_raw_fd(), v.as_bytes()).map_err(sys("set sysctl", &p))?;
+        }
     }
+    let mut seen = std::collections::HashSet::new();
     for p in linux.readonly_paths().iter().flatten() {
         let path = Path::new(p);
-        if fs::symlink_metadata(path).is_err() {
+        if !seen.insert(path.to_path_buf()) {
             continue;
         }
+        let Some(fd) = open_protected(root, path)? else {
+            continue;
+        };
+        let target = Target::from_fd(fd, path);
         mount(
-            Some(path),
-            path,
+            Some(&target.path),
+            &target.path,
             None::<&str>,
             MsFlags::MS_BIND | MsFlags::MS_REC,
             None::<&str>,
         )
         .map_err(sys("bind mount", path))?;
-        bind_remount(path, MsFlags::MS_RDONLY | MsFlags::MS_REC)?;
+        let mounted = target.mounted(root)?;
+        bind_remount(&mounted.path, MsFlags::MS_RDONLY | MsFlags::MS_REC)?;
     }
+    let mut null: Option<OwnedFd> = None;
+    seen.clear();
     for p in linux.masked_paths().iter().flatten() {
         let path = Path::new(p);
-        let Ok(md) = fs::metadata(path) else {
+        if !seen.insert(path.to_path_buf()) {
+            continue;
+        }
+        let Some(fd) = open_protected(root, path)? else {
             continue;
         };
-        if md.is_dir() {
+        let is_dir = safe_open::fstat(&fd, path)?.st_mode & libc::S_IFMT == libc::S_IFDIR;
+        let target = Target::from_fd(fd, path);
+        if is_dir {
             mount(
                 Some("tmpfs"),
-                path,
+                &target.path,
                 Some("tmpfs"),
                 MsFlags::MS_RDONLY,
                 None::<&str>,
             )
             .map_err(sys("mask", path))?;
         } else {
+            if null.is_none() {
+                null = Some(dev_null(root)?);
+            }
+            let src = safe_open::fd_path(null.as_ref().expect("opened above"));
             mount(
-                Some("/dev/null"),
-                path,
+                Some(&src),
+                &target.path,
                 None::<&str>,
                 MsFlags::MS_BIND,
                 None::<&str>,
             )
             .map_err(sys("mask", path))?;
         }
+        target.mounted(root)?;
     }
+    Ok(())
+}
+
+/// A read-only or masked path opened inside the root (None if it doesn't
+/// exist), checked to be on procfs/sysfs when it is under /proc or /sys.
+fn open_protected(root: &Root, path: &Path) -> Result<Option<OwnedFd>, Error> {
+    let fd = match root.open_path(path, libc::O_PATH) {
+        Ok(fd) => fd,
+        Err(safe_open::Error::Open {
+            source: nix::Error::ENOENT | nix::Error::ENOTDIR,
+            ..
+        }) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    if let Some((magic, name)) = safe_open::expected_fs(path) {
+        safe_open::require_fs(&fd, magic, name, path)?;
+    }
+    Ok(Some(fd))
+}
+
+/// The container's /dev/null, opened without following links and checked to
+/// be the null device; falls back to the host's (also checked).
+fn dev_null(root: &Root) -> Result<OwnedFd, Error> {
+    let p = Path::new("/dev/null");
+    let fd = match root.open_path(p, libc::O_PATH | libc::O_NOFOLLOW) {
+        Ok(fd) => fd,
+        Err(safe_open::Error::Open {
+            source: nix::Error::ENOENT,
+            ..
+        }) => safe_open::openat2(libc::AT_FDCWD, p, libc::O_PATH | libc::O_NOFOLLOW, 0)
+            .map_err(sys("open", p))?,
+        Err(e) => return Err(e.into()),
+    };
+    safe_open::require_node(&fd, libc::S_IFCHR, 1, 3, p)?;
+    Ok(fd)
+}
+
+/// After pivot_root: a read-only root and the root's propagation.
+pub fn finish(spec: &Spec) -> Result<(), Error> {
+    let linux = spec.linux().clone().unwrap_or_default();
     if spec
         .root()
         .as_ref()

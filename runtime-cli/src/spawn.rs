@@ -8,6 +8,75 @@ use crate::sync::{Channel, Message};
 use berth_cgroups::Cgroup;
 use oci_spec::runtime::LinuxNamespaceType;
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Set in a child that [`fork_into`] created inside the cgroup2 directory,
+/// so [`intermediate`] does not move it there again.
+static JOINED_UNIFIED: AtomicBool = AtomicBool::new(false);
+
+/// Which side of [`fork_into`] we are on.
+pub enum Forked {
+    Child,
+    Parent(i32),
+}
+
+/// fork(2); with `cgroup2_dir`, through `clone3(CLONE_INTO_CGROUP)` so the
+/// child starts in that cgroup: moving it there later would take the kernel's
+/// global cgroup lock and wait out an RCU grace period. Falls back to a plain
+/// fork where clone3 or CLONE_INTO_CGROUP is refused (kernels before 5.7,
+/// seccomp filters); the child then joins by writing `cgroup.procs`.
+///
+/// # Safety
+/// As for fork: the caller must be single-threaded, since the child runs
+/// on with a copy of its memory.
+pub unsafe fn fork_into(cgroup2_dir: Option<&OwnedFd>) -> Result<Forked, nix::Error> {
+    if let Some(dir) = cgroup2_dir {
+        #[repr(C)]
+        #[derive(Default)]
+        struct CloneArgs {
+            flags: u64,
+            pidfd: u64,
+            child_tid: u64,
+            parent_tid: u64,
+            exit_signal: u64,
+            stack: u64,
+            stack_size: u64,
+            tls: u64,
+            set_tid: u64,
+            set_tid_size: u64,
+            cgroup: u64,
+        }
+        const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+        let args = CloneArgs {
+            flags: CLONE_INTO_CGROUP,
+            exit_signal: libc::SIGCHLD as u64,
+            cgroup: dir.as_raw_fd() as u64,
+            ..Default::default()
+        };
+        // SAFETY: clone3 without CLONE_VM and without a stack is fork: the
+        // child continues here on a copy of our memory; the kernel only reads
+        // `args`, which lives across the call.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_clone3,
+                &args as *const CloneArgs,
+                std::mem::size_of::<CloneArgs>(),
+            )
+        };
+        if rc == 0 {
+            JOINED_UNIFIED.store(true, Ordering::Relaxed);
+            return Ok(Forked::Child);
+        }
+        if rc > 0 {
+            return Ok(Forked::Parent(rc as i32));
+        }
+    }
+    // SAFETY: the caller guarantees a single-threaded process.
+    match unsafe { nix::unistd::fork() }? {
+        nix::unistd::ForkResult::Child => Ok(Forked::Child),
+        nix::unistd::ForkResult::Parent { child } => Ok(Forked::Parent(child.as_raw())),
+    }
+}
 
 /// Where the container process goes: cgroup and namespaces.
 pub struct Placement<'a> {
@@ -31,7 +100,7 @@ pub fn intermediate(
     crate::process::set_non_dumpable();
     let result = (|| -> Result<(), String> {
         if let Some(cg) = placement.cgroup {
-            cg.add_process(std::process::id() as i32)
+            cg.add_self(JOINED_UNIFIED.load(Ordering::Relaxed))
                 .map_err(|e| format!("join cgroup: {e}"))?;
         }
         for (t, fd) in placement.join {
@@ -39,10 +108,21 @@ pub fn intermediate(
                 .map_err(|e| format!("join {} namespace: {e}", plan::proc_ns_name(*t)))?;
         }
         if placement.new_user {
+            // read before the unshare: until the maps exist, our euid in the
+            // new namespace is the overflow id
+            // SAFETY: geteuid has no failure mode.
+            let unprivileged = unsafe { libc::geteuid() } != 0;
             plan::unshare(libc::CLONE_NEWUSER)
                 .map_err(|e| format!("create user namespace: {e}"))?;
+            // an unprivileged runtime (or newuidmap) may open our /proc files
+            // only while we are dumpable; the new credentials just reset that
+            if unprivileged {
+                set_dumpable(true);
+            }
             ch.send(&Message::IdMapRequest).map_err(|e| e.to_string())?;
-            match ch.reply() {
+            let reply = ch.reply();
+            set_dumpable(false);
+            match reply {
                 Ok(Message::IdMapDone) => {}
                 Ok(m) => return Err(format!("unexpected message {m:?}")),
                 Err(e) => return Err(e.to_string()),
@@ -66,6 +146,11 @@ pub fn intermediate(
     };
     // SAFETY: _exit ends the forked child without unwinding into the parent's state.
     unsafe { libc::_exit(code) }
+}
+
+fn set_dumpable(on: bool) {
+    // SAFETY: prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, libc::c_ulong::from(on), 0, 0, 0) };
 }
 
 /// fork(2) with CLONE_PARENT: the child becomes the runtime's child, not ours.

@@ -26,6 +26,8 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot create state directory {path} as uid {uid}: permission denied; set XDG_RUNTIME_DIR or --root to a directory this user owns")]
+    RootNotWritable { path: PathBuf, uid: u32 },
     #[error("cannot read state of container {id}: {source}")]
     Read { id: String, source: std::io::Error },
     #[error("state of container {id} is corrupt: {source}")]
@@ -132,9 +134,19 @@ pub fn container_dir(root: &Path, id: &str) -> PathBuf {
 /// Creates the container's state directory; fails if the id is taken.
 pub fn create_dir(root: &Path, id: &str) -> Result<PathBuf, Error> {
     validate_id(id)?;
-    fs::create_dir_all(root).map_err(|source| Error::CreateDir {
-        path: root.to_path_buf(),
-        source,
+    fs::create_dir_all(root).map_err(|source| {
+        // SAFETY: geteuid has no failure mode.
+        let uid = unsafe { libc::geteuid() };
+        if source.kind() == std::io::ErrorKind::PermissionDenied && uid != 0 {
+            return Error::RootNotWritable {
+                path: root.to_path_buf(),
+                uid,
+            };
+        }
+        Error::CreateDir {
+            path: root.to_path_buf(),
+            source,
+        }
     })?;
     let dir = container_dir(root, id);
     match fs::DirBuilder::new().mode(0o711).create(&dir) {
@@ -169,12 +181,13 @@ impl ContainerState {
     }
 
     pub fn save(&self, root: &Path) -> Result<(), Error> {
+        self.stage(root)?.install()
+    }
+
+    /// The slow half of [`Self::save`]: written and fsynced, not in place.
+    pub fn stage(&self, root: &Path) -> Result<Staged, Error> {
         let data = serde_json::to_vec(self).expect("state serializes");
-        write_atomic(
-            &container_dir(root, &self.id).join(STATE_FILE),
-            &data,
-            0o600,
-        )
+        Staged::write(&state_path(root, &self.id), &data, 0o600)
     }
 
     pub fn dir(&self, root: &Path) -> PathBuf {
@@ -220,34 +233,76 @@ impl ContainerState {
 /// Writes `data` to a new file beside `path`, fsyncs it and renames it into
 /// place, then fsyncs the directory.
 pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<(), Error> {
-    let err = |source| Error::Write {
-        path: path.to_path_buf(),
-        source,
-    };
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("state"),
-        std::process::id()
-    ));
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(mode)
-        .open(&tmp)
-        .map_err(err)?;
-    f.write_all(data).map_err(err)?;
-    f.sync_all().map_err(err)?;
-    drop(f);
-    fs::rename(&tmp, path).map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        err(e)
-    })?;
-    if let Ok(d) = fs::File::open(dir) {
-        let _ = d.sync_all();
+    Staged::write(path, data, mode)?.install()
+}
+
+/// A new version of a file, written and fsynced beside it but not yet in
+/// place: the slow half of [`write_atomic`], which `create` does on another
+/// thread while the container's init sets up. Dropped without
+/// [`Staged::install`], the temporary file goes away.
+#[derive(Debug)]
+pub struct Staged {
+    tmp: PathBuf,
+    path: PathBuf,
+    installed: bool,
+}
+
+impl Staged {
+    pub fn write(path: &Path, data: &[u8], mode: u32) -> Result<Staged, Error> {
+        let err = |source| Error::Write {
+            path: path.to_path_buf(),
+            source,
+        };
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let tmp = dir.join(format!(
+            ".{}.{}.tmp",
+            path.file_name().and_then(|n| n.to_str()).unwrap_or("state"),
+            std::process::id()
+        ));
+        let staged = Staged {
+            tmp,
+            path: path.to_path_buf(),
+            installed: false,
+        };
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(mode)
+            .open(&staged.tmp)
+            .map_err(err)?;
+        f.write_all(data).map_err(err)?;
+        // the data must be on disk before the rename can make it the state:
+        // a crash then leaves the old file or the whole new one
+        f.sync_all().map_err(err)?;
+        Ok(staged)
     }
-    Ok(())
+
+    /// Renames the file into place and fsyncs the directory.
+    pub fn install(mut self) -> Result<(), Error> {
+        fs::rename(&self.tmp, &self.path).map_err(|source| Error::Write {
+            path: self.path.clone(),
+            source,
+        })?;
+        self.installed = true;
+        if let Ok(d) = fs::File::open(self.path.parent().unwrap_or(Path::new("."))) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.installed {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Where a container's state file goes.
+pub fn state_path(root: &Path, id: &str) -> PathBuf {
+    container_dir(root, id).join(STATE_FILE)
 }
 
 /// Ids of all containers under `root`, sorted.
@@ -324,6 +379,19 @@ mod tests {
             create_dir(root.path(), "c1"),
             Err(Error::Exists(_))
         ));
+    }
+
+    #[test]
+    fn staged_file_appears_only_when_installed() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("f");
+        let staged = Staged::write(&p, b"new", 0o600).unwrap();
+        assert!(!p.exists());
+        drop(staged);
+        assert_eq!(fs::read_dir(d.path()).unwrap().count(), 0, "temp file left");
+        Staged::write(&p, b"new", 0o600).unwrap().install().unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"new");
+        assert_eq!(fs::read_dir(d.path()).unwrap().count(), 1);
     }
 
     #[test]

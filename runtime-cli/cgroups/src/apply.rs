@@ -380,16 +380,21 @@ impl Cgroup {
                 Err(Error::ControllerUnavailable("devices".into()))
             };
         };
+        let (mut allow, mut deny) = (None, None);
         for rule in rules {
             let Some(line) = device_rule(rule) else {
                 continue;
             };
-            let file = if rule.allow() {
-                "devices.allow"
+            let (slot, file) = if rule.allow() {
+                (&mut allow, "devices.allow")
             } else {
-                "devices.deny"
+                (&mut deny, "devices.deny")
             };
-            fs::write(dir, file, &line)?;
+            let f = match slot {
+                Some(f) => f,
+                None => slot.insert(fs::OpenFile::open(dir, file)?),
+            };
+            f.write(&line)?;
         }
         Ok(())
     }

@@ -234,6 +234,54 @@ impl Cgroup {
         Ok(())
     }
 
+    /// Like [`Self::create`] for a runtime that may lack the rights to some or
+    /// all hierarchies (an unprivileged user with part of the tree delegated):
+    /// the directories it may not create, or whose `cgroup.procs` it could not
+    /// write, are left out instead of failing. Returns the cgroup of what was
+    /// created (`None` when nothing was) and why each left-out directory was.
+    /// Errors other than missing permission still fail, undoing everything.
+    pub fn create_permitted(&self) -> Result<(Option<Cgroup>, Vec<Error>), Error> {
+        let mut kept: Vec<PathBuf> = Vec::new();
+        let mut skipped = Vec::new();
+        for dir in self.paths() {
+            let one = self.only(|p| p == dir);
+            match one.create().and_then(|()| check_joinable(dir)) {
+                Ok(()) => kept.push(dir.to_path_buf()),
+                Err(e) if e.is_permission() => {
+                    let _ = one.destroy();
+                    skipped.push(e);
+                }
+                Err(e) => {
+                    let _ = one.destroy();
+                    let _ = self.only(|p| kept.iter().any(|k| k == p)).destroy();
+                    return Err(e);
+                }
+            }
+        }
+        if kept.is_empty() {
+            return Ok((None, skipped));
+        }
+        Ok((Some(self.only(|p| kept.iter().any(|k| k == p))), skipped))
+    }
+
+    /// This cgroup restricted to the directories `keep` accepts.
+    fn only(&self, keep: impl Fn(&Path) -> bool) -> Cgroup {
+        Cgroup {
+            v1: self
+                .v1
+                .iter()
+                .filter(|(_, d)| keep(&d.path))
+                .map(|(c, d)| (c.clone(), d.clone()))
+                .collect(),
+            unified: self.unified.clone().filter(|d| keep(&d.path)),
+            unified_controllers: if self.unified.as_ref().is_some_and(|d| keep(&d.path)) {
+                self.unified_controllers.clone()
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
     /// Enables one unified controller along the path to the leaf (hybrid
     /// hosts enable them only when a limit needs them).
     pub(crate) fn enable_unified(&self, controller: &str) {
@@ -264,6 +312,48 @@ impl Cgroup {
             }
         }
         Ok(())
+    }
+
+    /// Moves the calling process, which must be single-threaded, into the
+    /// cgroup in every hierarchy; `unified_joined` says it already sits in
+    /// the cgroup2 directory (created there by `clone3(CLONE_INTO_CGROUP)`).
+    ///
+    /// Writing a pid to `cgroup.procs` takes the kernel's global
+    /// `cgroup_threadgroup_rwsem` for writing, and that waits for an RCU grace
+    /// period (8-16 ms) unless another writer took it just before. Writing `0`
+    /// to a v1 hierarchy's `tasks` moves only the calling thread, which the
+    /// kernel does without that lock (upstream commit 9a3284fad42f, "cgroup:
+    /// Optimize single thread migration", 2022; older kernels take it and
+    /// still do the right thing); for a single-threaded process that is the
+    /// whole process. cgroup2 refuses to move one thread of a process to another
+    /// domain, so there `cgroup.procs` stays the way in.
+    pub fn add_self(&self, unified_joined: bool) -> Result<(), Error> {
+        let mut seen = BTreeSet::new();
+        for d in self.v1.values() {
+            if seen.insert(d.path.as_path()) {
+                fs::write(&d.path, "tasks", "0")?;
+            }
+        }
+        match &self.unified {
+            Some(u) if !unified_joined && seen.insert(u.path.as_path()) => {
+                fs::write(&u.path, "cgroup.procs", "0")
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The cgroup2 directory opened for `clone3(CLONE_INTO_CGROUP)`, which
+    /// places a new process without the lock [`Self::add_self`] describes.
+    pub fn open_unified(&self) -> Option<Result<std::os::fd::OwnedFd, Error>> {
+        let u = self.unified.as_ref()?;
+        Some(
+            std::fs::File::open(&u.path)
+                .map(std::os::fd::OwnedFd::from)
+                .map_err(|source| Error::Read {
+                    path: u.path.clone(),
+                    source,
+                }),
+        )
     }
 
     /// All processes in the cgroup, including those in sub-cgroups, sorted.
@@ -393,6 +483,23 @@ impl Cgroup {
     pub fn exists(&self) -> bool {
         self.paths().iter().any(|p| p.is_dir())
     }
+}
+
+/// Whether this process may move processes into `dir`: a directory someone
+/// else created (delegation gone half-way) may refuse it.
+fn check_joinable(dir: &Path) -> Result<(), Error> {
+    let procs = dir.join("cgroup.procs");
+    let c = std::ffi::CString::new(procs.as_os_str().as_encoded_bytes())
+        .map_err(|_| Error::InvalidPath(procs.display().to_string()))?;
+    // SAFETY: access reads the NUL-terminated path and nothing else.
+    if unsafe { libc::access(c.as_ptr(), libc::W_OK) } != 0 {
+        return Err(Error::Write {
+            path: procs,
+            value: String::new(),
+            source: io::Error::last_os_error(),
+        });
+    }
+    Ok(())
 }
 
 /// Lexically cleans a cgroup path into its components: empty and `.` parts are
@@ -749,6 +856,7 @@ mod tests {
             assert!(dir.is_dir(), "{}", dir.display());
             // Tests write to cgroup.procs; the kernel would provide it.
             stdfs::write(dir.join("cgroup.procs"), "").unwrap();
+            stdfs::write(dir.join("tasks"), "").unwrap();
         }
         // hugetlb lives only in cgroup2 here; create leaves it disabled (a
         // controller enabled in cgroup2 can't be bound to v1 any more) until a
@@ -760,6 +868,17 @@ mod tests {
                 .any(|(p, _)| p.ends_with("cgroup.subtree_control")),
             "{writes:?}"
         );
+
+        cg.add_self(false).unwrap();
+        let writes = fs::log::take();
+        // one write per distinct directory: `0` to v1 tasks, cgroup2 procs last
+        assert_eq!(writes.len(), 10, "{writes:?}");
+        assert!(writes[..9]
+            .iter()
+            .all(|(p, v)| p.ends_with("tasks") && v == "0"));
+        assert!(writes[9].0.ends_with("cgroup.procs"));
+        cg.add_self(true).unwrap();
+        assert_eq!(fs::log::take().len(), 9);
 
         cg.add_process(1234).unwrap();
         let writes = fs::log::take();

@@ -97,6 +97,24 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// Whether the kernel refused for lack of rights (EACCES, EPERM, EROFS):
+    /// what an unprivileged caller meets outside a delegated subtree.
+    pub fn is_permission(&self) -> bool {
+        let source = match self {
+            Error::Read { source, .. }
+            | Error::Write { source, .. }
+            | Error::Create { source, .. }
+            | Error::Remove { source, .. } => source,
+            _ => return false,
+        };
+        matches!(
+            source.raw_os_error(),
+            Some(libc::EACCES) | Some(libc::EPERM) | Some(libc::EROFS)
+        )
+    }
+}
+
 /// The OS error text without Rust's " (os error N)" suffix, so messages read like
 /// `Device or resource busy`.
 fn os_msg(e: &io::Error) -> String {

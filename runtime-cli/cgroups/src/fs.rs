@@ -99,40 +99,63 @@ pub(crate) fn read_keyed(dir: &Path, file: &str, key: &str) -> Result<u64, Error
 }
 
 /// Creates `path` and its missing parents, returning the directories it created
-/// (outermost first).
+/// (outermost first). `mkdir` comes first: the parents usually exist, so one
+/// call is all it takes; the walk up happens only on `ENOENT`.
 pub(crate) fn mkdir_all(path: &Path) -> Result<Vec<PathBuf>, Error> {
-    let mut missing = Vec::new();
+    let create_err = |d: &Path, source| Error::Create {
+        path: d.to_path_buf(),
+        source,
+    };
+    // innermost first: the directories whose parent was missing
+    let mut pending: Vec<&Path> = Vec::new();
     let mut p = path;
-    while !p.exists() {
-        missing.push(p.to_path_buf());
-        match p.parent() {
-            Some(parent) => p = parent,
-            None => break,
-        }
-    }
-    missing.reverse();
-    for d in &missing {
-        match fs::create_dir(d) {
-            Ok(()) => {}
-            // Another runtime may race us creating a shared parent.
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-            Err(source) => {
-                return Err(Error::Create {
-                    path: d.clone(),
-                    source,
-                })
+    let mut made = Vec::new();
+    loop {
+        match fs::create_dir(p) {
+            Ok(()) => {
+                made.push(p.to_path_buf());
+                break;
             }
+            // Another runtime may race us creating a shared parent.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => break,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => match p.parent() {
+                Some(parent) => {
+                    pending.push(p);
+                    p = parent;
+                }
+                None => return Err(create_err(p, e)),
+            },
+            Err(e) => return Err(create_err(p, e)),
         }
     }
-    Ok(missing)
+    for d in pending.into_iter().rev() {
+        match fs::create_dir(d) {
+            Ok(()) => made.push(d.to_path_buf()),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(create_err(d, e)),
+        }
+    }
+    Ok(made)
 }
 
 /// Removes a cgroup directory and any sub-cgroups, deepest first.
 ///
-/// rmdir on a cgroup can fail with EBUSY for a short while after its last process
-/// exited (the kernel still tears the tasks down), so it is retried a few times.
-/// A missing directory is not an error.
+/// `rmdir` comes first: a container's cgroup rarely has sub-cgroups, and on
+/// cgroupfs the interface files don't count. Only when it is refused are the
+/// children looked for. rmdir on a cgroup can fail with EBUSY for a short
+/// while after its last process exited (the kernel still tears the tasks
+/// down), so it is retried a few times. A missing directory is not an error.
 pub(crate) fn remove_cgroup_dir(path: &Path) -> Result<(), Error> {
+    let remove_err = |source| Error::Remove {
+        path: path.to_path_buf(),
+        source,
+    };
+    match rmdir(path) {
+        Ok(()) => return Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EBUSY) | Some(libc::ENOTEMPTY)) => {}
+        Err(e) => return Err(remove_err(e)),
+    }
     let entries = match fs::read_dir(path) {
         Ok(e) => e,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
@@ -157,15 +180,44 @@ pub(crate) fn remove_cgroup_dir(path: &Path) -> Result<(), Error> {
                 sleep(delay);
                 delay *= 2;
             }
-            Err(source) => {
-                return Err(Error::Remove {
-                    path: path.to_path_buf(),
-                    source,
-                })
-            }
+            Err(source) => return Err(remove_err(source)),
         }
     }
     unreachable!("the retry loop always returns")
+}
+
+/// A cgroup file kept open for several writes, each one command (the
+/// device rules: one open per file instead of one per rule).
+pub(crate) struct OpenFile {
+    path: PathBuf,
+    file: fs::File,
+}
+
+impl OpenFile {
+    pub(crate) fn open(dir: &Path, file: &str) -> Result<OpenFile, Error> {
+        let path = dir.join(file);
+        match OpenOptions::new().write(true).open(&path) {
+            Ok(file) => Ok(OpenFile { path, file }),
+            Err(source) => Err(Error::Write {
+                path,
+                value: String::new(),
+                source,
+            }),
+        }
+    }
+
+    /// One write(2) of `value`.
+    pub(crate) fn write(&mut self, value: &str) -> Result<(), Error> {
+        #[cfg(test)]
+        log::record(&self.path, value);
+        self.file
+            .write_all(value.as_bytes())
+            .map_err(|source| Error::Write {
+                path: self.path.clone(),
+                value: value.to_string(),
+                source,
+            })
+    }
 }
 
 /// rmdir(2). On cgroupfs the interface files listed in a cgroup directory do not

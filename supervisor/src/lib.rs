@@ -1,7 +1,130 @@
-//! berth: the user's CLI. Not implemented yet: the binary only reports its
-//! version so the workspace layout is in place.
+//! berth: the docker-like front end.  It does dockerd's work in-process
+//! (image config + flags → OCI spec) and talks ttrpc to berth-manager,
+//! starting one when none answers on `<state>/manager.sock`.
+//!
+//! - [`cli`]: the command line; [`commands`]: one module per command group
+//! - [`client`]: connection and manager autostart; [`paths`]: dirs, binary
+//! - [`spec`] + [`flags`]: the spec builder and flag parsers (pure)
+//! - [`session`], [`logs`], [`tty`]: attach, log following, raw mode
+//! - [`format`], [`progress`]: docker's output shapes
+
+pub mod cli;
+pub mod client;
+pub mod commands;
+pub mod error;
+pub mod flags;
+pub mod format;
+pub mod logs;
+pub mod paths;
+pub mod progress;
+pub mod session;
+pub mod spec;
+pub mod tty;
+
+use clap::Parser;
+
+use cli::{Cli, Command, SystemCommand};
+use client::Manager;
+use commands::{container, exec, images, inspect, system, view};
+use error::EXIT_BERTH_FAILED;
+use paths::Dirs;
 
 /// Version string printed by `--version`.
 pub fn version() -> String {
     format!("berth version {}", env!("CARGO_PKG_VERSION"))
+}
+
+/// Runs berth with `args` (argv, program name first); returns the exit code.
+pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 125 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    if cli.version {
+        println!("{}", version());
+        return 0;
+    }
+    let Some(command) = cli.command else {
+        let _ = <Cli as clap::CommandFactory>::command().print_help();
+        return 0;
+    };
+    let dirs = Dirs::resolve(cli.state, cli.root, |k| std::env::var_os(k));
+    let is_create = matches!(command, Command::Run(_) | Command::Create(_));
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("berth: start async runtime: {e}");
+            return EXIT_BERTH_FAILED;
+        }
+    };
+    rt.block_on(async move {
+        // flag errors must not start a manager or change anything
+        if let Command::Run(r) = &command {
+            if let Err(e) = container::run_options(&r.create) {
+                eprintln!("berth: {e}");
+                return EXIT_BERTH_FAILED;
+            }
+        }
+        if let Command::Create(c) = &command {
+            if let Err(e) = container::run_options(&c.create) {
+                eprintln!("berth: {e}");
+                return EXIT_BERTH_FAILED;
+            }
+        }
+        let m = match Manager::connect_or_start(&dirs).await {
+            Ok(m) => m,
+            Err(e) => {
+                if is_create {
+                    eprintln!("berth: {e}");
+                    return EXIT_BERTH_FAILED;
+                }
+                eprintln!("{e}");
+                return 1;
+            }
+        };
+        dispatch(&m, command, &dirs).await
+    })
+}
+
+async fn dispatch(m: &Manager, command: Command, dirs: &Dirs) -> i32 {
+    match command {
+        Command::Run(r) => container::run(m, &r.create, r.detach).await,
+        Command::Create(c) => container::create(m, &c.create).await,
+        Command::Start(a) => container::start(m, &a).await,
+        Command::Stop(a) => container::stop(m, &a).await,
+        Command::Restart(a) => container::restart(m, &a).await,
+        Command::Kill(a) => container::kill(m, &a).await,
+        Command::Rm(a) => container::rm(m, &a).await,
+        Command::Pause(a) => container::pause(m, &a, true).await,
+        Command::Unpause(a) => container::pause(m, &a, false).await,
+        Command::Wait(a) => container::wait(m, &a).await,
+        Command::Attach(a) => container::attach(m, &a).await,
+        Command::Exec(a) => exec::exec(m, &a).await,
+        Command::Ps(a) => view::ps(m, &a).await,
+        Command::Logs(a) => view::logs(m, &a).await,
+        Command::Top(a) => view::top(m, &a).await,
+        Command::Stats(a) => view::stats(m, &a).await,
+        Command::Events(a) => view::events(m, &a).await,
+        Command::Inspect(a) => inspect::inspect(m, &a).await,
+        Command::Images(a) => images::images(m, &a).await,
+        Command::Pull(a) => images::pull(m, &a).await,
+        Command::Push(a) => images::push(m, &a).await,
+        Command::Tag(a) => images::tag(m, &a).await,
+        Command::Rmi(a) => images::rmi(m, &a).await,
+        Command::Load(a) => images::load(m, &a, &dirs.state).await,
+        Command::Save(a) => images::save(m, &a, &dirs.state).await,
+        Command::Import(a) => images::import(m, &a, &dirs.state).await,
+        Command::System(s) => match s.command {
+            SystemCommand::Info => system::info(m).await,
+            SystemCommand::Prune { all, force } => system::prune(m, all, force).await,
+        },
+        Command::Version => system::version(m).await,
+    }
 }

@@ -1,11 +1,6 @@
 fn main() {
-    if std::env::args()
-        .skip(1)
-        .any(|a| a == "-v" || a == "--version")
-    {
-        println!("{}", berth_supervisor::version());
-        return;
-    }
-    eprintln!("berth: commands are not implemented yet; use berth-runtime for now");
-    std::process::exit(1);
+    let code = berth_supervisor::main_with_args(std::env::args_os());
+    // exit without unwinding the async runtime: a thread may still sit in a
+    // blocking read of the terminal
+    std::process::exit(code);
 }

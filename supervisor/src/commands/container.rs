@@ -1,0 +1,553 @@
+//! Container lifecycle: run, create, start, stop, restart, kill, rm, pause,
+//! unpause, wait, attach.
+
+use std::collections::HashMap;
+
+use berth_proto::manager::{
+    ContainerInfo, CreateContainerRequest, DeleteContainerRequest, GetContainerRequest,
+    GetImageRequest, ImageInfo, KillRequest, PullRequest, RestartPolicy, StopRequest, TaskRequest,
+};
+
+use crate::cli::{AttachArgs, CreateFlags, KillArgs, Names, RmArgs, StartArgs, StopArgs};
+use crate::client::Manager;
+use crate::error::{CliError, EXIT_BERTH_FAILED};
+use crate::flags;
+use crate::session::{self, AttachOptions, Outcome};
+use crate::spec::{self, ImageConfig, Network, RunOptions};
+
+/// Checks a container name the way docker does.
+pub fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric())
+        && name.len() >= 2
+        && chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+}
+
+/// Everything `run`/`create` can check before talking to the manager, so
+/// bad input changes nothing.
+pub fn run_options(f: &CreateFlags) -> Result<RunOptions, CliError> {
+    let inv = |e: flags::FlagError| CliError::Invalid(e.to_string());
+    if let Some(n) = &f.name {
+        if !valid_name(n) {
+            return Err(CliError::Invalid(format!(
+                "Invalid container name ({n}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+            )));
+        }
+    }
+    let network = match f.network.as_str() {
+        "none" => Network::None,
+        "host" => Network::Host,
+        other => {
+            return Err(CliError::Invalid(format!(
+                "network {other} not found: berth supports --network none and --network host"
+            )))
+        }
+    };
+    let mut env = Vec::new();
+    for e in &f.env {
+        if let Some(kv) = flags::parse_env(e, |k| std::env::var(k).ok()).map_err(inv)? {
+            env.push(kv);
+        }
+    }
+    flags::parse_restart(&f.restart).map_err(inv)?;
+    if f.rm && f.restart != "no" {
+        return Err(CliError::Invalid(
+            "conflicting options: --restart and --rm".into(),
+        ));
+    }
+    if let Some(s) = &f.stop_signal {
+        flags::parse_signal(s).map_err(inv)?;
+    }
+    for l in &f.label {
+        if l.split_once('=').map(|(k, _)| k).unwrap_or(l).is_empty() {
+            return Err(CliError::Invalid(format!("invalid label: '{l}'")));
+        }
+    }
+    Ok(RunOptions {
+        entrypoint: f.entrypoint.clone(),
+        command: f.command.clone(),
+        env,
+        workdir: f
+            .workdir
+            .as_deref()
+            .map(flags::parse_workdir)
+            .transpose()
+            .map_err(inv)?,
+        user: f
+            .user
+            .as_deref()
+            .map(flags::parse_user)
+            .transpose()
+            .map_err(inv)?,
+        tty: f.tty,
+        open_stdin: f.interactive,
+        binds: f
+            .volume
+            .iter()
+            .map(|v| flags::parse_volume(v))
+            .collect::<Result<_, _>>()
+            .map_err(inv)?,
+        tmpfs: f
+            .tmpfs
+            .iter()
+            .map(|t| flags::parse_tmpfs(t))
+            .collect::<Result<_, _>>()
+            .map_err(inv)?,
+        network,
+        memory: f
+            .memory
+            .as_deref()
+            .map(flags::parse_size)
+            .transpose()
+            .map_err(inv)?,
+        cpu_quota: f
+            .cpus
+            .as_deref()
+            .map(flags::parse_cpus)
+            .transpose()
+            .map_err(inv)?,
+        pids_limit: f.pids_limit,
+        hostname: f.hostname.clone(),
+    })
+}
+
+/// `busybox` → `busybox:latest`, as docker names what it looks for.
+pub fn with_default_tag(reference: &str) -> String {
+    let last = reference.rsplit('/').next().unwrap_or(reference);
+    if last.contains(':') || reference.contains('@') {
+        reference.to_string()
+    } else {
+        format!("{reference}:latest")
+    }
+}
+
+/// The image, pulled first if it is not stored yet (docker's behaviour).
+pub async fn get_or_pull(m: &Manager, reference: &str) -> Result<ImageInfo, CliError> {
+    let mut req = GetImageRequest::new();
+    req.reference = reference.to_string();
+    match m
+        .images
+        .get_image(m.ctx(), &req)
+        .await
+        .map_err(|e| m.err(e))
+    {
+        Ok(i) => return Ok(i),
+        Err(e) if e.is_not_found() => {}
+        Err(e) => return Err(e),
+    }
+    eprintln!(
+        "Unable to find image '{}' locally",
+        with_default_tag(reference)
+    );
+    let mut pull = PullRequest::new();
+    pull.reference = reference.to_string();
+    crate::commands::images::stream_progress(
+        m,
+        m.images.pull_image(m.ctx(), &pull).await,
+        false,
+        true,
+    )
+    .await?;
+    m.images
+        .get_image(m.ctx(), &req)
+        .await
+        .map_err(|e| m.err(e))
+}
+
+/// Creates the container record (no process yet).  With `client_removes`,
+/// `--rm` is left to this command: an attached `run` reads the container's
+/// log to its end before anything is deleted, which the manager's own
+/// auto-remove, racing the exit, would not guarantee.
+pub async fn create_container(
+    m: &Manager,
+    f: &CreateFlags,
+    client_removes: bool,
+) -> Result<ContainerInfo, CliError> {
+    let opts = run_options(f)?;
+    let image = get_or_pull(m, &f.image).await?;
+    let cfg = ImageConfig::from_json(&image.config_json)
+        .map_err(|e| CliError::Invalid(format!("image {}: {e}", f.image)))?;
+    let spec = spec::build(&cfg, &opts).map_err(|e| CliError::Invalid(e.to_string()))?;
+    let (policy, retries) =
+        flags::parse_restart(&f.restart).map_err(|e| CliError::Invalid(e.to_string()))?;
+    let mut req = CreateContainerRequest::new();
+    req.name = f.name.clone().unwrap_or_default();
+    req.image = f.image.clone();
+    req.spec_json = spec.to_string();
+    req.labels = f
+        .label
+        .iter()
+        .map(|l| match l.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => (l.clone(), String::new()),
+        })
+        .collect::<HashMap<_, _>>();
+    let mut rp = RestartPolicy::new();
+    rp.name = policy;
+    rp.max_retries = retries;
+    req.restart_policy = Some(rp).into();
+    req.auto_remove = f.rm && !client_removes;
+    req.tty = f.tty;
+    req.open_stdin = f.interactive;
+    req.stop_signal = match &f.stop_signal {
+        Some(s) => flags::parse_signal(s).map_err(|e| CliError::Invalid(e.to_string()))?,
+        None if !cfg.stop_signal.is_empty() => cfg.stop_signal.clone(),
+        None => "SIGTERM".into(),
+    };
+    req.stop_timeout = f.stop_timeout.unwrap_or(10);
+    m.containers
+        .create_container(m.ctx(), &req)
+        .await
+        .map_err(|e| m.err(e))
+}
+
+/// Deletes a container, treating "already gone" as success.
+async fn remove_quietly(m: &Manager, id: &str, force: bool) -> Result<(), CliError> {
+    let mut d = DeleteContainerRequest::new();
+    d.id = id.to_string();
+    d.force = force;
+    match m.containers.delete_container(m.ctx(), &d).await {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let e = m.err(e);
+            if e.is_not_found() {
+                Ok(())
+            } else {
+                Err(e)
+            }
+        }
+    }
+}
+
+fn fail(e: CliError, code: i32) -> i32 {
+    eprintln!("berth: {e}");
+    code
+}
+
+/// `berth create`.
+pub async fn create(m: &Manager, f: &CreateFlags) -> i32 {
+    match create_container(m, f, false).await {
+        Ok(c) => {
+            println!("{}", c.id);
+            0
+        }
+        Err(e) => fail(e, EXIT_BERTH_FAILED),
+    }
+}
+
+/// `berth run`.
+pub async fn run(m: &Manager, f: &CreateFlags, detach: bool) -> i32 {
+    let c = match create_container(m, f, !detach).await {
+        Ok(c) => c,
+        Err(e) => return fail(e, EXIT_BERTH_FAILED),
+    };
+    if detach {
+        if let Err((e, code)) = session::start_task(m, &c.id).await {
+            if f.rm {
+                let _ = remove_quietly(m, &c.id, true).await;
+            }
+            return fail(e, code);
+        }
+        println!("{}", c.id);
+        return 0;
+    }
+    let opts = AttachOptions {
+        stdin: f.interactive,
+        from_start: true,
+        start: true,
+    };
+    let outcome = session::attach(m, &c.id, opts).await;
+    match outcome {
+        Ok(Outcome::Exited(code)) => {
+            if f.rm {
+                if let Err(e) = remove_quietly(m, &c.id, false).await {
+                    eprintln!("berth: {e}");
+                }
+            }
+            code
+        }
+        Ok(Outcome::Detached) => {
+            session::say_detached();
+            0
+        }
+        Err((e, code)) => {
+            if f.rm {
+                let _ = remove_quietly(m, &c.id, true).await;
+            }
+            fail(e, code)
+        }
+    }
+}
+
+/// Runs `op` for each name, printing the name on success and docker's error
+/// otherwise; exit 1 if any failed.
+async fn each<'a, F, Fut>(names: &'a [String], mut op: F) -> i32
+where
+    F: FnMut(&'a str) -> Fut,
+    Fut: std::future::Future<Output = Result<(), CliError>>,
+{
+    let mut code = 0;
+    for n in names {
+        match op(n).await {
+            Ok(()) => println!("{n}"),
+            Err(e) => {
+                eprintln!("{e}");
+                code = 1;
+            }
+        }
+    }
+    code
+}
+
+/// The full id of a container given by id, prefix or name.
+pub async fn resolve(m: &Manager, name: &str) -> Result<ContainerInfo, CliError> {
+    let mut r = GetContainerRequest::new();
+    r.id = name.to_string();
+    m.containers
+        .get_container(m.ctx(), &r)
+        .await
+        .map_err(|e| m.err(e))
+}
+
+fn task(id: &str) -> TaskRequest {
+    let mut r = TaskRequest::new();
+    r.container_id = id.to_string();
+    r
+}
+
+/// `berth start`.
+pub async fn start(m: &Manager, a: &StartArgs) -> i32 {
+    if a.attach || a.interactive {
+        if a.containers.len() > 1 {
+            eprintln!("you cannot start and attach multiple containers at once");
+            return 1;
+        }
+        let c = match resolve(m, &a.containers[0]).await {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("{e}");
+                return 1;
+            }
+        };
+        let opts = AttachOptions {
+            stdin: a.interactive && c.open_stdin,
+            from_start: false,
+            start: true,
+        };
+        return match session::attach(m, &c.id, opts).await {
+            Ok(Outcome::Exited(code)) => code,
+            Ok(Outcome::Detached) => {
+                session::say_detached();
+                0
+            }
+            Err((e, _)) => {
+                eprintln!("{e}");
+                1
+            }
+        };
+    }
+    each(&a.containers, |n| async move {
+        let c = resolve(m, n).await?;
+        session::start_task(m, &c.id).await.map_err(|(e, _)| e)
+    })
+    .await
+}
+
+/// `berth stop`.
+pub async fn stop(m: &Manager, a: &StopArgs) -> i32 {
+    each(
+        &a.containers,
+        |n| async move { stop_one(m, n, a.time).await },
+    )
+    .await
+}
+
+async fn stop_one(m: &Manager, n: &str, time: Option<i32>) -> Result<(), CliError> {
+    let mut r = StopRequest::new();
+    r.container_id = n.to_string();
+    r.timeout = time.unwrap_or(-1);
+    m.tasks.stop_task(m.ctx(), &r).await.map_err(|e| m.err(e))?;
+    Ok(())
+}
+
+/// `berth restart`.
+pub async fn restart(m: &Manager, a: &StopArgs) -> i32 {
+    each(&a.containers, |n| async move {
+        let c = resolve(m, n).await?;
+        if c.status == "running" || c.status == "paused" {
+            stop_one(m, &c.id, a.time).await?;
+        }
+        session::start_task(m, &c.id).await.map_err(|(e, _)| e)
+    })
+    .await
+}
+
+/// `berth kill`.
+pub async fn kill(m: &Manager, a: &KillArgs) -> i32 {
+    let sig = match flags::parse_signal(&a.signal) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return 1;
+        }
+    };
+    each(&a.containers, |n| {
+        let sig = sig.clone();
+        async move {
+            let mut r = KillRequest::new();
+            r.container_id = n.to_string();
+            r.signal = sig;
+            m.tasks.kill_task(m.ctx(), &r).await.map_err(|e| m.err(e))?;
+            Ok(())
+        }
+    })
+    .await
+}
+
+/// `berth rm`.
+pub async fn rm(m: &Manager, a: &RmArgs) -> i32 {
+    each(&a.containers, |n| async move {
+        let mut d = DeleteContainerRequest::new();
+        d.id = n.to_string();
+        d.force = a.force;
+        m.containers
+            .delete_container(m.ctx(), &d)
+            .await
+            .map_err(|e| m.err(e))?;
+        Ok(())
+    })
+    .await
+}
+
+/// `berth pause` / `berth unpause`.
+pub async fn pause(m: &Manager, a: &Names, pause: bool) -> i32 {
+    each(&a.containers, |n| async move {
+        let r = task(n);
+        let res = if pause {
+            m.tasks.pause_task(m.ctx(), &r).await
+        } else {
+            m.tasks.resume_task(m.ctx(), &r).await
+        };
+        res.map_err(|e| m.err(e))?;
+        Ok(())
+    })
+    .await
+}
+
+/// `berth wait`: prints each exit code.
+pub async fn wait(m: &Manager, a: &Names) -> i32 {
+    let mut code = 0;
+    for n in &a.containers {
+        match m.tasks.wait_task(m.ctx(), &task(n)).await {
+            Ok(w) => println!("{}", w.exit_code),
+            Err(e) => {
+                eprintln!("{}", m.err(e));
+                code = 1;
+            }
+        }
+    }
+    code
+}
+
+/// `berth attach`.
+pub async fn attach(m: &Manager, a: &AttachArgs) -> i32 {
+    let c = match resolve(m, &a.container).await {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return 1;
+        }
+    };
+    if c.status != "running" {
+        eprintln!("You cannot attach to a stopped container, start it first");
+        return 1;
+    }
+    let opts = AttachOptions {
+        stdin: !a.no_stdin && c.open_stdin,
+        from_start: false,
+        start: false,
+    };
+    match session::attach(m, &c.id, opts).await {
+        Ok(Outcome::Exited(code)) => code,
+        Ok(Outcome::Detached) => {
+            session::say_detached();
+            0
+        }
+        Err((e, _)) => {
+            eprintln!("{e}");
+            1
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn flags(args: &[&str]) -> CreateFlags {
+        let cli =
+            crate::cli::Cli::try_parse_from(["berth", "create"].iter().chain(args.iter()).copied())
+                .unwrap();
+        match cli.command {
+            Some(crate::cli::Command::Create(c)) => c.create,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn default_tag() {
+        assert_eq!(with_default_tag("busybox"), "busybox:latest");
+        assert_eq!(
+            with_default_tag("127.0.0.1:5000/x"),
+            "127.0.0.1:5000/x:latest"
+        );
+        assert_eq!(
+            with_default_tag("127.0.0.1:5000/x:v1"),
+            "127.0.0.1:5000/x:v1"
+        );
+        assert_eq!(with_default_tag("x@sha256:00"), "x@sha256:00");
+    }
+
+    #[test]
+    fn names() {
+        assert!(valid_name("web-1.a_b"));
+        assert!(!valid_name("-x"));
+        assert!(!valid_name("a"));
+        assert!(!valid_name("a b"));
+        assert!(!valid_name("a/b"));
+    }
+
+    #[test]
+    fn bad_flags_are_caught_before_any_call() {
+        for args in [
+            &["-v", "nocolon", "busybox"][..],
+            &["-v", "/tmp:/x:bogus", "busybox"],
+            &["--network", "bridge", "busybox"],
+            &["-m", "lots", "busybox"],
+            &["--cpus", "-1", "busybox"],
+            &["-u", "nobody", "busybox"],
+            &["-w", "rel", "busybox"],
+            &["--name", "bad name", "busybox"],
+            &["--restart", "sometimes", "busybox"],
+            &["--rm", "--restart", "always", "busybox"],
+        ] {
+            let e = run_options(&flags(args)).unwrap_err();
+            assert!(!e.to_string().contains('\n'), "{args:?}: {e}");
+        }
+        let o = run_options(&flags(&[
+            "-e",
+            "A=1",
+            "-m",
+            "1m",
+            "--network",
+            "host",
+            "busybox",
+            "true",
+        ]))
+        .unwrap();
+        assert_eq!(o.env, ["A=1"]);
+        assert_eq!(o.memory, Some(1 << 20));
+        assert_eq!(o.network, Network::Host);
+    }
+}

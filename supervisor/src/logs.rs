@@ -1,0 +1,238 @@
+//! A container's log: docker json-file lines (`{"log","stream","time"}`)
+//! written by the shim at `ContainerInfo.log_path`.  `logs` reads it,
+//! `run`/`attach` follow it while the container runs.
+
+use std::fs::File;
+use std::future::Future;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Which of the container's streams a line came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// One log record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub stream: Stream,
+    pub text: String,
+    pub time: String,
+}
+
+#[derive(Deserialize)]
+struct Raw {
+    #[serde(default)]
+    log: String,
+    #[serde(default)]
+    stream: String,
+    #[serde(default)]
+    time: String,
+}
+
+/// Parses one line; lines that are not log records are skipped (`None`), so a
+/// torn last line never stops a reader.
+pub fn parse_line(line: &[u8]) -> Option<Entry> {
+    let raw: Raw = serde_json::from_slice(line).ok()?;
+    Some(Entry {
+        stream: if raw.stream == "stderr" {
+            Stream::Stderr
+        } else {
+            Stream::Stdout
+        },
+        text: raw.log,
+        time: raw.time,
+    })
+}
+
+/// How `logs` prints.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Print {
+    pub timestamps: bool,
+}
+
+/// Writes an entry to the matching local stream.
+pub fn print(
+    e: &Entry,
+    p: Print,
+    out: &mut impl Write,
+    err: &mut impl Write,
+) -> std::io::Result<()> {
+    let w: &mut dyn Write = match e.stream {
+        Stream::Stdout => out,
+        Stream::Stderr => err,
+    };
+    if p.timestamps {
+        write!(w, "{} ", e.time)?;
+    }
+    w.write_all(e.text.as_bytes())?;
+    w.flush()
+}
+
+/// Reads complete lines from a growing file, remembering a torn tail.
+pub struct Reader {
+    file: File,
+    partial: Vec<u8>,
+}
+
+impl Reader {
+    pub fn new(file: File) -> Reader {
+        Reader {
+            file,
+            partial: Vec::new(),
+        }
+    }
+
+    /// Starts at the current end: only what is written from now on.
+    pub fn at_end(mut file: File) -> std::io::Result<Reader> {
+        file.seek(SeekFrom::End(0))?;
+        Ok(Reader::new(file))
+    }
+
+    /// Every complete record written since the last call.
+    pub fn read_new(&mut self) -> std::io::Result<Vec<Entry>> {
+        let mut buf = Vec::new();
+        self.file.read_to_end(&mut buf)?;
+        if buf.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.partial.extend_from_slice(&buf);
+        let mut out = Vec::new();
+        let mut start = 0;
+        while let Some(nl) = self.partial[start..].iter().position(|&b| b == b'\n') {
+            if let Some(e) = parse_line(&self.partial[start..start + nl]) {
+                out.push(e);
+            }
+            start += nl + 1;
+        }
+        self.partial.drain(..start);
+        Ok(out)
+    }
+
+    /// The last `n` records so far (all with `None`).
+    pub fn read_tail(&mut self, n: Option<usize>) -> std::io::Result<Vec<Entry>> {
+        let mut all = self.read_new()?;
+        if let Some(n) = n {
+            let skip = all.len().saturating_sub(n);
+            all.drain(..skip);
+        }
+        Ok(all)
+    }
+
+    /// Hands every record to `sink` as it is written until `stop` resolves,
+    /// then hands over what was written up to that moment and returns
+    /// `stop`'s output.
+    pub async fn follow<F: Future>(
+        &mut self,
+        mut sink: impl FnMut(&Entry),
+        stop: F,
+    ) -> std::io::Result<F::Output> {
+        tokio::pin!(stop);
+        loop {
+            for e in self.read_new()? {
+                sink(&e);
+            }
+            tokio::select! {
+                r = &mut stop => {
+                    for e in self.read_new()? {
+                        sink(&e);
+                    }
+                    return Ok(r);
+                }
+                _ = tokio::time::sleep(POLL) => {}
+            }
+        }
+    }
+}
+
+/// How often a follower looks for new lines.
+const POLL: Duration = Duration::from_millis(10);
+
+/// Parses `--tail`: "all" or a count.
+pub fn parse_tail(s: &str) -> Result<Option<usize>, String> {
+    if s == "all" {
+        return Ok(None);
+    }
+    s.parse::<usize>()
+        .map(Some)
+        .map_err(|_| format!("invalid value for --tail: {s}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(log: &str, stream: &str) -> String {
+        format!(
+            "{}\n",
+            serde_json::json!({"log": log, "stream": stream, "time": "2026-01-01T00:00:00.000000001Z"})
+        )
+    }
+
+    #[test]
+    fn parses_and_skips_torn_lines() {
+        let e = parse_line(line("hi\n", "stderr").trim_end().as_bytes()).unwrap();
+        assert_eq!(e.stream, Stream::Stderr);
+        assert_eq!(e.text, "hi\n");
+        assert!(parse_line(b"{\"log\":").is_none());
+    }
+
+    #[test]
+    fn reader_follows_growth_and_tails() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("log.json");
+        let mut w = std::fs::File::create(&p).unwrap();
+        w.write_all(line("a\n", "stdout").as_bytes()).unwrap();
+        w.write_all(line("b\n", "stdout").as_bytes()).unwrap();
+        let full = line("c\n", "stderr");
+        let (half1, half2) = full.split_at(10);
+        w.write_all(half1.as_bytes()).unwrap();
+        let mut r = Reader::new(File::open(&p).unwrap());
+        let got = r.read_tail(Some(1)).unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].text, "b\n");
+        w.write_all(half2.as_bytes()).unwrap();
+        let got = r.read_new().unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].text, "c\n");
+        assert!(r.read_new().unwrap().is_empty());
+
+        let mut out = Vec::new();
+        let mut err = Vec::new();
+        print(&got[0], Print { timestamps: true }, &mut out, &mut err).unwrap();
+        assert!(out.is_empty());
+        assert_eq!(
+            String::from_utf8(err).unwrap(),
+            "2026-01-01T00:00:00.000000001Z c\n"
+        );
+    }
+
+    #[test]
+    fn follow_drains_after_stop() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("log.json");
+        let mut w = std::fs::File::create(&p).unwrap();
+        let mut r = Reader::at_end(File::open(&p).unwrap()).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let mut seen = Vec::new();
+        let stop = async {
+            w.write_all(line("late\n", "stdout").as_bytes()).unwrap();
+            7
+        };
+        let r = rt
+            .block_on(r.follow(|e| seen.push(e.text.clone()), stop))
+            .unwrap();
+        assert_eq!(r, 7);
+        assert_eq!(seen, ["late\n"]);
+        assert_eq!(parse_tail("all").unwrap(), None);
+        assert_eq!(parse_tail("3").unwrap(), Some(3));
+        assert!(parse_tail("x").is_err());
+    }
+}

@@ -9,6 +9,10 @@ SHELL       := /bin/bash
 # cargo from PATH, else rustup's default location
 CARGO ?= $(or $(shell command -v cargo 2>/dev/null),$(HOME)/.cargo/bin/cargo)
 RELEASE_RUNTIME := $(CURDIR)/target/release/berth-runtime
+# berth-runtime and the shim are also built as static executables (target/static):
+# no dynamic loader on every container start, and a smaller resident shim.
+HOST_TRIPLE     := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
+STATIC_DIR      := $(CURDIR)/target/static/$(HOST_TRIPLE)/release
 
 # ---------------------------------------------------------------- packages
 # Debian packages for building and testing.  The scripts in ../shared/conformance
@@ -17,19 +21,20 @@ RELEASE_RUNTIME := $(CURDIR)/target/release/berth-runtime
 # podman-env.sh skips its own install once podman is present.
 DEB_PACKAGES := build-essential pkg-config libseccomp-dev busybox-static \
                 runc crun containerd podman conmon catatonit \
-                iproute2 procps util-linux jq strace
+                uidmap python3-grpcio iproute2 procps util-linux jq strace
 MIN_RUST := 1.80
 
-.PHONY: help deps build release lint fmt test demo conformance conformance-quick clean
+.PHONY: help deps build release static lint fmt test demo conformance conformance-quick clean
 
 help:
 	@echo "make deps               install the Debian packages (and Rust, if missing) needed to build and test"
 	@echo "make build              cargo build --workspace (debug)"
 	@echo "make release            cargo build --release --workspace"
+	@echo "make static             static berth-runtime and containerd-shim-berth-v2 in target/static/"
 	@echo "make lint               cargo fmt --check + clippy -D warnings"
 	@echo "make test               deps + release + cargo test --workspace --release (as root)"
 	@echo "make demo               run a busybox container with target/release/berth-runtime"
-	@echo "make bench              berth-runtime run vs crun and runc: wall, CPU, peak RSS and ratios"
+	@echo "make bench              runtime start-up vs crun/runc, idle shim RSS vs runc-v2, berth run vs ctr/podman"
 	@echo "make conformance        OCI runtime-tools suite: berth, runc, crun; writes docs/conformance.md"
 	@echo "                        (BERTH=0 or PEERS=0 to skip berth's or the peers' runs)"
 	@echo "make conformance-quick RUNTIME=/path [NORMALIZE=1] [TESTS='default kill']"
@@ -68,6 +73,12 @@ build:
 release:
 	$(CARGO) build --release --workspace
 
+# glibc and libseccomp linked in; --target keeps RUSTFLAGS off build scripts and proc macros
+static:
+	LIBSECCOMP_LINK_TYPE=static LIBSECCOMP_LIB_PATH=$$(pkg-config --variable=libdir libseccomp) \
+	RUSTFLAGS="-C target-feature=+crt-static" CARGO_TARGET_DIR=$(CURDIR)/target/static \
+	  $(CARGO) build --release -p berth-runtime -p containerd-shim-berth-v2 --target $(HOST_TRIPLE)
+
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
@@ -92,13 +103,20 @@ demo: release
 	@tests/scripts/demo.sh $(RELEASE_RUNTIME)
 
 # ------------------------------------------------------------------ bench
-# Start-up benchmark: berth-runtime run vs crun run vs runc run of busybox
-# `true`, interleaved, in one normalized (cgroup v1 only) mount namespace; prints
-# wall / CPU / peak RSS and the ratios (see docs/performance.md).  Root needed.
-# BENCH_ITERATIONS=N (default 200).  Not part of `make test`.
+# Three benchmarks, root needed, none part of `make test` (docs/performance.md):
+# - benches/runtime.sh: `run` of busybox true, berth-runtime (the static build;
+#   the dynamic one beside it) vs crun and runc, interleaved, in one normalized
+#   (cgroup v1 only) mount namespace: wall / CPU / peak RSS and the ratios;
+# - benches/shim_rss.sh: an idle shim with one container, berth's vs
+#   containerd-shim-runc-v2, both under a real containerd;
+# - benches/e2e.sh: `berth run --rm busybox true` through the whole chain vs
+#   `ctr run --rm` and `podman run --rm`.
+# BENCH_ITERATIONS=N sets the rounds of the first and last.
 .PHONY: bench
-bench: release
-	@benches/runtime.sh
+bench: release static
+	@BERTH=$(STATIC_DIR)/berth-runtime BENCH_EXTRA="berth-dynamic=$(RELEASE_RUNTIME)" benches/runtime.sh
+	@BERTH_SHIM=$(STATIC_DIR)/containerd-shim-berth-v2 BERTH_RUNTIME=$(STATIC_DIR)/berth-runtime benches/shim_rss.sh
+	@BERTH_CLI=$(CURDIR)/target/release/berth benches/e2e.sh
 
 # ------------------------------------------------------------ conformance
 # ../shared/conformance/runtime-tools-validate.sh against berth (host as is and

@@ -14,6 +14,8 @@
 #                     on most hosts) instead of $TMPDIR's filesystem (default 0)
 #   BERTH, CRUN, RUNC runtimes (default target/release/berth-runtime, /usr/bin/crun,
 #                     /usr/bin/runc); set CRUN= or RUNC= to leave one out
+#   BENCH_EXTRA       more subjects, "NAME=PATH ..." (an A/B build of berth-runtime)
+#   BENCH_ENV         "NAME:VAR=VALUE ..." set VAR only in subject NAME's environment
 #   BENCH_OUT         where the raw per-run TSV and the printed report go
 #                     (default target/bench)
 #
@@ -58,6 +60,8 @@ OUT=${BENCH_OUT:-$here/target/bench}
 subjects=("berth-runtime=$BERTH")
 if [ -n "$CRUN" ]; then [ -x "$CRUN" ] && subjects+=("crun=$CRUN") || echo "bench: $CRUN not found, leaving crun out" >&2; fi
 if [ -n "$RUNC" ]; then [ -x "$RUNC" ] && subjects+=("runc=$RUNC") || echo "bench: $RUNC not found, leaving runc out" >&2; fi
+for x in ${BENCH_EXTRA:-}; do subjects+=("$x"); done
+envs=(); for e in ${BENCH_ENV:-}; do envs+=(--env "$e"); done
 floor=(); [ "${BENCH_FLOOR:-1}" = 0 ] || floor=(--floor)
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/berth-bench.XXXXXX")
@@ -93,6 +97,6 @@ report=$OUT/runtime-$stamp.txt
 
 BENCH_IN_NS=1 BENCH_STATE=$work/state "$here/benches/normalized-ns.sh" "$BASH" "${BASH_SOURCE[0]}" \
   --bundle "$work/bundle" --workdir "$work" --state-dir "$work/state" --iterations "$ITER" --warmup "$WARMUP" --seed "${BENCH_SEED:-1}" \
-  --raw "$raw" --launcher "$launcher" "${floor[@]}" "${subjects[@]}" | tee "$report" || echo "bench: harness failed (status $?)" >&2
+  --raw "$raw" --launcher "$launcher" "${floor[@]}" "${envs[@]}" "${subjects[@]}" | tee "$report" || echo "bench: harness failed (status $?)" >&2
 echo "# raw runs: $raw; this report: $report"
 exit 0

@@ -391,6 +391,22 @@ const PASSTHROUGH_AFTER: &[(&str, usize)] = &[("exec", 2), ("ps", 1)];
 
 /// Rewrites Go-style `-flag` spellings of runc's long flags into `--flag`,
 /// leaving the container command of `exec` (and `ps` options) untouched.
+/// The subcommand's name, found without a full parse (which the sealed
+/// re-exec would otherwise pay twice): the first argument that is neither a
+/// global flag nor a global flag's value.  Expects [`normalize_args`]' output.
+pub fn subcommand_name(args: &[String]) -> Option<&str> {
+    const TAKES_VALUE: [&str; 4] = ["--root", "--log", "--log-format", "--criu"];
+    let mut rest = args.iter().skip(1);
+    while let Some(arg) = rest.next() {
+        if TAKES_VALUE.contains(&arg.as_str()) {
+            rest.next();
+        } else if !arg.starts_with('-') {
+            return Some(arg);
+        }
+    }
+    None
+}
+
 pub fn normalize_args<I: IntoIterator<Item = String>>(args: I) -> Vec<String> {
     let mut out = Vec::new();
     let mut iter = args.into_iter();
@@ -448,6 +464,34 @@ pub fn normalize_args<I: IntoIterator<Item = String>>(args: I) -> Vec<String> {
         out.push(arg);
     }
     out
+}
+
+#[cfg(test)]
+mod subcommand_name_tests {
+    use super::*;
+
+    fn name(args: &[&str]) -> Option<String> {
+        let args = normalize_args(args.iter().map(|a| a.to_string()));
+        subcommand_name(&args).map(str::to_string)
+    }
+
+    #[test]
+    fn skips_global_flags_and_their_values() {
+        assert_eq!(name(&["rt", "create", "x"]).as_deref(), Some("create"));
+        assert_eq!(
+            name(&["rt", "--root", "/r", "--log", "/l", "--debug", "run", "x"]).as_deref(),
+            Some("run")
+        );
+        assert_eq!(
+            name(&["rt", "-root", "/r", "exec", "x"]).as_deref(),
+            Some("exec")
+        );
+        assert_eq!(
+            name(&["rt", "--log-format=json", "state", "x"]).as_deref(),
+            Some("state")
+        );
+        assert_eq!(name(&["rt", "--debug"]), None);
+    }
 }
 
 #[cfg(test)]

@@ -7,10 +7,9 @@
 //! overwrite the host's binary and run its code as root on the next call
 //! (CVE-2019-5736). Before doing anything else, those commands re-exec
 //! themselves from a binary nobody can write:
-//! - first choice, no copy: the binary as seen through a read-only overlayfs
-//!   mount of its directory that is never attached anywhere (fsopen +
-//!   fsmount). Writes through it fail with EROFS, and its inode is the
-//!   overlay's, not the host file's. Needs CAP_SYS_ADMIN.
+//! - first choice, no copy: the binary through a read-only bind mount of
+//!   that one file, cloned with open_tree and never attached anywhere.
+//!   Writes through it fail with EROFS. Needs CAP_SYS_ADMIN.
 //! - otherwise: a memfd holding a copy of the binary, sealed against writes,
 //!   growth, shrinking and further seal changes. Copying costs a few ms for
 //!   a 4 MiB binary, which is why it is the fallback.
@@ -81,7 +80,7 @@ pub fn ensure() -> Result<(), Error> {
 }
 
 /// Whether `/proc/self/exe` is a memfd carrying every seal in [`SEALS`], or
-/// a file on a read-only overlayfs mount.
+/// a file on a read-only mount.
 fn is_sealed() -> Result<bool, Error> {
     // SAFETY: the path is a NUL-terminated literal; open returns a fresh fd or -1.
     let fd = unsafe { libc::open(c"/proc/self/exe".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
@@ -95,141 +94,93 @@ fn is_sealed() -> Result<bool, Error> {
     if seals >= 0 {
         return Ok(seals & SEALS == SEALS);
     }
-    Ok(on_read_only_overlay(&fd))
+    Ok(on_read_only_mount(&fd))
 }
 
-fn on_read_only_overlay(fd: &OwnedFd) -> bool {
-    const OVERLAYFS_MAGIC: i64 = 0x794c_7630;
-    // SAFETY: fstatfs/fstatvfs fill the zeroed structs we pass.
-    let mut fs: libc::statfs = unsafe { std::mem::zeroed() };
-    // SAFETY: as above.
+/// Whether `fd`'s file sits on a read-only mount, where a write open fails
+/// with EROFS whoever asks.
+fn on_read_only_mount(fd: &OwnedFd) -> bool {
+    // SAFETY: fstatvfs fills the zeroed struct we pass.
     let mut vfs: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: both calls write only into the structs, which outlive them.
-    let ok = unsafe {
-        libc::fstatfs(fd.as_raw_fd(), &mut fs) == 0 && libc::fstatvfs(fd.as_raw_fd(), &mut vfs) == 0
-    };
-    #[allow(clippy::unnecessary_cast)]
-    let magic = fs.f_type as i64;
-    ok && magic == OVERLAYFS_MAGIC && vfs.f_flag & libc::ST_RDONLY != 0
+    // SAFETY: the call writes only into the struct, which outlives it.
+    let ok = unsafe { libc::fstatvfs(fd.as_raw_fd(), &mut vfs) == 0 };
+    ok && vfs.f_flag & libc::ST_RDONLY != 0
 }
 
-/// The running binary seen through a read-only overlayfs mount of its
-/// directory, made with the new mount API and never attached to any path:
-/// nothing in any mount namespace leads to it but our own exe link.
+/// The running binary through a read-only bind mount of just that file,
+/// cloned with open_tree(2) and never attached to any path: nothing in any
+/// mount namespace leads to it but our own exe link, and a write open
+/// through it fails with EROFS.  One detached mount and no new superblock,
+/// so it costs a fraction of an overlayfs view.
 fn read_only_view() -> Result<OwnedFd, Error> {
-    let exe = std::fs::read_link("/proc/self/exe").map_err(|source| Error::Sys {
-        what: "readlink /proc/self/exe",
-        source,
-    })?;
-    let (Some(dir), Some(name)) = (exe.parent(), exe.file_name()) else {
-        return Err(Error::NotSealed);
-    };
-    let dir = dir.as_os_str().as_bytes();
-    // overlayfs splits lowerdir on ':' and ','; a deleted binary has no directory
-    if dir.iter().any(|b| matches!(b, b':' | b',' | b'\\'))
-        || name.as_bytes().ends_with(b" (deleted)")
-    {
-        return Err(Error::NotSealed);
+    read_only_view_of(c"/proc/self/exe")
+}
+
+fn read_only_view_of(file: &std::ffi::CStr) -> Result<OwnedFd, Error> {
+    const OPEN_TREE_CLONE: libc::c_uint = 1;
+    const AT_RECURSIVE: libc::c_uint = 0x8000;
+    const MOUNT_ATTR_NOEXEC_CLEAR: u64 = 0;
+    #[repr(C)]
+    struct MountAttr {
+        attr_set: u64,
+        attr_clr: u64,
+        propagation: u64,
+        userns_fd: u64,
     }
-    // overlayfs wants two lower layers when it has no upper one: the
-    // second is an empty tmpfs, itself detached, reached through its fd
-    let empty = detached_mount(c"tmpfs", MOUNT_ATTR_RDONLY)?;
-    let mut lower = dir.to_vec();
-    lower.extend_from_slice(format!(":/proc/self/fd/{}", empty.as_raw_fd()).as_bytes());
-    let lower = CString::new(lower).map_err(|_| Error::Nul)?;
-    let fsfd = fs_context(c"overlay")?;
-    fs_set(&fsfd, c"lowerdir", &lower)?;
-    let mnt = fs_mount(
-        &fsfd,
-        MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
-    )?;
-    let cname = CString::new(name.as_bytes()).map_err(|_| Error::Nul)?;
-    // SAFETY: openat reads the NUL-terminated name relative to mnt.
+    // SAFETY: the path is a NUL-terminated literal; open_tree returns a
+    // fresh O_PATH fd on the root of a new detached mount, or -1.
     let fd = unsafe {
-        libc::openat(
-            mnt.as_raw_fd(),
-            cname.as_ptr(),
-            libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NOFOLLOW,
+        libc::syscall(
+            libc::SYS_open_tree,
+            libc::AT_FDCWD,
+            file.as_ptr(),
+            OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint,
         )
     };
     if fd < 0 {
-        return Err(last("open binary in overlay"));
+        return Err(last("open_tree of the runtime binary"));
+    }
+    // SAFETY: fd is a fresh descriptor that we now own.
+    let tree = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    let attr = MountAttr {
+        attr_set: u64::from(MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV),
+        attr_clr: MOUNT_ATTR_NOEXEC_CLEAR,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    // SAFETY: mount_setattr reads `attr` (its size passed) for the mount
+    // `tree` refers to; AT_EMPTY_PATH with "" means the fd itself.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            tree.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH as libc::c_uint | AT_RECURSIVE,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    if rc != 0 {
+        return Err(last("mount_setattr read-only"));
+    }
+    let path = format!("/proc/self/fd/{}\0", tree.as_raw_fd());
+    // SAFETY: reopens the O_PATH fd's own file read-only through /proc; the
+    // path is NUL-terminated and outlives the call.
+    let fd = unsafe { libc::open(path.as_ptr().cast(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return Err(last("open read-only view"));
     }
     // SAFETY: fd is a fresh descriptor that we now own.
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    if !on_read_only_overlay(&fd) {
+    if !on_read_only_mount(&fd) {
         return Err(Error::NotSealed);
     }
     Ok(fd)
 }
 
-const FSCONFIG_SET_STRING: libc::c_uint = 1;
-const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
 const MOUNT_ATTR_RDONLY: libc::c_uint = 1;
 const MOUNT_ATTR_NOSUID: libc::c_uint = 2;
 const MOUNT_ATTR_NODEV: libc::c_uint = 4;
-
-/// fsopen(2): a filesystem context.
-fn fs_context(fstype: &std::ffi::CStr) -> Result<OwnedFd, Error> {
-    const FSOPEN_CLOEXEC: libc::c_uint = 1;
-    // SAFETY: fsopen reads the NUL-terminated name; returns a fresh fd or -1.
-    let fd = unsafe { libc::syscall(libc::SYS_fsopen, fstype.as_ptr(), FSOPEN_CLOEXEC) };
-    if fd < 0 {
-        return Err(last("fsopen"));
-    }
-    // SAFETY: fd is a fresh descriptor that we now own.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
-}
-
-/// fsconfig(2) FSCONFIG_SET_STRING.
-fn fs_set(ctx: &OwnedFd, key: &std::ffi::CStr, value: &std::ffi::CStr) -> Result<(), Error> {
-    // SAFETY: fsconfig reads the NUL-terminated key and value.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_fsconfig,
-            ctx.as_raw_fd(),
-            FSCONFIG_SET_STRING,
-            key.as_ptr(),
-            value.as_ptr(),
-            0,
-        )
-    };
-    if rc != 0 {
-        return Err(last("fsconfig"));
-    }
-    Ok(())
-}
-
-/// FSCONFIG_CMD_CREATE then fsmount(2): a mount attached nowhere.
-fn fs_mount(ctx: &OwnedFd, attrs: libc::c_uint) -> Result<OwnedFd, Error> {
-    const FSMOUNT_CLOEXEC: libc::c_uint = 1;
-    // SAFETY: FSCONFIG_CMD_CREATE takes no key or value.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_fsconfig,
-            ctx.as_raw_fd(),
-            FSCONFIG_CMD_CREATE,
-            std::ptr::null::<libc::c_char>(),
-            std::ptr::null::<libc::c_char>(),
-            0,
-        )
-    };
-    if rc != 0 {
-        return Err(last("create filesystem"));
-    }
-    // SAFETY: fsmount returns a fresh fd for the new mount's root, or -1.
-    let mnt = unsafe { libc::syscall(libc::SYS_fsmount, ctx.as_raw_fd(), FSMOUNT_CLOEXEC, attrs) };
-    if mnt < 0 {
-        return Err(last("fsmount"));
-    }
-    // SAFETY: mnt is a fresh descriptor that we now own.
-    Ok(unsafe { OwnedFd::from_raw_fd(mnt as i32) })
-}
-
-fn detached_mount(fstype: &std::ffi::CStr, attrs: libc::c_uint) -> Result<OwnedFd, Error> {
-    let ctx = fs_context(fstype)?;
-    fs_mount(&ctx, attrs)
-}
 
 /// A memfd holding a copy of `/proc/self/exe`, sealed.
 fn sealed_copy() -> Result<OwnedFd, Error> {
@@ -368,23 +319,28 @@ mod tests {
     }
 
     #[test]
-    fn overlay_view_refuses_writes() {
+    fn read_only_view_refuses_writes() {
         // needs CAP_SYS_ADMIN: as root, the view must work, else the memfd
         // fallback carries the whole cost on every create/run/exec
         // SAFETY: geteuid has no failure mode.
         if unsafe { libc::geteuid() } != 0 {
-            eprintln!("SKIPPED overlay_view_refuses_writes: needs root");
+            eprintln!("SKIPPED read_only_view_refuses_writes: needs root");
             return;
         }
-        let fd = read_only_view().unwrap();
-        assert!(on_read_only_overlay(&fd));
+        // a copy, so the write is refused by the mount and not by ETXTBSY
+        let dir = tempfile::tempdir().unwrap();
+        let copy = dir.path().join("berth-runtime");
+        std::fs::copy("/proc/self/exe", &copy).unwrap();
+        let copy = CString::new(copy.as_os_str().as_bytes()).unwrap();
+        let fd = read_only_view_of(&copy).unwrap();
+        assert!(on_read_only_mount(&fd));
         let reopened = std::fs::OpenOptions::new()
             .write(true)
             .open(format!("/proc/self/fd/{}", fd.as_raw_fd()));
         assert_eq!(
             reopened.unwrap_err().raw_os_error(),
             Some(libc::EROFS),
-            "a write open through the overlay view must fail with EROFS"
+            "a write open through the read-only view must fail with EROFS"
         );
     }
 

@@ -367,8 +367,9 @@ impl Attacker {
             .lines()
             .find(|l| l.starts_with("caught"))
             .unwrap_or_default();
-        // the sealed view is a detached read-only overlay ("/berth-runtime")
-        // or a sealed memfd ("/memfd:berth-runtime (deleted)")
+        // the sealed view is a detached read-only bind mount of the binary
+        // (its path is the detached mount's root, not the host path) or a
+        // sealed memfd ("/memfd:berth-runtime (deleted)")
         let host_path = self.copy.bin.to_string_lossy().into_owned();
         assert!(
             !caught.contains(&host_path),

@@ -1,11 +1,66 @@
-fn main() {
-    if std::env::args()
-        .skip(1)
-        .any(|a| a == "-v" || a == "--version")
-    {
-        println!("{}", berth_manager::version());
-        return;
+use std::os::fd::AsRawFd;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use berth_manager::config::{self, Config};
+use clap::Parser;
+
+/// berth's lifecycle manager: container records, tasks through shims,
+/// images and events, served over ttrpc on <state>/manager.sock.
+#[derive(Parser)]
+#[command(name = "berth-manager", version = env!("CARGO_PKG_VERSION"))]
+struct Args {
+    /// Persistent data: metadata, images, snapshots, logs.
+    #[arg(long, env = "BERTH_ROOT", default_value = config::DEFAULT_ROOT)]
+    root: PathBuf,
+    /// Runtime data: socket, bundles, FIFOs.
+    #[arg(long, env = "BERTH_STATE", default_value = config::DEFAULT_STATE)]
+    state: PathBuf,
+    /// OCI runtime the shims run.
+    #[arg(long, default_value = config::DEFAULT_RUNTIME)]
+    runtime: PathBuf,
+    /// Shim binary (containerd's shim protocol).
+    #[arg(long, default_value = config::DEFAULT_SHIM)]
+    shim: PathBuf,
+    /// Append the manager's and shims' log lines to this file instead of stderr.
+    #[arg(long)]
+    log: Option<PathBuf>,
+    /// Start shims with -debug.
+    #[arg(long)]
+    debug: bool,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    if let Some(log) = &args.log {
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .with_context(|| format!("open log file {}", log.display()))?;
+        nix::unistd::dup2(f.as_raw_fd(), 2).context("redirect stderr to the log file")?;
     }
-    eprintln!("berth-manager: the manager service is not implemented yet");
-    std::process::exit(1);
+    let me = std::env::current_exe().context("find the manager's own binary")?;
+    let absolute = |p: PathBuf| -> anyhow::Result<PathBuf> {
+        Ok(if p.is_absolute() {
+            p
+        } else {
+            std::env::current_dir()?.join(p)
+        })
+    };
+    let cfg = Config {
+        root: absolute(args.root)?,
+        state: absolute(args.state)?,
+        runtime: config::find_binary(&args.runtime, Some(&me)),
+        shim: config::find_binary(&args.shim, Some(&me)),
+        manager_bin: me,
+        debug: args.debug,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("start the async runtime")?;
+    rt.block_on(berth_manager::server::serve(cfg))
+        .context("berth-manager")?;
+    Ok(())
 }

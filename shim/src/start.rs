@@ -97,7 +97,7 @@ pub fn start(args: &Args) -> Result<String, StartError> {
         .mode(0o711)
         .create(SOCKET_DIR)
         .map_err(sock_err)?;
-    let listener = match UnixListener::bind(&path) {
+    let listener = match bind_private(&path) {
         Ok(l) => l,
         Err(e) if e.kind() == io::ErrorKind::AddrInUse => {
             if UnixStream::connect(&path).is_ok() {
@@ -105,7 +105,7 @@ pub fn start(args: &Args) -> Result<String, StartError> {
                 return Ok(address);
             }
             fs::remove_file(&path).map_err(sock_err)?;
-            UnixListener::bind(&path).map_err(sock_err)?
+            bind_private(&path).map_err(sock_err)?
         }
         Err(e) => return Err(sock_err(e)),
     };
@@ -159,6 +159,19 @@ pub fn runtime_info() -> Result<Vec<u8>, StartError> {
     info.name = "io.containerd.berth.v2".to_string();
     info.version = Some(v).into();
     Ok(info.write_to_bytes()?)
+}
+
+/// Binds the task socket owner-only (0600, as containerd's shims do): the
+/// task API can run anything as root.  The umask makes the socket born
+/// private, with no window where others may connect; `start` is still
+/// single-threaded here, so the process-wide umask touches nothing else.
+fn bind_private(path: &std::path::Path) -> io::Result<UnixListener> {
+    // SAFETY: umask only swaps the process's file mode mask.
+    let old = unsafe { libc::umask(0o177) };
+    let bound = UnixListener::bind(path);
+    // SAFETY: as above, restoring the previous mask.
+    unsafe { libc::umask(old) };
+    bound
 }
 
 #[cfg(test)]

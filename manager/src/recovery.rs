@@ -1,0 +1,229 @@
+//! Crash-only start: every stored container is brought back in line with
+//! what is really there. Live shims are reconnected and watched again;
+//! exits that happened while no manager ran are read from the shim; dead
+//! shims are cleaned up with the shim binary's `delete`; half-done creates
+//! and removals are finished.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use berth_proto::containerd::api;
+
+use crate::bundle;
+use crate::manager::{Manager, Task};
+use crate::record::{nanos_of, now_nanos, ContainerRecord, Status};
+use crate::shim::{ShimClient, ShimError};
+use crate::tasks::shim_address;
+
+/// Longest recovery waits for a task create the last manager left in flight.
+const CREATE_IN_FLIGHT_WAIT: Duration = Duration::from_secs(10);
+
+/// True when something is mounted on the bundle's rootfs: the shim's
+/// `Create` mounts it before it runs the runtime.
+fn rootfs_mounted(bundle: &Path) -> bool {
+    match (
+        std::fs::metadata(bundle),
+        std::fs::metadata(bundle.join("rootfs")),
+    ) {
+        (Ok(b), Ok(r)) => b.dev() != r.dev(),
+        _ => false,
+    }
+}
+
+/// The task's state once no `Create` is in flight: a shim answers "not
+/// found" while it still creates the task, so with the rootfs already
+/// mounted the answer is awaited, or the task would be created after its
+/// cleanup and its cgroups left behind.
+async fn settled_state(
+    client: &ShimClient,
+    id: &str,
+    bundle: &Path,
+) -> Result<api::StateResponse, ShimError> {
+    let deadline = tokio::time::Instant::now() + CREATE_IN_FLIGHT_WAIT;
+    loop {
+        match client.state(id, "").await {
+            Err(e)
+                if is_not_found(&e)
+                    && rootfs_mounted(bundle)
+                    && tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+fn is_not_found(e: &ShimError) -> bool {
+    matches!(
+        e,
+        ShimError::Rpc {
+            source: ttrpc::Error::RpcStatus(s),
+            ..
+        } if s.code() == ttrpc::Code::NOT_FOUND
+    )
+}
+
+/// Longest recovery spends on one container.
+const RECOVER_ONE_TIMEOUT: Duration = Duration::from_secs(120);
+
+impl Manager {
+    pub async fn recover(self: &Arc<Self>) {
+        let records = match self.store.list() {
+            Ok(r) => r,
+            Err(e) => {
+                crate::log_line!("berth-manager: recovery: {e}");
+                return;
+            }
+        };
+        for rec in records {
+            let id = rec.id.clone();
+            // one stuck shim must not keep the manager from serving; the
+            // container keeps its record and the next start tries again
+            if tokio::time::timeout(RECOVER_ONE_TIMEOUT, self.recover_one(rec))
+                .await
+                .is_err()
+            {
+                crate::log_line!("berth-manager: recovery of {id} timed out");
+            }
+        }
+    }
+
+    async fn recover_one(self: &Arc<Self>, rec: ContainerRecord) {
+        let id = rec.id.clone();
+        // removal, or creation before its snapshot, cut short
+        if rec.status == Status::Dead || (rec.status == Status::Created && rec.rootfs.is_empty()) {
+            if rec.shim.is_some() {
+                self.release_shim(&rec).await;
+            }
+            self.discard(&id).await;
+            return;
+        }
+        if rec.shim.is_none() {
+            if rec.status.has_task() {
+                // cannot happen with the write order in tasks.rs; heal anyway
+                self.record_lost(&rec, 255).await;
+            } else if rec.status == Status::Restarting {
+                self.after_exit(ContainerRecord {
+                    status: Status::Exited,
+                    ..rec
+                });
+            }
+            return;
+        }
+        let dir = self.cfg.bundle_dir(&id);
+        let client = match shim_address(&rec, &dir) {
+            Some(addr) => ShimClient::connect(&addr).await.ok(),
+            None => None,
+        };
+        let Some(client) = client else {
+            crate::log_line!("berth-manager: recovery: shim of {id} is gone");
+            self.shim_gone(&rec, &dir).await;
+            return;
+        };
+        let state = match settled_state(&client, &id, &dir).await {
+            Ok(s) => s,
+            Err(e) => {
+                crate::log_line!("berth-manager: recovery: shim of {id} has no task: {e}");
+                self.release_shim(&rec).await;
+                if rec.status.has_task() {
+                    self.record_lost(&rec, 255).await;
+                }
+                return;
+            }
+        };
+        let status = state.status.enum_value_or_default();
+        crate::log_line!(
+            "berth-manager: recovery: {id} is {} here, {status:?} in its shim",
+            rec.status.as_str()
+        );
+        match status {
+            api::Status::RUNNING | api::Status::PAUSED | api::Status::PAUSING
+                if rec.status.has_task() =>
+            {
+                let paused = status != api::Status::RUNNING;
+                let rec = match self.store.update(&id, |r| {
+                    r.pid = state.pid;
+                    r.status = if paused {
+                        Status::Paused
+                    } else {
+                        Status::Running
+                    };
+                }) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        crate::log_line!("berth-manager: recovery of {id}: {e}");
+                        return;
+                    }
+                };
+                let log_copier = crate::tasks::spawn_log_copier(&id, &dir.join("log"));
+                self.set_task(
+                    &id,
+                    Task {
+                        client: client.clone(),
+                        generation: rec.started_at,
+                        log_copier,
+                    },
+                );
+                self.watch_task(&id, client, rec.started_at);
+            }
+            api::Status::STOPPED if rec.status.has_task() => {
+                // the exit happened while no manager was running
+                self.finish_exit(&id, 0, state.exit_status as i32, nanos_of(&state.exited_at))
+                    .await;
+            }
+            _ => {
+                // a start cut short (task created, never started), or a
+                // shim left over after its exit was recorded
+                self.release_shim(&rec).await;
+                if rec.status.has_task() {
+                    self.record_lost(&rec, 255).await;
+                } else if rec.status == Status::Created {
+                    let _ = self.store.update(&id, |r| {
+                        r.error = "start interrupted: the manager restarted".into()
+                    });
+                }
+            }
+        }
+    }
+
+    /// The shim process is gone: its binary's `delete` cleans up and says
+    /// how the task ended.
+    async fn shim_gone(self: &Arc<Self>, rec: &ContainerRecord, dir: &Path) {
+        if let Some(addr) = shim_address(rec, dir) {
+            crate::tasks::remove_dead_socket(&addr.address).await;
+        }
+        let mut code = 255;
+        if dir.join("config.json").exists() {
+            match self.launcher.cleanup(&rec.id, dir).await {
+                Ok(resp) => code = resp.exit_status as i32,
+                Err(e) => crate::log_line!("berth-manager: clean up after shim of {}: {e}", rec.id),
+            }
+        }
+        if let Err(e) = bundle::remove_bundle(dir) {
+            crate::log_line!("berth-manager: {e}");
+        }
+        let _ = self.store.update(&rec.id, |r| r.shim = None);
+        if rec.status.has_task() {
+            self.record_lost(rec, code).await;
+        }
+    }
+
+    /// Records an exit learned without the shim's word.
+    async fn record_lost(self: &Arc<Self>, rec: &ContainerRecord, code: i32) {
+        let Ok(rec) = self.store.update(&rec.id, |r| {
+            r.status = Status::Exited;
+            r.exit_code = code;
+            r.finished_at = now_nanos();
+            r.pid = 0;
+            r.shim = None;
+        }) else {
+            return;
+        };
+        self.note_exit(&rec);
+        self.container_event(&rec, "die", &[("exitCode", code.to_string())]);
+        self.after_exit(rec);
+    }
+}

@@ -1,0 +1,11 @@
+//! The ttrpc services: thin adapters from wire messages to [`Manager`]
+//! calls.
+//!
+//! [`Manager`]: crate::manager::Manager
+
+pub mod containers;
+pub mod events;
+pub mod forward;
+pub mod images;
+pub mod system;
+pub mod tasks;

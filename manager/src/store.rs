@@ -1,0 +1,315 @@
+//! Container metadata in redb: one write transaction per state change, so
+//! a crash at any instant leaves the old records or the new ones.
+
+use std::path::Path;
+
+use redb::{Database, ReadableTable, TableDefinition};
+
+use crate::record::ContainerRecord;
+
+/// id → JSON record.
+const CONTAINERS: TableDefinition<&str, &[u8]> = TableDefinition::new("containers");
+/// name → id.
+const NAMES: TableDefinition<&str, &str> = TableDefinition::new("names");
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("metadata store {path}: {source}")]
+    Open {
+        path: String,
+        source: Box<redb::Error>,
+    },
+    #[error("metadata store: {0}")]
+    Db(Box<redb::Error>),
+    #[error("metadata store: record {id} is corrupt: {source}")]
+    Corrupt {
+        id: String,
+        source: serde_json::Error,
+    },
+    #[error("conflict: the container name \"/{0}\" is already in use")]
+    NameInUse(String),
+    #[error("container id {0} already exists")]
+    IdInUse(String),
+    #[error("no such container: {0}")]
+    NotFound(String),
+    #[error("multiple containers match prefix {0}")]
+    Ambiguous(String),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+fn db<E: Into<redb::Error>>(e: E) -> StoreError {
+    StoreError::Db(Box::new(e.into()))
+}
+
+/// The manager's metadata database.
+pub struct Store {
+    db: Database,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path`; redb's file lock
+    /// makes a second manager on the same root fail here.
+    pub fn open(path: &Path) -> Result<Store> {
+        let open_err = |e: redb::Error| StoreError::Open {
+            path: path.display().to_string(),
+            source: Box::new(e),
+        };
+        let db = Database::create(path).map_err(|e| open_err(e.into()))?;
+        let txn = db.begin_write().map_err(|e| open_err(e.into()))?;
+        txn.open_table(CONTAINERS).map_err(|e| open_err(e.into()))?;
+        txn.open_table(NAMES).map_err(|e| open_err(e.into()))?;
+        txn.commit().map_err(|e| open_err(e.into()))?;
+        Ok(Store { db })
+    }
+
+    pub fn get(&self, id: &str) -> Result<Option<ContainerRecord>> {
+        let txn = self.db.begin_read().map_err(db)?;
+        let table = txn.open_table(CONTAINERS).map_err(db)?;
+        let value = table.get(id).map_err(db)?;
+        value.map(|v| decode(id, v.value())).transpose()
+    }
+
+    pub fn list(&self) -> Result<Vec<ContainerRecord>> {
+        let txn = self.db.begin_read().map_err(db)?;
+        let table = txn.open_table(CONTAINERS).map_err(db)?;
+        let mut out = Vec::new();
+        for entry in table.iter().map_err(db)? {
+            let (k, v) = entry.map_err(db)?;
+            out.push(decode(k.value(), v.value())?);
+        }
+        Ok(out)
+    }
+
+    /// Finds a container by exact name, exact id, or unique id prefix.
+    pub fn resolve(&self, key: &str) -> Result<ContainerRecord> {
+        let key = key.strip_prefix('/').unwrap_or(key);
+        if key.is_empty() {
+            return Err(StoreError::NotFound(String::new()));
+        }
+        let txn = self.db.begin_read().map_err(db)?;
+        let names = txn.open_table(NAMES).map_err(db)?;
+        let table = txn.open_table(CONTAINERS).map_err(db)?;
+        if let Some(id) = names.get(key).map_err(db)? {
+            let id = id.value().to_string();
+            if let Some(v) = table.get(id.as_str()).map_err(db)? {
+                return decode(&id, v.value());
+            }
+        }
+        if let Some(v) = table.get(key).map_err(db)? {
+            return decode(key, v.value());
+        }
+        let mut found: Option<ContainerRecord> = None;
+        for entry in table.range(key..).map_err(db)? {
+            let (k, v) = entry.map_err(db)?;
+            if !k.value().starts_with(key) {
+                break;
+            }
+            if found.is_some() {
+                return Err(StoreError::Ambiguous(key.to_string()));
+            }
+            found = Some(decode(k.value(), v.value())?);
+        }
+        found.ok_or_else(|| StoreError::NotFound(key.to_string()))
+    }
+
+    /// Stores a new record and claims its name, or changes nothing.
+    pub fn insert(&self, rec: &ContainerRecord) -> Result<()> {
+        let txn = self.db.begin_write().map_err(db)?;
+        {
+            let mut names = txn.open_table(NAMES).map_err(db)?;
+            let mut table = txn.open_table(CONTAINERS).map_err(db)?;
+            if names.get(rec.name.as_str()).map_err(db)?.is_some() {
+                return Err(StoreError::NameInUse(rec.name.clone()));
+            }
+            if table.get(rec.id.as_str()).map_err(db)?.is_some() {
+                return Err(StoreError::IdInUse(rec.id.clone()));
+            }
+            names
+                .insert(rec.name.as_str(), rec.id.as_str())
+                .map_err(db)?;
+            table
+                .insert(rec.id.as_str(), encode(rec).as_slice())
+                .map_err(db)?;
+        }
+        txn.commit().map_err(db)
+    }
+
+    /// Reads, changes and writes one record in a single transaction;
+    /// returns the new record.
+    pub fn update(
+        &self,
+        id: &str,
+        change: impl FnOnce(&mut ContainerRecord),
+    ) -> Result<ContainerRecord> {
+        let txn = self.db.begin_write().map_err(db)?;
+        let rec = {
+            let mut table = txn.open_table(CONTAINERS).map_err(db)?;
+            let mut rec = match table.get(id).map_err(db)? {
+                Some(v) => decode(id, v.value())?,
+                None => return Err(StoreError::NotFound(id.to_string())),
+            };
+            change(&mut rec);
+            // id and name are keys: only `rename` changes a name
+            rec.id = id.to_string();
+            table.insert(id, encode(&rec).as_slice()).map_err(db)?;
+            rec
+        };
+        txn.commit().map_err(db)?;
+        Ok(rec)
+    }
+
+    pub fn rename(&self, id: &str, new_name: &str) -> Result<ContainerRecord> {
+        let txn = self.db.begin_write().map_err(db)?;
+        let rec = {
+            let mut names = txn.open_table(NAMES).map_err(db)?;
+            let mut table = txn.open_table(CONTAINERS).map_err(db)?;
+            let mut rec = match table.get(id).map_err(db)? {
+                Some(v) => decode(id, v.value())?,
+                None => return Err(StoreError::NotFound(id.to_string())),
+            };
+            if let Some(owner) = names.get(new_name).map_err(db)? {
+                if owner.value() != id {
+                    return Err(StoreError::NameInUse(new_name.to_string()));
+                }
+            }
+            names.remove(rec.name.as_str()).map_err(db)?;
+            names.insert(new_name, id).map_err(db)?;
+            rec.name = new_name.to_string();
+            table.insert(id, encode(&rec).as_slice()).map_err(db)?;
+            rec
+        };
+        txn.commit().map_err(db)?;
+        Ok(rec)
+    }
+
+    /// Drops the record and its name; a missing record is not an error.
+    pub fn remove(&self, id: &str) -> Result<()> {
+        let txn = self.db.begin_write().map_err(db)?;
+        {
+            let mut names = txn.open_table(NAMES).map_err(db)?;
+            let mut table = txn.open_table(CONTAINERS).map_err(db)?;
+            let old = table.remove(id).map_err(db)?.map(|v| v.value().to_vec());
+            if let Some(bytes) = old {
+                let rec = decode(id, &bytes)?;
+                let owned = names
+                    .get(rec.name.as_str())
+                    .map_err(db)?
+                    .is_some_and(|v| v.value() == id);
+                if owned {
+                    names.remove(rec.name.as_str()).map_err(db)?;
+                }
+            }
+        }
+        txn.commit().map_err(db)
+    }
+}
+
+fn encode(rec: &ContainerRecord) -> Vec<u8> {
+    serde_json::to_vec(rec).expect("a record always serializes")
+}
+
+fn decode(id: &str, bytes: &[u8]) -> Result<ContainerRecord> {
+    serde_json::from_slice(bytes).map_err(|source| StoreError::Corrupt {
+        id: id.to_string(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::Status;
+
+    fn rec(id: &str, name: &str) -> ContainerRecord {
+        ContainerRecord {
+            id: id.into(),
+            name: name.into(),
+            image: "busybox".into(),
+            image_id: String::new(),
+            spec_json: "{}".into(),
+            labels: Default::default(),
+            restart_policy: "no".into(),
+            restart_max_retries: 0,
+            auto_remove: false,
+            tty: false,
+            open_stdin: false,
+            created: 1,
+            status: Status::Created,
+            pid: 0,
+            exit_code: 0,
+            started_at: 0,
+            finished_at: 0,
+            restart_count: 0,
+            oom_killed: false,
+            log_path: String::new(),
+            bundle: String::new(),
+            stop_signal: "SIGTERM".into(),
+            stop_timeout: 10,
+            rootfs: vec![],
+            error: String::new(),
+            snapshot: id.into(),
+            shim: None,
+            stop_requested: false,
+        }
+    }
+
+    #[test]
+    fn insert_resolve_rename_remove() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("m.redb")).unwrap();
+        store.insert(&rec("abc123", "web")).unwrap();
+        store.insert(&rec("abd456", "db")).unwrap();
+        assert_eq!(store.resolve("web").unwrap().id, "abc123");
+        assert_eq!(store.resolve("abc").unwrap().id, "abc123");
+        assert_eq!(store.resolve("abd456").unwrap().name, "db");
+        assert!(matches!(store.resolve("ab"), Err(StoreError::Ambiguous(_))));
+        assert!(matches!(store.resolve("zz"), Err(StoreError::NotFound(_))));
+
+        assert!(matches!(
+            store.insert(&rec("fff", "web")),
+            Err(StoreError::NameInUse(_))
+        ));
+        assert!(
+            store.get("fff").unwrap().is_none(),
+            "a refused insert left a record"
+        );
+
+        assert!(matches!(
+            store.rename("abc123", "db"),
+            Err(StoreError::NameInUse(_))
+        ));
+        store.rename("abc123", "front").unwrap();
+        assert!(store.resolve("web").is_err());
+        assert_eq!(store.resolve("front").unwrap().id, "abc123");
+
+        store.remove("abc123").unwrap();
+        assert!(store.resolve("front").is_err());
+        // the freed name can be taken again
+        store.insert(&rec("eee", "front")).unwrap();
+        assert_eq!(store.list().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn update_persists_across_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.redb");
+        {
+            let store = Store::open(&path).unwrap();
+            store.insert(&rec("abc", "web")).unwrap();
+            store
+                .update("abc", |r| {
+                    r.status = Status::Exited;
+                    r.exit_code = 3;
+                })
+                .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        let r = store.get("abc").unwrap().unwrap();
+        assert_eq!((r.status, r.exit_code), (Status::Exited, 3));
+        assert!(matches!(
+            store.update("nope", |_| {}),
+            Err(StoreError::NotFound(_))
+        ));
+    }
+}

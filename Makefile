@@ -100,7 +100,7 @@ test:
 
 # ------------------------------------------------------------------- demo
 demo: release
-	@tests/scripts/demo.sh $(RELEASE_RUNTIME)
+	@tests/scripts/demo.sh
 
 # ------------------------------------------------------------------ bench
 # Three benchmarks, root needed, none part of `make test` (docs/performance.md):

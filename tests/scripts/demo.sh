@@ -1,27 +1,41 @@
 #!/usr/bin/env bash
-# demo.sh — run one busybox container with berth-runtime and clean up.
+# demo.sh — one busybox container through the whole chain:
+#   berth → berth-manager → containerd-shim-berth-v2 → berth-runtime
+# The busybox image comes from ../shared/conformance/make-busybox-image.sh
+# (built locally, no registry); `berth load` imports it.  The manager is
+# started on demand by berth and stopped at the end; every bit of state lives
+# in a temporary BERTH_ROOT/BERTH_STATE, removed on exit.
 #
-# Usage (as root): tests/scripts/demo.sh [RUNTIME] [-- ARG...]
-#   RUNTIME defaults to target/release/berth-runtime; ARG... defaults to
-#   sh -c 'echo hello from berth; uname -a'
+# Usage (as root): tests/scripts/demo.sh [-- ARG...]
+#   ARG... defaults to sh -c 'echo hello from berth; uname -a'
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-runtime=$here/target/release/berth-runtime
-if [ $# -gt 0 ] && [ "$1" != -- ]; then runtime=$1; shift; fi
+bin=$here/target/release
 [ $# -gt 0 ] && [ "$1" = -- ] && shift
 args=("$@")
 [ ${#args[@]} -gt 0 ] || args=(sh -c 'echo hello from berth; uname -a')
 [ "$(id -u)" = 0 ] || { echo "demo: must run as root (namespaces, mounts, cgroups)" >&2; exit 1; }
+images=${RC_IMAGES:-/var/tmp/rc-images}
+make_image=$here/../shared/conformance/make-busybox-image.sh
+[ -f "$make_image" ] || { echo "demo: $make_image not found (shared/ must sit beside the repo)" >&2; exit 1; }
 
 tmp=$(mktemp -d /tmp/berth-demo.XXXXXX)
-id=berth-demo-$$
+export BERTH_ROOT=$tmp/root BERTH_STATE=$tmp/state
 cleanup() {
-  "$runtime" --root "$tmp/state" delete --force "$id" >/dev/null 2>&1 || true
+  "$bin/berth" rm -f demo >/dev/null 2>&1 || true
+  # the manager berth started for this demo (its command line names our state dir)
+  pkill -f -- "--state $BERTH_STATE" 2>/dev/null || true
+  sleep 0.2
+  grep -o " $tmp[^ ]*" /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
   rm -rf --one-file-system "$tmp"
 }
 trap cleanup EXIT
 
-"$here/tests/scripts/make-bundle.sh" "$tmp/bundle" "$runtime" -- "${args[@]}"
-echo "+ $(basename "$runtime") run --bundle $tmp/bundle $id    # process.args: ${args[*]}"
-"$runtime" --root "$tmp/state" run --bundle "$tmp/bundle" "$id" </dev/null
+[ -f "$images/busybox-oci.tar" ] || bash "$make_image" "$images" >/dev/null
+echo "+ berth load -i $images/busybox-oci.tar"
+"$bin/berth" load -i "$images/busybox-oci.tar"
+echo "+ berth run --rm --name demo busybox ${args[*]}"
+"$bin/berth" run --rm --name demo busybox "${args[@]}" </dev/null
+echo "+ berth ps -a"
+"$bin/berth" ps -a

@@ -45,14 +45,10 @@ pub fn workspace_root() -> PathBuf {
     root.canonicalize().unwrap_or(root)
 }
 
-/// The runtime binary under test: `$BERTH_RUNTIME` if set, else
-/// `<workspace>/target/release/berth-runtime` if it exists, else
-/// `<workspace>/target/debug/berth-runtime`.
-pub fn runtime_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("BERTH_RUNTIME").filter(|p| !p.is_empty()) {
-        return PathBuf::from(p);
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
+/// The cargo target dir: `$CARGO_TARGET_DIR` (relative to the workspace
+/// root when relative), else `<workspace>/target`.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .map(|t| {
             if t.is_absolute() {
@@ -61,12 +57,34 @@ pub fn runtime_bin() -> PathBuf {
                 workspace_root().join(t)
             }
         })
-        .unwrap_or_else(|| workspace_root().join("target"));
-    let release = target.join("release").join("berth-runtime");
+        .unwrap_or_else(|| workspace_root().join("target"))
+}
+
+/// A workspace binary under test: `$<env_var>` if set, else
+/// `<target>/release/<name>` if it exists, else `<target>/debug/<name>`.
+pub fn built_binary(env_var: &str, name: &str) -> PathBuf {
+    if let Some(p) = std::env::var_os(env_var).filter(|p| !p.is_empty()) {
+        return PathBuf::from(p);
+    }
+    let target = target_dir();
+    let release = target.join("release").join(name);
     if release.exists() {
         return release;
     }
-    target.join("debug").join("berth-runtime")
+    target.join("debug").join(name)
+}
+
+/// The runtime binary under test: `$BERTH_RUNTIME` if set, else
+/// `<workspace>/target/release/berth-runtime` if it exists, else
+/// `<workspace>/target/debug/berth-runtime`.
+pub fn runtime_bin() -> PathBuf {
+    built_binary("BERTH_RUNTIME", "berth-runtime")
+}
+
+/// The containerd shim under test: `$BERTH_SHIM`, else the workspace's
+/// release build of containerd-shim-berth-v2, else its debug build.
+pub fn shim_bin() -> PathBuf {
+    built_binary("BERTH_SHIM", "containerd-shim-berth-v2")
 }
 
 /// The busybox binary the rootfs is built from: `$BERTH_BUSYBOX`, else

@@ -53,9 +53,7 @@ fn load_then_run_rm_gives_output_and_exit_code() {
     assert_eq!(out.out(), "hi /tmp 0", "{out}");
 
     // --rm left nothing: no container, no mounts
-    assert!(b.container_ids().is_empty(), "{:?}", b.container_ids());
-    let left = b.leftovers(&[]);
-    assert!(left.is_empty(), "{left:?}");
+    b.assert_all_gone(&[]);
 }
 
 #[test]
@@ -153,9 +151,7 @@ fn detached_container_outlives_a_killed_manager() {
 
     let rm = b.run(&["rm", "-f", &name]).ok();
     assert_eq!(rm.out(), name, "{rm}");
-    assert!(b.container_ids().is_empty());
-    let left = b.leftovers(&[id]);
-    assert!(left.is_empty(), "left behind: {left:?}");
+    b.assert_all_gone(&[id]);
 }
 
 #[test]
@@ -176,9 +172,7 @@ fn rm_force_kills_a_running_container_and_cleans_up() {
         "{no_force}"
     );
     b.run(&["rm", "-f", &id]).ok();
-    assert!(b.container_ids().is_empty());
-    let left = b.leftovers(&[id]);
-    assert!(left.is_empty(), "left behind: {left:?}");
+    b.assert_all_gone(&[id]);
 }
 
 #[test]

@@ -106,6 +106,29 @@ impl Drop for ChildGuard {
     }
 }
 
+/// `berth run -it --name NAME busybox sh` on `pty`, once the shell has
+/// answered `probe` with `want`; returns the client and what the terminal
+/// showed so far.
+fn attached_shell(
+    b: &Berth,
+    pty: &mut Pty,
+    name: &str,
+    probe: &str,
+    want: &str,
+) -> (ChildGuard, String) {
+    let child = ChildGuard(spawn_on_pty(
+        b,
+        pty,
+        &["run", "-it", "--name", name, "busybox", "sh"],
+    ));
+    let mut seen = String::new();
+    pty.master
+        .write_all(format!("{probe}\r").as_bytes())
+        .unwrap();
+    read_until(&mut pty.master, &mut seen, want, Duration::from_secs(30));
+    (child, seen)
+}
+
 fn local_flags(f: &File) -> libc::tcflag_t {
     // SAFETY: tcgetattr writes one termios we own.
     unsafe {
@@ -169,19 +192,7 @@ fn ctrl_p_ctrl_q_detaches_and_the_container_keeps_running() {
     let name = unique_id("detach");
     let mut pty = openpty();
     let before = local_flags(&pty.slave);
-    let mut child = ChildGuard(spawn_on_pty(
-        &b,
-        &pty,
-        &["run", "-it", "--name", &name, "busybox", "sh"],
-    ));
-    let mut seen = String::new();
-    pty.master.write_all(b"echo ready-$((1+1))\r").unwrap();
-    read_until(
-        &mut pty.master,
-        &mut seen,
-        "ready-2",
-        Duration::from_secs(30),
-    );
+    let (mut child, seen) = attached_shell(&b, &mut pty, &name, "echo ready-$((1+1))", "ready-2");
     pty.master.write_all(&[0x10, 0x11]).unwrap();
     let code = wait_child(&mut child.0, Duration::from_secs(30));
     assert_eq!(code, 0, "terminal showed:\n{seen}");
@@ -209,14 +220,7 @@ fn sigterm_to_an_it_client_restores_the_terminal() {
     let name = unique_id("term");
     let mut pty = openpty();
     let before = local_flags(&pty.slave);
-    let mut child = ChildGuard(spawn_on_pty(
-        &b,
-        &pty,
-        &["run", "-it", "--name", &name, "busybox", "sh"],
-    ));
-    let mut seen = String::new();
-    pty.master.write_all(b"echo up-$((2+3))\r").unwrap();
-    read_until(&mut pty.master, &mut seen, "up-5", Duration::from_secs(30));
+    let (mut child, seen) = attached_shell(&b, &mut pty, &name, "echo up-$((2+3))", "up-5");
     assert_ne!(
         local_flags(&pty.slave),
         before,

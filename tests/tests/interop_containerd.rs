@@ -17,14 +17,18 @@
 
 #[path = "../interop/common.rs"]
 mod common;
+#[path = "../interop/containerd.rs"]
+mod containerd;
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use berth_fixture::{cgroup_dirs_named, processes_with_arg, require_root, unique_id, wait_until};
 use common::{run, run_best_effort, Outcome, CMD_TIMEOUT};
+use containerd::ContainerdEnv;
 
 /// The daemon's base dir (config, state, log). Private to these tests, so a
 /// containerd someone started with the script's default base is never touched.
@@ -37,57 +41,30 @@ const IMAGE: &str = "docker.io/library/busybox:latest";
 
 static DAEMON: Mutex<()> = Mutex::new(());
 
-/// `containerd-env.sh CMD` for our private base. The CRI plugin is off: these
-/// tests only use `ctr`, and without CRI nothing touches CNI or pod sandboxes.
-fn env_script(cmd: &str) -> Command {
-    let mut c = Command::new(common::conformance_script("containerd-env.sh"));
-    c.arg(cmd).env("RC_CTRD_BASE", BASE).env("RC_CTRD_CRI", "0");
-    c
-}
-
-/// A running private containerd, stopped again on drop.
+/// A running private containerd, stopped again on drop. The CRI plugin is
+/// off: these tests only use `ctr`, and without CRI nothing touches CNI or
+/// pod sandboxes.
 struct Containerd {
     runtime: PathBuf,
-    /// What `containerd-env.sh start` exported (socket, FIFO dir, runc root).
-    exports: Vec<(String, String)>,
-    /// containerd.log's length when this test started.
-    log_from: u64,
-    _serial: MutexGuard<'static, ()>,
+    daemon: ContainerdEnv,
 }
 
 impl Containerd {
     fn start() -> Containerd {
-        let serial = common::serialize(&DAEMON);
+        let daemon = ContainerdEnv::lock(BASE, &DAEMON, &[("RC_CTRD_CRI", OsStr::new("0"))]);
         let runtime = common::runtime_under_test();
-        let mut env = Containerd {
+        let env = Containerd {
             runtime,
-            exports: Vec::new(),
-            log_from: common::log_len(&Self::log_path()),
-            _serial: serial,
+            daemon: daemon.start(),
         };
-        // From here on a panic drops `env`, which stops whatever came up.
-        let out = run(&mut env_script("start"), common::ENV_START_TIMEOUT);
-        assert!(
-            out.status.success(),
-            "containerd-env.sh start failed:\n{out}\n{}",
-            env.log_tail()
-        );
-        env.exports = common::parse_exports(&out.stdout);
-        env.ensure_image();
+        env.daemon
+            .ensure_images(NAMESPACE, &[(IMAGE, "busybox-oci.tar")]);
         env
-    }
-
-    fn log_path() -> PathBuf {
-        Path::new(BASE).join("containerd.log")
-    }
-
-    fn address(&self) -> &str {
-        common::export(&self.exports, "CONTAINERD_ADDRESS")
     }
 
     /// The `--root` the shim hands the runtime; it adds `/<namespace>`.
     fn runtime_state_dir(&self, id: &str) -> PathBuf {
-        Path::new(common::export(&self.exports, "RC_RUNC_ROOT"))
+        Path::new(common::export(&self.daemon.exports, "RC_RUNC_ROOT"))
             .join(NAMESPACE)
             .join(id)
     }
@@ -96,15 +73,12 @@ impl Containerd {
     /// shim's start-up chatter), and the runtime's `--log` files of the
     /// containers still there, for failure messages.
     fn log_tail(&self) -> String {
-        let noise = ["loading plugin", "serving...", "successfully booted"];
-        let mut text = format!(
-            "--- {} (this test, last lines):\n{}",
-            Self::log_path().display(),
-            common::log_since(&Self::log_path(), self.log_from, 30, &noise)
-        );
+        let mut text = self.daemon.log_tail();
         // The runc shim runs the runtime with `--log BUNDLE/log.json
         // --log-format json` and reports the last error logged there.
-        let bundles = Path::new(BASE)
+        let bundles = self
+            .daemon
+            .base()
             .join("state/io.containerd.runtime.v2.task")
             .join(NAMESPACE);
         for entry in std::fs::read_dir(bundles).into_iter().flatten().flatten() {
@@ -121,11 +95,7 @@ impl Containerd {
 
     /// `ctr --address SOCK --namespace NS ARGS...`
     fn ctr(&self, args: &[&str]) -> Command {
-        let mut c = Command::new("ctr");
-        c.envs(self.exports.iter().map(|(k, v)| (k, v)))
-            .args(["--address", self.address(), "--namespace", NAMESPACE])
-            .args(args);
-        c
+        self.daemon.ctr(NAMESPACE, args)
     }
 
     fn ctr_run(&self, args: &[&str]) -> Outcome {
@@ -147,24 +117,6 @@ impl Containerd {
         )
     }
 
-    /// Imports busybox from an OCI archive built on the spot, unless the
-    /// daemon's store (kept across runs) has it already.
-    fn ensure_image(&self) {
-        let have = self.ctr_ok(&["images", "ls", "-q"]);
-        if have.stdout.lines().any(|l| l.trim() == IMAGE) {
-            return;
-        }
-        let dir = tempfile::tempdir().expect("temp dir for images");
-        let images = dir.path().join("images");
-        let made = run(
-            Command::new(common::conformance_script("make-busybox-image.sh")).arg(&images),
-            common::ENV_START_TIMEOUT,
-        );
-        assert!(made.status.success(), "make-busybox-image.sh: {made}");
-        let archive = images.join("busybox-oci.tar");
-        self.ctr_ok(&["images", "import", archive.to_str().expect("utf-8 path")]);
-    }
-
     /// `ctr run [FLAGS] --runc-binary RUNTIME ... IMAGE ID ARGV...`: the
     /// stock runc shim with our runtime; FIFOs and runtime state under BASE.
     fn run_container(&self, flags: &[&str], id: &str, argv: &[&str]) -> Outcome {
@@ -174,9 +126,9 @@ impl Containerd {
             "--runc-binary",
             self.runtime.to_str().expect("utf-8 runtime path"),
             "--runc-root",
-            common::export(&self.exports, "RC_RUNC_ROOT"),
+            common::export(&self.daemon.exports, "RC_RUNC_ROOT"),
             "--fifo-dir",
-            common::export(&self.exports, "RC_CTRD_FIFO"),
+            self.daemon.fifo_dir(),
             IMAGE,
             id,
         ]);
@@ -186,26 +138,12 @@ impl Containerd {
 
     /// `ctr task exec` of `argv` in the running task `id`.
     fn exec(&self, id: &str, exec_id: &str, argv: &[&str]) -> Outcome {
-        let mut args = vec![
-            "tasks",
-            "exec",
-            "--fifo-dir",
-            common::export(&self.exports, "RC_CTRD_FIFO"),
-            "--exec-id",
-            exec_id,
-            id,
-        ];
-        args.extend_from_slice(argv);
-        self.ctr_run(&args)
+        self.ctr_run(&self.daemon.exec_args(id, exec_id, argv))
     }
 
     /// The task's status column in `ctr tasks ls` (RUNNING, STOPPED, ...).
     fn task_status(&self, id: &str) -> Option<String> {
-        let out = self.ctr_ok(&["tasks", "ls"]);
-        out.stdout.lines().find_map(|l| {
-            let cols: Vec<&str> = l.split_whitespace().collect();
-            (cols.first() == Some(&id)).then(|| cols.last().unwrap_or(&"").to_string())
-        })
+        containerd::task_status(&self.ctr_ok(&["tasks", "ls"]), id)
     }
 
     /// Nothing of container `id` is left: no container record, no runtime
@@ -238,18 +176,6 @@ impl Containerd {
         Cleanup {
             env: self,
             id: id.to_string(),
-        }
-    }
-}
-
-impl Drop for Containerd {
-    fn drop(&mut self) {
-        // Kills and deletes every task and container, stops the shims and the
-        // daemon, unmounts; keeps the content store and the log.
-        if let Some(out) = run_best_effort(&mut env_script("stop"), Duration::from_secs(60)) {
-            if !out.status.success() {
-                eprintln!("containerd-env.sh stop failed:\n{out}");
-            }
         }
     }
 }

@@ -17,8 +17,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use berth_fixture::{
-    cgroup_dirs_named, mounts_under, processes_with_arg, require_root, runtime_bin, unique_id,
-    wait_until, workspace_root, Bundle,
+    built_binary, cgroup_dirs_named, mounts_under, processes_with_arg, require_root, runtime_bin,
+    unique_id, wait_until, workspace_root, Bundle,
 };
 use berth_proto::manager::{
     ContainerInfo, CreateContainerRequest, DeleteContainerRequest, ExecProcessRequest, ExecRequest,
@@ -39,29 +39,8 @@ use tempfile::TempDir;
 /// what is checked, never how fast.
 const PATIENCE: Duration = Duration::from_secs(60);
 
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .map(|t| {
-            if t.is_absolute() {
-                t
-            } else {
-                workspace_root().join(t)
-            }
-        })
-        .unwrap_or_else(|| workspace_root().join("target"))
-}
-
 fn manager_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("BERTH_MANAGER").filter(|p| !p.is_empty()) {
-        return PathBuf::from(p);
-    }
-    let release = target_dir().join("release/berth-manager");
-    let bin = if release.exists() {
-        release
-    } else {
-        target_dir().join("debug/berth-manager")
-    };
+    let bin = built_binary("BERTH_MANAGER", "berth-manager");
     assert!(
         bin.is_file(),
         "no berth-manager binary at {} (cargo build -p berth-manager, or set BERTH_MANAGER)",
@@ -274,6 +253,18 @@ impl Rig {
             left.push(format!("snapshot {}", snap.display()));
         }
         left
+    }
+
+    /// Waits until nothing of `id` is left (see [`Rig::leftovers`]).
+    fn assert_gone(&self, id: &str) {
+        let mut left = Vec::new();
+        assert!(
+            wait_until(PATIENCE, || {
+                left = self.leftovers(id);
+                left.is_empty()
+            }),
+            "left behind by {id}: {left:?}"
+        );
     }
 
     fn mounts(&self) -> Vec<String> {
@@ -633,12 +624,7 @@ fn manager_survives_kill_9() {
             .containers;
         assert!(all.is_empty(), "records left: {all:?}");
         for id in [&web.id, &quitter.id] {
-            let mut left = Vec::new();
-            let gone = wait_until(PATIENCE, || {
-                left = rig.leftovers(id);
-                left.is_empty()
-            });
-            assert!(gone, "left behind by {id}: {left:?}");
+            rig.assert_gone(id);
         }
         assert!(rig.mounts().is_empty(), "mounts left: {:?}", rig.mounts());
     });
@@ -687,14 +673,7 @@ fn dead_shim_is_cleaned_up_after_restart() {
             socket.display()
         );
         delete(&api, &c.id, false).await.expect("rm");
-        let mut left = Vec::new();
-        assert!(
-            wait_until(PATIENCE, || {
-                left = rig.leftovers(&c.id);
-                left.is_empty()
-            }),
-            "left behind: {left:?}"
-        );
+        rig.assert_gone(&c.id);
         assert!(rig.mounts().is_empty(), "mounts left: {:?}", rig.mounts());
 
         // a shim killed while the manager runs: the exit is recorded and
@@ -715,14 +694,7 @@ fn dead_shim_is_cleaned_up_after_restart() {
             "container process {pid} outlived its shim's cleanup"
         );
         delete(&api, &c.id, false).await.expect("rm");
-        let mut left = Vec::new();
-        assert!(
-            wait_until(PATIENCE, || {
-                left = rig.leftovers(&c.id);
-                left.is_empty()
-            }),
-            "left behind: {left:?}"
-        );
+        rig.assert_gone(&c.id);
         assert!(rig.mounts().is_empty(), "mounts left: {:?}", rig.mounts());
     });
 }
@@ -807,14 +779,7 @@ fn events_wait_auto_remove_and_restart_policy() {
             get(&api, &c.id).await.is_err()
         })
         .await;
-        let mut left = Vec::new();
-        assert!(
-            wait_until(PATIENCE, || {
-                left = rig.leftovers(&c.id);
-                left.is_empty()
-            }),
-            "auto-remove left: {left:?}"
-        );
+        rig.assert_gone(&c.id);
 
         let flaky = create(&api, &unique_id("flaky"), &["sh", "-c", "exit 1"], |r| {
             r.restart_policy = MessageField::some(RestartPolicy {
@@ -1074,14 +1039,7 @@ fn task_controls_and_system() {
             .await
             .expect("Prune");
         assert_eq!(pruned.containers_deleted, vec![c.id.clone()]);
-        let mut left = Vec::new();
-        assert!(
-            wait_until(PATIENCE, || {
-                left = rig.leftovers(&c.id);
-                left.is_empty()
-            }),
-            "left behind: {left:?}"
-        );
+        rig.assert_gone(&c.id);
         assert!(rig.mounts().is_empty(), "mounts left: {:?}", rig.mounts());
     });
 }
@@ -1249,14 +1207,7 @@ fn open_stdin_attach_and_close() {
         let w = api.tasks.wait_task(ctx(), &task).await.expect("WaitTask");
         assert_eq!(w.exit_code, 0);
         delete(&api, &c.id, false).await.expect("rm");
-        let mut left = Vec::new();
-        assert!(
-            wait_until(PATIENCE, || {
-                left = rig.leftovers(&c.id);
-                left.is_empty()
-            }),
-            "left behind: {left:?}"
-        );
+        rig.assert_gone(&c.id);
     });
 }
 
@@ -1350,14 +1301,7 @@ fn kill_9_at_any_point_leaves_consistent_state() {
         }
         let ids = rig.ids.clone();
         for id in &ids {
-            let mut left = Vec::new();
-            assert!(
-                wait_until(PATIENCE, || {
-                    left = rig.leftovers(id);
-                    left.is_empty()
-                }),
-                "left behind by {id}: {left:?}"
-            );
+            rig.assert_gone(id);
         }
         let snaps = std::fs::read_dir(rig.root.path().join("images/snapshots/containers"))
             .map(|d| d.flatten().count())

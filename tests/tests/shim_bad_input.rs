@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use berth_fixture::{processes_with_arg, require_root, unique_id, wait_until, workspace_root};
+use berth_fixture::{processes_with_arg, require_root, shim_bin, unique_id, wait_until};
 
 const TASK: &str = "containerd.task.v2.Task";
 /// ttrpc frame types.
@@ -26,27 +26,6 @@ const RESPONSE: u8 = 2;
 const OK: i64 = 0;
 const INVALID_ARGUMENT: i64 = 3;
 const NOT_FOUND: i64 = 5;
-
-fn shim_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("BERTH_SHIM").filter(|p| !p.is_empty()) {
-        return PathBuf::from(p);
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .map(|t| {
-            if t.is_absolute() {
-                t
-            } else {
-                workspace_root().join(t)
-            }
-        })
-        .unwrap_or_else(|| workspace_root().join("target"));
-    let release = target.join("release/containerd-shim-berth-v2");
-    if release.exists() {
-        return release;
-    }
-    target.join("debug/containerd-shim-berth-v2")
-}
 
 // --- protobuf, by hand -----------------------------------------------------
 

@@ -13,15 +13,19 @@
 
 #[path = "../interop/common.rs"]
 mod common;
+#[path = "../interop/containerd.rs"]
+mod containerd;
 
+use std::ffi::OsStr;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
 use std::time::Duration;
 
-use berth_fixture::{processes_with_arg, require_root, unique_id, wait_until, workspace_root};
+use berth_fixture::{processes_with_arg, require_root, unique_id, wait_until};
 use common::{run, run_best_effort, Outcome, CMD_TIMEOUT};
+use containerd::ContainerdEnv;
 
 /// The daemon's base dir; private to these tests.
 const BASE: &str = "/var/tmp/berth-shim-containerd";
@@ -31,89 +35,26 @@ const RUNTIME: &str = "io.containerd.berth.v2";
 
 static DAEMON: Mutex<()> = Mutex::new(());
 
-/// The shim under test: `$BERTH_SHIM`, else target/release, else target/debug.
-fn shim_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("BERTH_SHIM").filter(|p| !p.is_empty()) {
-        return PathBuf::from(p);
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .map(|t| {
-            if t.is_absolute() {
-                t
-            } else {
-                workspace_root().join(t)
-            }
-        })
-        .unwrap_or_else(|| workspace_root().join("target"));
-    let release = target.join("release/containerd-shim-berth-v2");
-    if release.exists() {
-        return release;
-    }
-    target.join("debug/containerd-shim-berth-v2")
-}
-
-/// Copies `from` to `dir/name` by write-and-rename (a running copy of the
-/// old file stays intact).
-fn install(from: &Path, dir: &Path, name: &str) {
-    let tmp = dir.join(format!(".{name}.tmp"));
-    fs::copy(from, &tmp).unwrap_or_else(|e| {
-        panic!(
-            "copy {} to {}: {e}; build it first (cargo build --release -p containerd-shim-berth-v2 -p berth-runtime)",
-            from.display(),
-            tmp.display()
-        )
-    });
-    fs::rename(&tmp, dir.join(name)).expect("install binary");
-}
-
-fn env_script(cmd: &str) -> Command {
-    let mut c = Command::new(common::conformance_script("containerd-env.sh"));
-    c.arg(cmd).env("RC_CTRD_BASE", BASE).env("RC_CTRD_CRI", "0");
-    c
-}
-
 /// A running private containerd with our shim installed, stopped on drop.
 struct Containerd {
-    exports: Vec<(String, String)>,
-    log_from: u64,
-    _serial: MutexGuard<'static, ()>,
+    daemon: ContainerdEnv,
 }
 
 impl Containerd {
     fn start() -> Containerd {
-        let serial = common::serialize(&DAEMON);
-        let bin = Path::new(BASE).join("bin");
-        fs::create_dir_all(&bin).expect("create shim dir");
-        let shim = shim_bin();
-        eprintln!("shim under test: {}", shim.display());
-        install(&shim, &bin, "containerd-shim-berth-v2");
-        install(&common::runtime_under_test(), &bin, "berth-runtime");
-        let mut env = Containerd {
-            exports: Vec::new(),
-            log_from: common::log_len(&Self::log_path()),
-            _serial: serial,
+        let daemon = ContainerdEnv::lock(BASE, &DAEMON, &[("RC_CTRD_CRI", OsStr::new("0"))]);
+        containerd::install_shim(&daemon.base().join("bin"));
+        let env = Containerd {
+            daemon: daemon.start(),
         };
-        env.exports = env.up();
-        env.ensure_image();
+        env.daemon
+            .ensure_images(NAMESPACE, &[(IMAGE, "busybox-oci.tar")]);
         env
-    }
-
-    /// Starts the daemon (again); returns what the script exported (the
-    /// same every time for one base).
-    fn up(&self) -> Vec<(String, String)> {
-        let out = run(&mut env_script("start"), common::ENV_START_TIMEOUT);
-        assert!(
-            out.status.success(),
-            "containerd-env.sh start failed:\n{out}\n{}",
-            self.log_tail()
-        );
-        common::parse_exports(&out.stdout)
     }
 
     /// Kills the daemon with SIGKILL, as a crash would.
     fn crash(&self) {
-        let pid_file = Path::new(BASE).join("containerd.pid");
+        let pid_file = self.daemon.base().join("containerd.pid");
         let pid: i32 = fs::read_to_string(&pid_file)
             .expect("containerd.pid")
             .trim()
@@ -140,34 +81,8 @@ impl Containerd {
         fs::remove_file(&pid_file).expect("remove containerd.pid");
     }
 
-    fn log_path() -> PathBuf {
-        Path::new(BASE).join("containerd.log")
-    }
-
-    fn log_tail(&self) -> String {
-        let noise = ["loading plugin", "serving...", "successfully booted"];
-        format!(
-            "--- {} (this test, last lines):\n{}",
-            Self::log_path().display(),
-            common::log_since(&Self::log_path(), self.log_from, 30, &noise)
-        )
-    }
-
-    fn fifo_dir(&self) -> &str {
-        common::export(&self.exports, "RC_CTRD_FIFO")
-    }
-
     fn ctr(&self, args: &[&str]) -> Command {
-        let mut c = Command::new("ctr");
-        c.envs(self.exports.iter().map(|(k, v)| (k, v)))
-            .args([
-                "--address",
-                common::export(&self.exports, "CONTAINERD_ADDRESS"),
-                "--namespace",
-                NAMESPACE,
-            ])
-            .args(args);
-        c
+        self.daemon.ctr(NAMESPACE, args)
     }
 
     fn ctr_run(&self, args: &[&str]) -> Outcome {
@@ -181,28 +96,18 @@ impl Containerd {
     }
 
     fn explain(&self, out: &Outcome) -> String {
-        format!("{out}\n{}", self.log_tail())
-    }
-
-    fn ensure_image(&self) {
-        let have = self.ctr_ok(&["images", "ls", "-q"]);
-        if have.stdout.lines().any(|l| l.trim() == IMAGE) {
-            return;
-        }
-        let dir = tempfile::tempdir().expect("temp dir for images");
-        let images = dir.path().join("images");
-        let made = run(
-            Command::new(common::conformance_script("make-busybox-image.sh")).arg(&images),
-            common::ENV_START_TIMEOUT,
-        );
-        assert!(made.status.success(), "make-busybox-image.sh: {made}");
-        let archive = images.join("busybox-oci.tar");
-        self.ctr_ok(&["images", "import", archive.to_str().expect("utf-8 path")]);
+        format!("{out}\n{}", self.daemon.log_tail())
     }
 
     /// `ctr run --runtime io.containerd.berth.v2 FLAGS IMAGE ID ARGV...`
     fn run_container(&self, flags: &[&str], id: &str, argv: &[&str]) -> Outcome {
-        let mut args = vec!["run", "--runtime", RUNTIME, "--fifo-dir", self.fifo_dir()];
+        let mut args = vec![
+            "run",
+            "--runtime",
+            RUNTIME,
+            "--fifo-dir",
+            self.daemon.fifo_dir(),
+        ];
         args.extend_from_slice(flags);
         args.extend([IMAGE, id]);
         args.extend_from_slice(argv);
@@ -210,17 +115,7 @@ impl Containerd {
     }
 
     fn exec(&self, id: &str, exec_id: &str, argv: &[&str]) -> Outcome {
-        let mut args = vec![
-            "tasks",
-            "exec",
-            "--fifo-dir",
-            self.fifo_dir(),
-            "--exec-id",
-            exec_id,
-            id,
-        ];
-        args.extend_from_slice(argv);
-        self.ctr_run(&args)
+        self.ctr_run(&self.daemon.exec_args(id, exec_id, argv))
     }
 
     /// `ctr tasks exec -t` needs a terminal on its own stdin: run it under
@@ -228,8 +123,8 @@ impl Containerd {
     fn exec_tty(&self, id: &str, exec_id: &str, shell_cmd: &str) -> Outcome {
         let ctr_line = format!(
             "ctr --address {} --namespace {NAMESPACE} tasks exec -t --fifo-dir {} --exec-id {exec_id} {id} sh -c '{shell_cmd}'",
-            common::export(&self.exports, "CONTAINERD_ADDRESS"),
-            self.fifo_dir()
+            self.daemon.address(),
+            self.daemon.fifo_dir()
         );
         run(
             Command::new("script").args(["-qec", &ctr_line, "/dev/null"]),
@@ -238,11 +133,7 @@ impl Containerd {
     }
 
     fn task_status(&self, id: &str) -> Option<String> {
-        let out = self.ctr_ok(&["tasks", "ls"]);
-        out.stdout.lines().find_map(|l| {
-            let cols: Vec<&str> = l.split_whitespace().collect();
-            (cols.first() == Some(&id)).then(|| cols.last().unwrap_or(&"").to_string())
-        })
+        containerd::task_status(&self.ctr_ok(&["tasks", "ls"]), id)
     }
 
     fn wait_status(&self, id: &str, want: &str) {
@@ -251,20 +142,13 @@ impl Containerd {
                 == Some(want)),
             "task {id} not {want} (status {:?})\n{}",
             self.task_status(id),
-            self.log_tail()
+            self.daemon.log_tail()
         );
     }
 
     /// The pids of the shim serving container `id`.
     fn shim_pids(id: &str) -> Vec<i32> {
-        processes_with_arg(id)
-            .into_iter()
-            .filter(|pid| {
-                fs::read(format!("/proc/{pid}/cmdline"))
-                    .map(|c| String::from_utf8_lossy(&c).contains("containerd-shim-berth-v2"))
-                    .unwrap_or(false)
-            })
-            .collect()
+        containerd::berth_shims(processes_with_arg(id))
     }
 
     /// No container record, no shim, no process of `id` left.
@@ -279,7 +163,7 @@ impl Containerd {
                 .is_empty()),
             "processes of {id} still alive (shim did not exit?): {:?}\n{}",
             processes_with_arg(id),
-            self.log_tail()
+            self.daemon.log_tail()
         );
     }
 
@@ -301,16 +185,6 @@ impl Containerd {
             .spawn()
             .expect("ctr events");
         Events { child, file }
-    }
-}
-
-impl Drop for Containerd {
-    fn drop(&mut self) {
-        if let Some(out) = run_best_effort(&mut env_script("stop"), Duration::from_secs(60)) {
-            if !out.status.success() {
-                eprintln!("containerd-env.sh stop failed:\n{out}");
-            }
-        }
     }
 }
 
@@ -399,7 +273,7 @@ fn ctr_run_rm_prints_output_returns_exit_code_and_publishes_events() {
         wait_until(Duration::from_secs(10), || events.task_topics(&id) == want),
         "task events for {id}: {:?}, want {want:?}\n{}",
         events.task_topics(&id),
-        env.log_tail()
+        env.daemon.log_tail()
     );
 }
 
@@ -500,7 +374,7 @@ fn a_container_survives_containerd_being_killed_and_restarted() {
         shims,
         "the shim died with containerd"
     );
-    assert_eq!(env.up(), env.exports);
+    assert_eq!(env.daemon.up(), env.daemon.exports);
 
     env.wait_status(&id, "RUNNING");
     let out = env.exec(&id, "after", &["echo", "still here"]);
@@ -539,6 +413,6 @@ fn an_oom_kill_is_published_before_the_exit() {
         }),
         "task events for {id}: {:?}, want /tasks/oom before /tasks/exit\n{}",
         events.task_topics(&id),
-        env.log_tail()
+        env.daemon.log_tail()
     );
 }

@@ -11,6 +11,8 @@
 
 #[path = "../interop/common.rs"]
 mod common;
+#[path = "../interop/containerd.rs"]
+mod containerd;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -18,8 +20,9 @@ use std::process::Command;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use berth_fixture::{processes_with_arg, require_root, unique_id, wait_until, workspace_root};
+use berth_fixture::{processes_with_arg, require_root, unique_id, wait_until};
 use common::{run, run_best_effort, Outcome};
+use containerd::ContainerdEnv;
 
 const BASE: &str = "/var/tmp/berth-shim-cri";
 const IMAGE: &str = "docker.io/library/busybox:latest";
@@ -132,52 +135,19 @@ except grpc.RpcError as e:
     sys.exit("cri: %s: %s" % (e.code(), e.details()))
 "#;
 
-fn shim_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("BERTH_SHIM").filter(|p| !p.is_empty()) {
-        return PathBuf::from(p);
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .map(|t| {
-            if t.is_absolute() {
-                t
-            } else {
-                workspace_root().join(t)
-            }
-        })
-        .unwrap_or_else(|| workspace_root().join("target"));
-    let release = target.join("release/containerd-shim-berth-v2");
-    if release.exists() {
-        return release;
-    }
-    target.join("debug/containerd-shim-berth-v2")
-}
-
-fn install(from: &Path, dir: &Path, name: &str) -> PathBuf {
-    let tmp = dir.join(format!(".{name}.tmp"));
-    fs::copy(from, &tmp).unwrap_or_else(|e| {
-        panic!(
-            "copy {} to {}: {e}; build it first (cargo build --release -p containerd-shim-berth-v2 -p berth-runtime)",
-            from.display(),
-            tmp.display()
-        )
-    });
-    let to = dir.join(name);
-    fs::rename(&tmp, &to).expect("install binary");
-    to
-}
-
 /// The private containerd with CRI, stopped on drop.
 struct Cri {
     endpoint: String,
     client: PathBuf,
     _dir: tempfile::TempDir,
-    _serial: std::sync::MutexGuard<'static, ()>,
+    daemon: ContainerdEnv,
 }
 
 impl Cri {
     fn start() -> Cri {
-        let serial = common::serialize(&DAEMON);
+        // CRI's "shimpath" handler runs the copy install_shim makes.
+        let shim = Path::new(BASE).join("bin/containerd-shim-berth-v2");
+        let daemon = ContainerdEnv::lock(BASE, &DAEMON, &[("RC_CUSTOM_SHIM", shim.as_os_str())]);
         let has_grpc = Command::new(PYTHON)
             .args(["-c", "import grpc"])
             .status()
@@ -187,75 +157,25 @@ impl Cri {
             has_grpc,
             "{PYTHON} cannot import grpc: install Debian's python3-grpcio (make deps)"
         );
-        let bin = Path::new(BASE).join("bin");
-        fs::create_dir_all(&bin).expect("create shim dir");
-        let shim = install(&shim_bin(), &bin, "containerd-shim-berth-v2");
-        install(&common::runtime_under_test(), &bin, "berth-runtime");
+        containerd::install_shim(&daemon.base().join("bin"));
         let dir = tempfile::tempdir().expect("temp dir");
         let client = dir.path().join("cri.py");
         fs::write(&client, CRI_CLIENT).expect("write the CRI client");
-        let mut start = Command::new(common::conformance_script("containerd-env.sh"));
-        start
-            .arg("start")
-            .env("RC_CTRD_BASE", BASE)
-            .env("RC_CUSTOM_SHIM", &shim);
-        let mut env = Cri {
-            endpoint: String::new(),
+        let daemon = daemon.start();
+        daemon.ensure_images(
+            "k8s.io",
+            &[(IMAGE, "busybox-oci.tar"), (PAUSE, "pause-oci.tar")],
+        );
+        Cri {
+            endpoint: daemon.address().to_string(),
             client,
             _dir: dir,
-            _serial: serial,
-        };
-        let out = run(&mut start, common::ENV_START_TIMEOUT);
-        assert!(
-            out.status.success(),
-            "containerd-env.sh start:\n{out}\n{}",
-            env.log_tail()
-        );
-        env.endpoint =
-            common::export(&common::parse_exports(&out.stdout), "CONTAINERD_ADDRESS").to_string();
-        env.ensure_images();
-        env
+            daemon,
+        }
     }
 
     fn log_tail(&self) -> String {
-        let log = Path::new(BASE).join("containerd.log");
-        format!(
-            "--- {} (last lines):\n{}",
-            log.display(),
-            common::log_since(&log, 0, 25, &["loading plugin", "serving..."])
-        )
-    }
-
-    fn ctr(&self, args: &[&str]) -> Outcome {
-        let out = run(
-            Command::new("ctr")
-                .args(["--address", &self.endpoint, "--namespace", "k8s.io"])
-                .args(args),
-            common::ENV_START_TIMEOUT,
-        );
-        assert!(out.status.success(), "{out}");
-        out
-    }
-
-    /// busybox and the pause image in CRI's namespace, from archives made
-    /// on the spot unless the store has them.
-    fn ensure_images(&self) {
-        let have = self.ctr(&["images", "ls", "-q"]);
-        let has = |name: &str| have.stdout.lines().any(|l| l.trim() == name);
-        if has(IMAGE) && has(PAUSE) {
-            return;
-        }
-        let dir = tempfile::tempdir().expect("temp dir for images");
-        let images = dir.path().join("images");
-        let made = run(
-            Command::new(common::conformance_script("make-busybox-image.sh")).arg(&images),
-            common::ENV_START_TIMEOUT,
-        );
-        assert!(made.status.success(), "make-busybox-image.sh: {made}");
-        for archive in ["busybox-oci.tar", "pause-oci.tar"] {
-            let path = images.join(archive);
-            self.ctr(&["images", "import", path.to_str().expect("utf-8 path")]);
-        }
+        self.daemon.log_tail()
     }
 
     fn call(&self, args: &[&str]) -> Outcome {
@@ -273,18 +193,6 @@ impl Cri {
         let out = self.call(args);
         assert!(out.status.success(), "{out}\n{}", self.log_tail());
         serde_json::from_str(out.out()).unwrap_or_else(|e| panic!("{e}: {out}"))
-    }
-}
-
-impl Drop for Cri {
-    fn drop(&mut self) {
-        let mut stop = Command::new(common::conformance_script("containerd-env.sh"));
-        stop.arg("stop").env("RC_CTRD_BASE", BASE);
-        if let Some(out) = run_best_effort(&mut stop, Duration::from_secs(60)) {
-            if !out.status.success() {
-                eprintln!("containerd-env.sh stop failed:\n{out}");
-            }
-        }
     }
 }
 
@@ -322,14 +230,7 @@ fn a_pod_and_its_container_run_under_the_shim() {
     };
     assert_eq!(cri.ok(&["pod-status", &pod.id])["state"], "READY");
     // The sandbox runs under our shim, not containerd's runc shim.
-    let shims: Vec<i32> = processes_with_arg(&pod.id)
-        .into_iter()
-        .filter(|p| {
-            fs::read(format!("/proc/{p}/cmdline"))
-                .map(|c| String::from_utf8_lossy(&c).contains("containerd-shim-berth-v2"))
-                .unwrap_or(false)
-        })
-        .collect();
+    let shims = containerd::berth_shims(processes_with_arg(&pod.id));
     assert_eq!(
         shims.len(),
         1,
@@ -376,12 +277,7 @@ fn a_pod_and_its_container_run_under_the_shim() {
 
     // Pod containers share the sandbox's shim.
     assert!(
-        processes_with_arg(&ctr).is_empty()
-            || processes_with_arg(&ctr)
-                .iter()
-                .all(|p| !fs::read(format!("/proc/{p}/cmdline"))
-                    .map(|c| String::from_utf8_lossy(&c).contains("containerd-shim-berth-v2"))
-                    .unwrap_or(false)),
+        containerd::berth_shims(processes_with_arg(&ctr)).is_empty(),
         "the container got a shim of its own"
     );
 

@@ -301,6 +301,15 @@ impl Berth {
         left
     }
 
+    /// Asserts that no container is listed and nothing of `ids` (see
+    /// [`Berth::leftovers`]) is left.
+    pub fn assert_all_gone(&self, ids: &[String]) {
+        let listed = self.container_ids();
+        assert!(listed.is_empty(), "containers left: {listed:?}");
+        let left = self.leftovers(ids);
+        assert!(left.is_empty(), "left behind: {left:?}");
+    }
+
     /// Kills the manager (the test's own only).
     pub fn kill_manager(&self) {
         for pid in self.manager_pids() {

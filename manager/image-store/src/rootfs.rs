@@ -105,13 +105,15 @@ impl ImageStore {
     }
 }
 
-/// The current UTC time as RFC 3339 (`2024-05-01T12:00:00Z`).
+/// The current UTC time as RFC 3339 with nanoseconds
+/// (`2024-05-01T12:00:00.123456789Z`), as docker writes it: two imports of
+/// the same tarball within a second still get different configs.
 pub(crate) fn rfc3339_now() -> String {
-    let secs = SystemTime::now()
+    let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    rfc3339(secs)
+        .unwrap_or_default();
+    let whole = rfc3339(now.as_secs() as i64);
+    format!("{}.{:09}Z", whole.trim_end_matches('Z'), now.subsec_nanos())
 }
 
 fn rfc3339(secs: i64) -> String {
@@ -142,5 +144,12 @@ mod tests {
         assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(super::rfc3339(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(super::rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
+    }
+
+    #[test]
+    fn now_carries_nanoseconds() {
+        let now = super::rfc3339_now();
+        assert_eq!(now.len(), "2024-05-01T12:00:00.123456789Z".len(), "{now}");
+        assert!(now.ends_with('Z') && now.as_bytes()[19] == b'.', "{now}");
     }
 }

@@ -115,7 +115,7 @@ impl Manager {
         }
         let dir = self.cfg.bundle_dir(&id);
         let client = match shim_address(&rec, &dir) {
-            Some(addr) => ShimClient::connect(&addr).await.ok(),
+            Some(addr) => connect_patiently(&addr).await,
             None => None,
         };
         let Some(client) = client else {
@@ -226,4 +226,22 @@ impl Manager {
         self.container_event(&rec, "die", &[("exitCode", code.to_string())]);
         self.after_exit(rec);
     }
+}
+
+/// A shim is only given up as gone after several refused connects: on a
+/// loaded host one attempt can fail while the shim lives (a full accept
+/// backlog answers EAGAIN), and giving up on a live shim would kill its
+/// container and lose the exit status it holds.
+async fn connect_patiently(addr: &crate::shim::ShimAddress) -> Option<ShimClient> {
+    const ATTEMPTS: u32 = 5;
+    for attempt in 1..=ATTEMPTS {
+        match ShimClient::connect(addr).await {
+            Ok(client) => return Some(client),
+            Err(_) if attempt < ATTEMPTS => {
+                tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt))).await;
+            }
+            Err(_) => return None,
+        }
+    }
+    None
 }

@@ -689,10 +689,12 @@ fn dead_shim_is_cleaned_up_after_restart() {
             get(&api, &c.id).await.unwrap().status == "exited"
         })
         .await;
-        assert!(
-            !alive(pid),
-            "container process {pid} outlived its shim's cleanup"
-        );
+        // the exit is recorded first, the cleanup that kills the orphaned
+        // container follows it
+        eventually("container process killed by its shim's cleanup", || async {
+            !alive(pid)
+        })
+        .await;
         delete(&api, &c.id, false).await.expect("rm");
         rig.assert_gone(&c.id);
         assert!(rig.mounts().is_empty(), "mounts left: {:?}", rig.mounts());

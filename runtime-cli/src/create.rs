@@ -157,7 +157,13 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
         pids: Vec::new(),
     };
 
-    let cgroup = setup_cgroup(&bundle, opts.id, caller.uid)?;
+    // read once: the cgroup setup and init's cgroup mount both need it
+    let mountinfo =
+        std::fs::read_to_string("/proc/self/mountinfo").map_err(|source| Error::Io {
+            what: "read /proc/self/mountinfo".into(),
+            source,
+        })?;
+    let cgroup = setup_cgroup(&bundle, opts.id, caller.uid, &mountinfo)?;
     cleanup.cgroup = cgroup.clone();
 
     let fifo = dir.join(state::EXEC_FIFO);
@@ -181,6 +187,9 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
         no_new_keyring: opts.no_new_keyring,
         preserve_fds: opts.preserve_fds,
         console_socket: console_sock.as_ref().map(|s| s.as_raw_fd()),
+        host_mountinfo: plan
+            .creates(LinuxNamespaceType::Mount)
+            .then_some(mountinfo.as_str()),
     };
 
     // a cgroup2 directory we can't open is joined by a write instead
@@ -338,9 +347,14 @@ fn open_ns(path: &Path) -> Result<OwnedFd, Error> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-fn setup_cgroup(bundle: &Bundle, id: &str, uid: u32) -> Result<Option<Cgroup>, Error> {
+fn setup_cgroup(
+    bundle: &Bundle,
+    id: &str,
+    uid: u32,
+    mountinfo: &str,
+) -> Result<Option<Cgroup>, Error> {
     let linux = bundle.spec.linux().clone().unwrap_or_default();
-    let h = Hierarchies::detect()?;
+    let h = Hierarchies::detect_with(mountinfo)?;
     let path = linux
         .cgroups_path()
         .as_ref()

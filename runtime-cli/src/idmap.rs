@@ -96,10 +96,16 @@ impl Caller {
     pub fn current() -> Caller {
         // SAFETY: geteuid/getegid have no failure mode.
         let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
-        let name = nix::unistd::User::from_uid(uid.into())
-            .ok()
-            .flatten()
-            .map(|u| u.name);
+        // root's name is never shown nor matched against /etc/subuid: spare
+        // the passwd lookup on every create
+        let name = if uid == 0 {
+            None
+        } else {
+            nix::unistd::User::from_uid(uid.into())
+                .ok()
+                .flatten()
+                .map(|u| u.name)
+        };
         Caller { uid, gid, name }
     }
 

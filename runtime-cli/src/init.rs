@@ -23,6 +23,9 @@ pub struct InitContext<'a> {
     pub preserve_fds: u32,
     /// the caller's console socket, connected by the runtime
     pub console_socket: Option<RawFd>,
+    /// the runtime's /proc/self/mountinfo, when init's mount namespace is a
+    /// copy of the runtime's
+    pub host_mountinfo: Option<&'a str>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -131,6 +134,7 @@ fn run(ch: &Channel, ctx: &InitContext) -> Result<std::convert::Infallible, Erro
             rootfs,
             in_user_ns: ctx.plan.has_user(),
             new_cgroup_ns: ctx.plan.creates(LinuxNamespaceType::Cgroup),
+            host_mountinfo: ctx.host_mountinfo,
         })?)
     } else {
         None

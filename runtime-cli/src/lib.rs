@@ -69,9 +69,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Run(r) => {
             let created = create::create(&create_options(&root, &r.create, !r.detach))?;
-            let id = &r.create.id;
-            if let Err(e) = lifecycle::start(&root, id) {
-                let _ = lifecycle::delete(&root, id, true);
+            // the state just written is the one in hand: no reload
+            if let Err(e) = lifecycle::start_loaded(&root, &created.state) {
+                let _ = lifecycle::delete_loaded(&root, &created.state, true);
                 return Err(e.into());
             }
             if r.detach {
@@ -79,7 +79,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             }
             let code = foreground::wait(created.state.pid, created.console)?;
             if !r.keep {
-                lifecycle::delete(&root, id, true)?;
+                lifecycle::delete_loaded(&root, &created.state, true)?;
             }
             return Ok(code);
         }

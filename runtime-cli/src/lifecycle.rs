@@ -46,7 +46,11 @@ fn sys(what: impl Into<String>) -> impl FnOnce(nix::Error) -> Error {
 /// Runs the user's program in a created container: opens the exec FIFO,
 /// which releases init, then runs poststart hooks.
 pub fn start(root: &Path, id: &str) -> Result<(), Error> {
-    let st = ContainerState::load(root, id)?;
+    start_loaded(root, &ContainerState::load(root, id)?)
+}
+
+/// [`start`] with the state already in hand (`run` has it from `create`).
+pub fn start_loaded(root: &Path, st: &ContainerState) -> Result<(), Error> {
     match st.status(root) {
         Status::Created => {}
         Status::Stopped => return Err(Error::Stopped),
@@ -105,7 +109,7 @@ pub fn start(root: &Path, id: &str) -> Result<(), Error> {
         .as_ref()
         .and_then(|h| h.poststart().clone())
     {
-        let json = state_json(&st, Status::Running);
+        let json = state_json(st, Status::Running);
         // the container is running: a failed hook is reported, the rest run
         for e in hooks::run_all("poststart", &hs, &json) {
             crate::logging::warn(&e.to_string());
@@ -167,11 +171,17 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<(), Error> {
         }
         Err(e) => return Err(e.into()),
     };
+    delete_loaded(root, &st, force)
+}
+
+/// [`delete`] with the state already in hand.
+pub fn delete_loaded(root: &Path, st: &ContainerState, force: bool) -> Result<(), Error> {
+    let id = st.id.as_str();
     let status = st.status(root);
     match status {
         Status::Stopped => {}
-        Status::Created => kill_and_wait(&st),
-        _ if force => kill_and_wait(&st),
+        Status::Created => kill_and_wait(st),
+        _ if force => kill_and_wait(st),
         _ => {
             return Err(Error::NotStopped {
                 id: id.into(),
@@ -179,7 +189,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<(), Error> {
             })
         }
     }
-    destroy(root, &st)
+    destroy(root, st)
 }
 
 fn kill_and_wait(st: &ContainerState) {

@@ -330,9 +330,16 @@ fn set_keep_caps(on: bool) -> Result<(), Error> {
     Ok(())
 }
 
+/// The capabilities this kernel knows (read from procfs once per process).
+fn supported_caps() -> &'static CapsHashSet {
+    static SUPPORTED: std::sync::OnceLock<CapsHashSet> = std::sync::OnceLock::new();
+    SUPPORTED
+        .get_or_init(|| caps::runtime::procfs_all_supported(None).unwrap_or_else(|_| caps::all()))
+}
+
 fn apply_bounding(c: &LinuxCapabilities) -> Result<(), Error> {
     let keep = cap_set(&to_caps(c.bounding()));
-    for cap in caps::runtime::procfs_all_supported(None).unwrap_or_else(|_| caps::all()) {
+    for &cap in supported_caps() {
         if !keep.contains(&cap) {
             caps::drop(None, CapSet::Bounding, cap).map_err(|e| Error::Caps(e.to_string()))?;
         }
@@ -341,7 +348,7 @@ fn apply_bounding(c: &LinuxCapabilities) -> Result<(), Error> {
 }
 
 fn apply_caps(c: &LinuxCapabilities) -> Result<(), Error> {
-    let supported = caps::runtime::procfs_all_supported(None).unwrap_or_else(|_| caps::all());
+    let supported = supported_caps();
     let only_supported = |s: CapsHashSet| -> CapsHashSet {
         s.into_iter().filter(|c| supported.contains(c)).collect()
     };

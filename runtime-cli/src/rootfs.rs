@@ -212,6 +212,9 @@ pub struct Context<'a> {
     pub rootfs: &'a Path,
     pub in_user_ns: bool,
     pub new_cgroup_ns: bool,
+    /// /proc/self/mountinfo as the runtime read it before init's mount
+    /// namespace was copied from its own; None where init joined another
+    pub host_mountinfo: Option<&'a str>,
 }
 
 fn propagation_flags(name: &str) -> Option<MsFlags> {
@@ -242,7 +245,11 @@ pub fn prepare(ctx: &Context) -> Result<Root, Error> {
         .unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC);
     mount(None::<&str>, "/", None::<&str>, prop, None::<&str>)
         .map_err(sys("set propagation of", Path::new("/")))?;
-    make_parent_mount_private(ctx.rootfs)?;
+    // after a recursive change to private or slave no mount is shared any
+    // more; otherwise the rootfs' parent may be, which pivot_root refuses
+    if !prop.contains(MsFlags::MS_REC) || prop.contains(MsFlags::MS_SHARED) {
+        make_parent_mount_private(ctx.rootfs)?;
+    }
     mount(
         Some(ctx.rootfs),
         ctx.rootfs,
@@ -570,7 +577,7 @@ fn set_recursive_attrs(target: &Target, set: u64, clear: u64) -> Result<(), Erro
 fn mount_cgroup(ctx: &Context, root: &Root, dest: &Path, opts: &MountOptions) -> Result<(), Error> {
     let ro = opts.flags.contains(MsFlags::MS_RDONLY);
     let base = opts.flags & (MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC);
-    let hosts = host_cgroup_mounts();
+    let hosts = host_cgroup_mounts(ctx.host_mountinfo);
     let own = fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
     let only_v2 =
         hosts.len() == 1 && hosts[0].fstype == "cgroup2" && hosts[0].mountpoint == "/sys/fs/cgroup";
@@ -640,12 +647,21 @@ struct HostCgroupMount {
     options: String,
 }
 
-fn host_cgroup_mounts() -> Vec<HostCgroupMount> {
-    let info = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+/// The host's cgroup mounts, from `mountinfo` when the runtime read it
+/// already, else from our own.
+fn host_cgroup_mounts(mountinfo: Option<&str>) -> Vec<HostCgroupMount> {
+    let read;
+    let info = match mountinfo {
+        Some(info) => info,
+        None => {
+            read = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+            &read
+        }
+    };
     let mut out = Vec::new();
     // hierarchies hidden under a later mount (a tmpfs over /sys/fs/cgroup)
     // are not the host's current layout
-    for line in berth_cgroups::visible_lines(&info) {
+    for line in berth_cgroups::visible_cgroup_lines(info) {
         let f: Vec<&str> = line.split(' ').collect();
         let Some(sep) = f.iter().position(|x| *x == "-") else {
             continue;

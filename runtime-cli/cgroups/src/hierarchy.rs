@@ -65,13 +65,12 @@ impl Hierarchies {
     /// Reads /proc/self/mountinfo and /proc/self/cgroup (plus the cgroup2 mount's
     /// `cgroup.controllers`).
     pub fn detect() -> Result<Self, Error> {
-        let read = |p: &str| {
-            std::fs::read_to_string(p).map_err(|source| Error::Read {
-                path: p.into(),
-                source,
-            })
-        };
-        Self::from_strings(&read("/proc/self/mountinfo")?, &read("/proc/self/cgroup")?)
+        Self::detect_with(&read_proc("/proc/self/mountinfo")?)
+    }
+
+    /// [`Self::detect`] with our /proc/self/mountinfo read by the caller.
+    pub fn detect_with(mountinfo: &str) -> Result<Self, Error> {
+        Self::from_strings(mountinfo, &read_proc("/proc/self/cgroup")?)
     }
 
     /// Builds the hierarchies from mountinfo text and `/proc/<pid>/cgroup` text.
@@ -83,7 +82,7 @@ impl Hierarchies {
         let own = parse_proc_cgroup(proc_cgroup)?;
         let mut v1: Vec<Mount> = Vec::new();
         let mut unified: Option<Mount> = None;
-        for line in visible_lines(mountinfo) {
+        for line in visible_cgroup_lines(mountinfo) {
             let Some(m) = parse_mountinfo_line(line)? else {
                 continue;
             };
@@ -228,6 +227,13 @@ fn is_v1_controller_option(o: &str) -> bool {
         "nofavordynmods",
     ];
     !o.is_empty() && !FLAGS.contains(&o) && (o.starts_with("name=") || !o.contains('='))
+}
+
+fn read_proc(path: &str) -> Result<String, Error> {
+    std::fs::read_to_string(path).map_err(|source| Error::Read {
+        path: path.into(),
+        source,
+    })
 }
 
 /// Undoes mountinfo's octal escapes (`\040` for space, etc.).
@@ -421,7 +427,8 @@ mod tests {
     #[test]
     fn errors() {
         assert!(Hierarchies::from_strings("", "").is_err());
-        let e = Hierarchies::from_strings("garbage line\n", "")
+        // only cgroup lines are parsed; a cut-off one is an error
+        let e = Hierarchies::from_strings("garbage line\n32 31 0:29 / - cgroup\n", "1:cpu:/\n")
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("invalid mountinfo line"), "{e}");
@@ -453,34 +460,61 @@ mod tests {
 /// elsewhere — e.g. a tmpfs mounted over /sys/fs/cgroup hides the hybrid
 /// host's cgroup2 mount below it.
 pub fn visible_lines(mountinfo: &str) -> Vec<&str> {
+    visible_lines_where(mountinfo, |_| true)
+}
+
+/// [`visible_lines`] of the cgroup and cgroup2 mounts only. Hosts running
+/// many containers have thousands of mounts: only the few cgroup lines are
+/// checked against the others.
+pub fn visible_cgroup_lines(mountinfo: &str) -> Vec<&str> {
+    visible_lines_where(mountinfo, |line| {
+        matches!(mount_fstype(line), Some("cgroup" | "cgroup2"))
+    })
+}
+
+/// The filesystem type of a mountinfo line (the field after ` - `).
+fn mount_fstype(line: &str) -> Option<&str> {
+    let (_, rest) = line.split_once(" - ")?;
+    rest.split(' ').next()
+}
+
+fn visible_lines_where(mountinfo: &str, wanted: impl Fn(&str) -> bool) -> Vec<&str> {
     struct Entry<'a> {
         line: &'a str,
         id: &'a str,
         parent: &'a str,
-        mountpoint: PathBuf,
+        mountpoint: std::borrow::Cow<'a, str>,
     }
     let entries: Vec<Entry> = mountinfo
         .lines()
         .filter(|l| !l.trim().is_empty())
         .map(|line| {
-            let f: Vec<&str> = line.split(' ').collect();
+            let mut f = line.split(' ');
+            let id = f.next().unwrap_or("");
+            let parent = f.next().unwrap_or("");
+            let raw = f.nth(2).unwrap_or("");
             Entry {
                 line,
-                id: f.first().copied().unwrap_or(""),
-                parent: f.get(1).copied().unwrap_or(""),
-                mountpoint: PathBuf::from(unescape(f.get(4).copied().unwrap_or(""))),
+                id,
+                parent,
+                mountpoint: if raw.contains('\\') {
+                    unescape(raw).into()
+                } else {
+                    raw.into()
+                },
             }
         })
         .collect();
-    let parent_of = |id: &str| entries.iter().find(|e| e.id == id).map(|e| e.parent);
+    let parents: std::collections::HashMap<&str, &str> =
+        entries.iter().map(|e| (e.id, e.parent)).collect();
     let is_ancestor = |candidate: &str, of: &Entry| {
         let mut cur = of.parent;
         for _ in 0..entries.len() {
             if cur == candidate {
                 return true;
             }
-            match parent_of(cur) {
-                Some(p) if p != cur => cur = p,
+            match parents.get(cur) {
+                Some(p) if *p != cur => cur = p,
                 _ => return false,
             }
         }
@@ -490,17 +524,53 @@ pub fn visible_lines(mountinfo: &str) -> Vec<&str> {
         .iter()
         .enumerate()
         .filter(|(i, e)| {
-            !entries[i + 1..].iter().any(|later| {
-                e.mountpoint.starts_with(&later.mountpoint) && !is_ancestor(later.id, e)
-            })
+            wanted(e.line)
+                && !entries[i + 1..].iter().any(|later| {
+                    path_within(&e.mountpoint, &later.mountpoint) && !is_ancestor(later.id, e)
+                })
         })
         .map(|(_, e)| e.line)
         .collect()
 }
 
+/// Whether mountpoint `path` is `dir` or below it (both absolute and
+/// normalised, as mountinfo gives them).
+fn path_within(path: &str, dir: &str) -> bool {
+    match path.strip_prefix(dir) {
+        Some("") => true,
+        Some(rest) => dir.ends_with('/') || rest.starts_with('/'),
+        None => false,
+    }
+}
+
 #[cfg(test)]
 mod visibility_tests {
     use super::*;
+
+    #[test]
+    fn paths_within_directories() {
+        assert!(path_within("/sys/fs/cgroup/cpu", "/sys/fs/cgroup"));
+        assert!(path_within("/sys/fs/cgroup", "/sys/fs/cgroup"));
+        assert!(path_within("/sys", "/"));
+        assert!(!path_within("/sys/fs/cgroupx", "/sys/fs/cgroup"));
+        assert!(!path_within("/sys", "/sys/fs"));
+    }
+
+    #[test]
+    fn cgroup_lines_only() {
+        let info = "\
+23 1 0:21 / / rw - ext4 /dev/vda rw
+31 23 0:28 / /sys/fs/cgroup rw - tmpfs tmpfs rw
+32 31 0:29 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu
+41 31 0:38 / /sys/fs/cgroup/unified rw shared:5 - cgroup2 cgroup2 rw
+50 32 0:29 / /sys/fs/cgroup/cpu/x\\040y rw - cgroup cgroup rw,cpu
+";
+        let v = visible_cgroup_lines(info);
+        assert_eq!(v.len(), 3, "{v:?}");
+        assert!(v
+            .iter()
+            .all(|l| !l.contains("tmpfs") && !l.contains("ext4")));
+    }
 
     #[test]
     fn covered_mounts_are_dropped() {

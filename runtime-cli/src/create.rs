@@ -178,7 +178,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
     )?;
 
     let (parent, child) = sync::pair()?;
-    let ctx = InitContext {
+    let mut ctx = InitContext {
         id: opts.id,
         bundle: &bundle,
         plan: &plan,
@@ -190,6 +190,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
         host_mountinfo: plan
             .creates(LinuxNamespaceType::Mount)
             .then_some(mountinfo.as_str()),
+        direct: None,
     };
 
     // a cgroup2 directory we can't open is joined by a write instead
@@ -197,10 +198,50 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
         .as_ref()
         .and_then(|c| c.open_unified())
         .and_then(Result::ok);
-    // SAFETY: the runtime is single-threaded, so the child may run Rust code
-    // (allocation included) until it execs or exits.
-    let intermediate =
-        match unsafe { spawn::fork_into(cgroup2_dir.as_ref()) }.map_err(sys("fork"))? {
+    // with nothing to join, the container process is cloned straight into
+    // its new namespaces: no intermediate process to fork, run and reap
+    // (the child joins its v1 cgroups itself: a write of `0` to `tasks` moves
+    // a thread without the kernel's global cgroup lock, a write of its pid
+    // from here would take it and wait out an RCU grace period)
+    let join_files = match &cgroup {
+        Some(cg) if join_fds.is_empty() => Some(cg.open_join_files()?),
+        _ => None,
+    };
+    let direct = if join_fds.is_empty() && plan.new & libc::CLONE_NEWTIME == 0 {
+        // SAFETY: the runtime is single-threaded, so the child may run Rust
+        // code (allocation included) until it execs or exits.
+        unsafe { spawn::clone_direct(plan.new, plan.new_user, cgroup2_dir.as_ref()) }
+    } else {
+        None
+    };
+    // the first message, when the runtime knows it without asking
+    let mut first = None;
+    let intermediate = match direct {
+        Some(spawn::Direct::Child { in_unified }) => {
+            drop(parent);
+            drop(cgroup2_dir);
+            // an unprivileged runtime (or newuidmap) may open our /proc files
+            // to write the id maps only while we are dumpable; init drops it
+            if !id_maps.as_ref().is_some_and(|m| m.needs_dumpable()) {
+                crate::process::set_non_dumpable();
+            }
+            ctx.direct = Some(init::Direct {
+                cgroup: join_files.as_ref(),
+                in_unified,
+                new_cgroup_ns: plan.creates(LinuxNamespaceType::Cgroup),
+            });
+            init::main(&child, &ctx)
+        }
+        Some(spawn::Direct::Parent(pid)) => {
+            cleanup.pids.push(pid);
+            if let Some(maps) = &id_maps {
+                maps.write(pid)?;
+            }
+            first = Some(Message::Pid(pid));
+            None
+        }
+        // SAFETY: as for clone_direct above.
+        None => match unsafe { spawn::fork_into(cgroup2_dir.as_ref()) }.map_err(sys("fork"))? {
             spawn::Forked::Child => {
                 drop(parent);
                 drop(cgroup2_dir);
@@ -212,12 +253,16 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
                 };
                 spawn::intermediate(child, &placement, |ch| init::main(ch, &ctx))
             }
-            spawn::Forked::Parent(pid) => pid,
-        };
+            spawn::Forked::Parent(pid) => {
+                cleanup.pids.push(pid);
+                Some(pid)
+            }
+        },
+    };
     drop(cgroup2_dir);
+    drop(join_files);
     drop(child);
     drop(console_sock);
-    cleanup.pids.push(intermediate);
 
     let mut init_pid = 0;
     let mut console = None;
@@ -225,7 +270,11 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
     // declared after `cleanup`, so dropped (joined) before it removes the dir
     let mut staging = StagingState(None);
     loop {
-        let (msg, fd) = match parent.recv() {
+        let next = match first.take() {
+            Some(m) => Ok((m, None)),
+            None => parent.recv(),
+        };
+        let (msg, fd) = match next {
             Ok(m) => m,
             Err(sync::Error::Closed) => {
                 return Err(Error::Child(
@@ -236,18 +285,22 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
         };
         match msg {
             Message::IdMapRequest => {
-                let maps = id_maps.as_ref().ok_or_else(|| {
-                    Error::Child("id maps requested without a new user namespace".into())
-                })?;
-                maps.write(intermediate)?;
+                let (Some(maps), Some(pid)) = (&id_maps, intermediate) else {
+                    return Err(Error::Child(
+                        "id maps requested without a new user namespace".into(),
+                    ));
+                };
+                maps.write(pid)?;
                 parent.send(&Message::IdMapDone)?;
             }
             Message::Pid(pid) => {
                 init_pid = pid;
-                cleanup.pids.push(pid);
-                // SAFETY: reaping the intermediate child we forked.
-                unsafe { libc::waitpid(intermediate, std::ptr::null_mut(), 0) };
-                cleanup.pids.retain(|p| *p != intermediate);
+                if let Some(intermediate) = intermediate {
+                    cleanup.pids.push(pid);
+                    // SAFETY: reaping the intermediate child we forked.
+                    unsafe { libc::waitpid(intermediate, std::ptr::null_mut(), 0) };
+                    cleanup.pids.retain(|p| *p != intermediate);
+                }
                 parent.send(&Message::Go { host_pid: pid })?;
                 let (start_time, _) = crate::proc::stat(init_pid)
                     .ok_or_else(|| Error::Child("init exited right after it was cloned".into()))?;

@@ -26,6 +26,19 @@ pub struct InitContext<'a> {
     /// the runtime's /proc/self/mountinfo, when init's mount namespace is a
     /// copy of the runtime's
     pub host_mountinfo: Option<&'a str>,
+    /// set when init was cloned straight into its namespaces, without an
+    /// intermediate process
+    pub direct: Option<Direct<'a>>,
+}
+
+/// What the intermediate process would have done, left to init.
+pub struct Direct<'a> {
+    /// the container's cgroup files, opened by the runtime
+    pub cgroup: Option<&'a berth_cgroups::JoinFiles>,
+    /// whether clone3 placed init in the cgroup2 directory already
+    pub in_unified: bool,
+    /// make the cgroup namespace, once in the cgroup
+    pub new_cgroup_ns: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +103,19 @@ fn run(ch: &Channel, ctx: &InitContext) -> Result<std::convert::Infallible, Erro
             })
         }
     };
+    // until Go, an unprivileged runtime may have needed us dumpable
+    process::set_non_dumpable();
+    if let Some(direct) = &ctx.direct {
+        if let Some(files) = direct.cgroup {
+            files.add_self(direct.in_unified).map_err(|e| Error::Io {
+                what: "join cgroup".into(),
+                source: std::io::Error::other(e),
+            })?;
+        }
+        if direct.new_cgroup_ns {
+            crate::plan::unshare(libc::CLONE_NEWCGROUP).map_err(sys("create cgroup namespace"))?;
+        }
+    }
     let spec = &ctx.bundle.spec;
     // a config without a process may be created (the spec requires one only
     // at start): init sets up with the defaults and refuses at start

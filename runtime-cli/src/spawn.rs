@@ -1,7 +1,14 @@
-//! The intermediate process between the runtime and a container process:
-//! it joins the container's cgroup and namespaces (creating a user namespace
-//! first where asked, then the others), and clones the container process as
-//! the runtime's own child (CLONE_PARENT) so the runtime can wait for it.
+//! How the runtime starts a container process.
+//!
+//! Where it only creates namespaces ([`clone_direct`]), one clone3 makes the
+//! process in its new namespaces (and, on cgroup2, in its cgroup); the
+//! runtime writes its id maps while it waits, then it joins the v1
+//! hierarchies through files the runtime opened for it and unshares its
+//! cgroup namespace. Where it must join existing namespaces (setns of a
+//! pid namespace only affects children), an intermediate process joins the
+//! container's cgroup and namespaces (creating a user namespace first where
+//! asked, then the others), and clones the container process as the
+//! runtime's own child (CLONE_PARENT) so the runtime can wait for it.
 
 use crate::plan;
 use crate::sync::{Channel, Message};
@@ -31,44 +38,14 @@ pub enum Forked {
 /// on with a copy of its memory.
 pub unsafe fn fork_into(cgroup2_dir: Option<&OwnedFd>) -> Result<Forked, nix::Error> {
     if let Some(dir) = cgroup2_dir {
-        #[repr(C)]
-        #[derive(Default)]
-        struct CloneArgs {
-            flags: u64,
-            pidfd: u64,
-            child_tid: u64,
-            parent_tid: u64,
-            exit_signal: u64,
-            stack: u64,
-            stack_size: u64,
-            tls: u64,
-            set_tid: u64,
-            set_tid_size: u64,
-            cgroup: u64,
-        }
-        const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
-        let args = CloneArgs {
-            flags: CLONE_INTO_CGROUP,
-            exit_signal: libc::SIGCHLD as u64,
-            cgroup: dir.as_raw_fd() as u64,
-            ..Default::default()
-        };
-        // SAFETY: clone3 without CLONE_VM and without a stack is fork: the
-        // child continues here on a copy of our memory; the kernel only reads
-        // `args`, which lives across the call.
-        let rc = unsafe {
-            libc::syscall(
-                libc::SYS_clone3,
-                &args as *const CloneArgs,
-                std::mem::size_of::<CloneArgs>(),
-            )
-        };
-        if rc == 0 {
-            JOINED_UNIFIED.store(true, Ordering::Relaxed);
-            return Ok(Forked::Child);
-        }
-        if rc > 0 {
-            return Ok(Forked::Parent(rc as i32));
+        // SAFETY: the caller guarantees a single-threaded process.
+        match unsafe { clone3(CLONE_INTO_CGROUP, Some(dir)) } {
+            Ok(Forked::Child) => {
+                JOINED_UNIFIED.store(true, Ordering::Relaxed);
+                return Ok(Forked::Child);
+            }
+            Ok(parent) => return Ok(parent),
+            Err(_) => {}
         }
     }
     // SAFETY: the caller guarantees a single-threaded process.
@@ -76,6 +53,98 @@ pub unsafe fn fork_into(cgroup2_dir: Option<&OwnedFd>) -> Result<Forked, nix::Er
         nix::unistd::ForkResult::Child => Ok(Forked::Child),
         nix::unistd::ForkResult::Parent { child } => Ok(Forked::Parent(child.as_raw())),
     }
+}
+
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// fork(2) through clone3 with extra `flags` (namespaces, CLONE_INTO_CGROUP
+/// with `cgroup_dir`).
+///
+/// # Safety
+/// As for fork: the caller must be single-threaded.
+unsafe fn clone3(flags: u64, cgroup_dir: Option<&OwnedFd>) -> Result<Forked, nix::Error> {
+    #[repr(C)]
+    #[derive(Default)]
+    struct CloneArgs {
+        flags: u64,
+        pidfd: u64,
+        child_tid: u64,
+        parent_tid: u64,
+        exit_signal: u64,
+        stack: u64,
+        stack_size: u64,
+        tls: u64,
+        set_tid: u64,
+        set_tid_size: u64,
+        cgroup: u64,
+    }
+    let args = CloneArgs {
+        flags,
+        exit_signal: libc::SIGCHLD as u64,
+        cgroup: cgroup_dir.map_or(0, |d| d.as_raw_fd() as u64),
+        ..Default::default()
+    };
+    // SAFETY: clone3 without CLONE_VM and without a stack is fork: the child
+    // continues here on a copy of our memory; the kernel only reads `args`,
+    // which lives across the call.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &args as *const CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    match rc {
+        0 => Ok(Forked::Child),
+        pid if pid > 0 => Ok(Forked::Parent(pid as i32)),
+        _ => Err(nix::Error::last()),
+    }
+}
+
+/// A container process cloned straight into its new namespaces.
+pub enum Direct {
+    /// whether it started in the cgroup2 directory
+    Child {
+        in_unified: bool,
+    },
+    Parent(i32),
+}
+
+/// Clones the container process in new namespaces `new` (clone flags, the
+/// cgroup namespace excluded: the child makes that one once it has joined
+/// its cgroup) plus a user namespace where `new_user`, and
+/// with `cgroup2_dir` straight into that cgroup. `None` where the kernel
+/// refuses clone3 (before 5.3, or a seccomp filter): the caller then goes
+/// through [`intermediate`].
+///
+/// # Safety
+/// As for fork: the caller must be single-threaded.
+pub unsafe fn clone_direct(
+    new: libc::c_int,
+    new_user: bool,
+    cgroup2_dir: Option<&OwnedFd>,
+) -> Option<Direct> {
+    let mut flags = (new & !libc::CLONE_NEWCGROUP) as u64;
+    if new_user {
+        flags |= libc::CLONE_NEWUSER as u64;
+    }
+    let tries = [
+        cgroup2_dir.map(|d| (flags | CLONE_INTO_CGROUP, Some(d))),
+        Some((flags, None)),
+    ];
+    for (flags, dir) in tries.into_iter().flatten() {
+        // SAFETY: the caller guarantees a single-threaded process.
+        match unsafe { clone3(flags, dir) } {
+            Ok(Forked::Child) => {
+                return Some(Direct::Child {
+                    in_unified: dir.is_some(),
+                })
+            }
+            Ok(Forked::Parent(pid)) => return Some(Direct::Parent(pid)),
+            Err(_) => {}
+        }
+    }
+    None
 }
 
 /// Where the container process goes: cgroup and namespaces.

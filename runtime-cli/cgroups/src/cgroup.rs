@@ -15,6 +15,32 @@ use crate::{fs, Error, Hierarchies};
 /// How long freezing (and waiting for a stable freezer state) may take.
 const FREEZE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// A cgroup's join files, opened by the runtime: see [`Cgroup::open_join_files`].
+#[derive(Debug)]
+pub struct JoinFiles {
+    files: Vec<(PathBuf, std::fs::File)>,
+}
+
+impl JoinFiles {
+    /// [`Cgroup::add_self`] through the opened files.
+    pub fn add_self(&self, unified_joined: bool) -> Result<(), Error> {
+        use std::io::Write;
+        for (path, file) in &self.files {
+            if unified_joined && path.ends_with("cgroup.procs") {
+                continue;
+            }
+            // one write(2) per file: cgroupfs takes each write as one command
+            let mut file: &std::fs::File = file;
+            file.write_all(b"0").map_err(|source| Error::Write {
+                path: path.clone(),
+                value: "0".into(),
+                source,
+            })?;
+        }
+        Ok(())
+    }
+}
+
 /// A cgroup directory and the mountpoint of its hierarchy.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Dir {
@@ -328,18 +354,51 @@ impl Cgroup {
     /// whole process. cgroup2 refuses to move one thread of a process to another
     /// domain, so there `cgroup.procs` stays the way in.
     pub fn add_self(&self, unified_joined: bool) -> Result<(), Error> {
+        for (dir, file) in self.join_files() {
+            if file == "tasks" || !unified_joined {
+                fs::write(dir, file, "0")?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Opens the files [`Self::add_self`] writes, for a process that can't
+    /// open them itself any more (one already in new namespaces): the kernel
+    /// checks the credentials of whoever opened them.
+    pub fn open_join_files(&self) -> Result<JoinFiles, Error> {
+        let mut files = Vec::new();
+        for (dir, file) in self.join_files() {
+            let path = dir.join(file);
+            match std::fs::OpenOptions::new().write(true).open(&path) {
+                Ok(f) => files.push((path, f)),
+                Err(source) => {
+                    return Err(Error::Write {
+                        path,
+                        value: "0".into(),
+                        source,
+                    })
+                }
+            }
+        }
+        Ok(JoinFiles { files })
+    }
+
+    /// Each distinct directory once, with the file a process joins it by:
+    /// `tasks` in v1 hierarchies, `cgroup.procs` in the cgroup2 one (last).
+    fn join_files(&self) -> Vec<(&Path, &'static str)> {
         let mut seen = BTreeSet::new();
+        let mut out = Vec::new();
         for d in self.v1.values() {
             if seen.insert(d.path.as_path()) {
-                fs::write(&d.path, "tasks", "0")?;
+                out.push((d.path.as_path(), "tasks"));
             }
         }
-        match &self.unified {
-            Some(u) if !unified_joined && seen.insert(u.path.as_path()) => {
-                fs::write(&u.path, "cgroup.procs", "0")
+        if let Some(u) = &self.unified {
+            if seen.insert(u.path.as_path()) {
+                out.push((u.path.as_path(), "cgroup.procs"));
             }
-            _ => Ok(()),
         }
+        out
     }
 
     /// The cgroup2 directory opened for `clone3(CLONE_INTO_CGROUP)`, which
@@ -879,6 +938,35 @@ mod tests {
         assert!(writes[9].0.ends_with("cgroup.procs"));
         cg.add_self(true).unwrap();
         assert_eq!(fs::log::take().len(), 9);
+
+        // the same writes through files opened beforehand
+        let files = cg.open_join_files().unwrap();
+        for dir in cg.paths() {
+            stdfs::write(dir.join("cgroup.procs"), "").unwrap();
+            stdfs::write(dir.join("tasks"), "").unwrap();
+        }
+        files.add_self(true).unwrap();
+        let written: Vec<String> = cg
+            .paths()
+            .iter()
+            .flat_map(|d| {
+                ["tasks", "cgroup.procs"].map(|f| stdfs::read_to_string(d.join(f)).unwrap())
+            })
+            .collect();
+        assert_eq!(
+            written.iter().filter(|w| *w == "0").count(),
+            9,
+            "{written:?}"
+        );
+        files.add_self(false).unwrap();
+        let unified = cg
+            .paths()
+            .into_iter()
+            .find(|d| d.starts_with(fake.root.join("unified")));
+        assert_eq!(
+            stdfs::read_to_string(unified.unwrap().join("cgroup.procs")).unwrap(),
+            "0"
+        );
 
         cg.add_process(1234).unwrap();
         let writes = fs::log::take();

@@ -36,7 +36,7 @@ mod stats;
 #[cfg(test)]
 mod testutil;
 
-pub use cgroup::{Cgroup, FreezerState};
+pub use cgroup::{Cgroup, FreezerState, JoinFiles};
 pub use error::Error;
 pub use hierarchy::{visible_cgroup_lines, visible_lines, Hierarchies, Layout, Mount};
 pub use stats::{

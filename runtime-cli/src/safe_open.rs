@@ -286,37 +286,36 @@ impl Root {
     /// with mkdirat in its resolved parent) and returns an `O_PATH` handle.
     pub fn mkdir_all(&self, path: &Path) -> Result<OwnedFd, Error> {
         let rel = clean(path)?;
-        // most targets exist already (the image has them, or an earlier
-        // mount made them): one lookup instead of one per component
-        match self.open_path(&rel, libc::O_PATH | libc::O_DIRECTORY) {
-            Err(Error::Open {
-                source: nix::Error::ENOENT,
-                ..
-            }) => {}
-            done => return done,
-        }
-        let mut prefix = PathBuf::from("/");
-        let mut dir = self.open_path(&prefix, libc::O_PATH | libc::O_DIRECTORY)?;
-        for c in rel.components() {
-            prefix.push(c);
-            match self.open_path(&prefix, libc::O_PATH | libc::O_DIRECTORY) {
-                Ok(fd) => dir = fd,
+        let parts: Vec<&OsStr> = rel.iter().collect();
+        let dir_flags = libc::O_PATH | libc::O_DIRECTORY;
+        // the deepest directory that exists: most targets exist whole (the
+        // image has them, or an earlier mount made them), so one lookup,
+        // not one per component
+        let mut have = parts.len();
+        let mut dir = loop {
+            let prefix: PathBuf = parts[..have].iter().collect();
+            match self.open_path(&prefix, dir_flags) {
+                Ok(fd) => break fd,
                 Err(Error::Open {
                     source: nix::Error::ENOENT,
                     ..
-                }) => {
-                    match nix::sys::stat::mkdirat(
-                        dir.as_raw_fd(),
-                        c.as_os_str(),
-                        nix::sys::stat::Mode::from_bits_truncate(0o755),
-                    ) {
-                        Ok(()) | Err(nix::Error::EEXIST) => {}
-                        Err(e) => return Err(sys("mkdir", &prefix)(e)),
-                    }
-                    dir = self.open_path(&prefix, libc::O_PATH | libc::O_DIRECTORY)?;
-                }
+                }) if have > 0 => have -= 1,
                 Err(e) => return Err(e),
             }
+        };
+        // the rest made one by one in its resolved parent, each looked up
+        // again from the root after it is made
+        for made in have + 1..=parts.len() {
+            let prefix: PathBuf = parts[..made].iter().collect();
+            match nix::sys::stat::mkdirat(
+                dir.as_raw_fd(),
+                parts[made - 1],
+                nix::sys::stat::Mode::from_bits_truncate(0o755),
+            ) {
+                Ok(()) | Err(nix::Error::EEXIST) => {}
+                Err(e) => return Err(sys("mkdir", &Path::new("/").join(&prefix))(e)),
+            }
+            dir = self.open_path(&prefix, dir_flags)?;
         }
         Ok(dir)
     }
@@ -606,6 +605,28 @@ mod tests {
         let fd = root.mkdir_all(Path::new("/up/x")).unwrap();
         let real = std::fs::read_link(fd_path(&fd)).unwrap();
         assert!(real.starts_with(d.path()), "{}", real.display());
+    }
+
+    #[test]
+    fn makes_what_is_missing_below_what_exists() {
+        let d = tempfile::tempdir().unwrap();
+        let root = Root::open(d.path()).unwrap();
+        fs::create_dir(d.path().join("a")).unwrap();
+        let made = root.mkdir_all(Path::new("/a/b/c")).unwrap();
+        assert_eq!(
+            std::fs::read_link(fd_path(&made)).unwrap(),
+            d.path().join("a/b/c")
+        );
+        let again = root.mkdir_all(Path::new("a/b/c/")).unwrap();
+        assert_eq!(mount_id(&again), mount_id(&made));
+        assert_eq!(
+            std::fs::read_link(fd_path(&root.mkdir_all(Path::new("/")).unwrap())).unwrap(),
+            d.path()
+        );
+        // a dangling link is not replaced by a directory
+        symlink("/nowhere", d.path().join("dangling")).unwrap();
+        assert!(root.mkdir_all(Path::new("/dangling/x")).is_err());
+        assert!(!d.path().join("nowhere").exists());
     }
 
     #[test]

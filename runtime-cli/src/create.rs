@@ -203,11 +203,12 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
     // (the child joins its v1 cgroups itself: a write of `0` to `tasks` moves
     // a thread without the kernel's global cgroup lock, a write of its pid
     // from here would take it and wait out an RCU grace period)
+    let may_go_direct = join_fds.is_empty() && plan.new & libc::CLONE_NEWTIME == 0;
     let join_files = match &cgroup {
-        Some(cg) if join_fds.is_empty() => Some(cg.open_join_files()?),
+        Some(cg) if may_go_direct => Some(cg.open_join_files()?),
         _ => None,
     };
-    let direct = if join_fds.is_empty() && plan.new & libc::CLONE_NEWTIME == 0 {
+    let direct = if may_go_direct {
         // SAFETY: the runtime is single-threaded, so the child may run Rust
         // code (allocation included) until it execs or exits.
         unsafe { spawn::clone_direct(plan.new, plan.new_user, cgroup2_dir.as_ref()) }

@@ -114,8 +114,9 @@ pub enum Direct {
 /// cgroup namespace excluded: the child makes that one once it has joined
 /// its cgroup) plus a user namespace where `new_user`, and
 /// with `cgroup2_dir` straight into that cgroup. `None` where the kernel
-/// refuses clone3 (before 5.3, or a seccomp filter): the caller then goes
-/// through [`intermediate`].
+/// refuses (no clone3 before 5.3, a seccomp filter, or the namespaces
+/// themselves): the caller then goes through [`intermediate`], which either
+/// gets there step by step or says which step failed.
 ///
 /// # Safety
 /// As for fork: the caller must be single-threaded.

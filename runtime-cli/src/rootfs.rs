@@ -541,6 +541,17 @@ fn apply_propagation(target: &Target, opts: &MountOptions) -> Result<(), Error> 
 }
 
 fn set_recursive_attrs(target: &Target, set: u64, clear: u64) -> Result<(), Error> {
+    mount_setattr_recursive(target.fd.as_raw_fd(), set, clear)
+        .map_err(sys("mount_setattr", &target.dest))
+}
+
+/// mount_setattr(2) on the mount `fd` refers to and every mount below it:
+/// sets the `MOUNT_ATTR_*` bits in `set`, clears those in `clear`.
+pub(crate) fn mount_setattr_recursive(
+    fd: std::os::fd::RawFd,
+    set: u64,
+    clear: u64,
+) -> nix::Result<()> {
     #[repr(C)]
     struct MountAttr {
         attr_set: u64,
@@ -559,7 +570,7 @@ fn set_recursive_attrs(target: &Target, set: u64, clear: u64) -> Result<(), Erro
     let rc = unsafe {
         libc::syscall(
             libc::SYS_mount_setattr,
-            target.fd.as_raw_fd(),
+            fd,
             c"".as_ptr(),
             libc::AT_RECURSIVE | libc::AT_EMPTY_PATH,
             &attr as *const MountAttr,
@@ -567,7 +578,7 @@ fn set_recursive_attrs(target: &Target, set: u64, clear: u64) -> Result<(), Erro
         )
     };
     if rc != 0 {
-        return Err(sys("mount_setattr", &target.dest)(nix::Error::last()));
+        return Err(nix::Error::last());
     }
     Ok(())
 }

@@ -118,15 +118,6 @@ fn read_only_view() -> Result<OwnedFd, Error> {
 
 fn read_only_view_of(file: &std::ffi::CStr) -> Result<OwnedFd, Error> {
     const OPEN_TREE_CLONE: libc::c_uint = 1;
-    const AT_RECURSIVE: libc::c_uint = 0x8000;
-    const MOUNT_ATTR_NOEXEC_CLEAR: u64 = 0;
-    #[repr(C)]
-    struct MountAttr {
-        attr_set: u64,
-        attr_clr: u64,
-        propagation: u64,
-        userns_fd: u64,
-    }
     // SAFETY: the path is a NUL-terminated literal; open_tree returns a
     // fresh O_PATH fd on the root of a new detached mount, or -1.
     let fd = unsafe {
@@ -142,27 +133,15 @@ fn read_only_view_of(file: &std::ffi::CStr) -> Result<OwnedFd, Error> {
     }
     // SAFETY: fd is a fresh descriptor that we now own.
     let tree = unsafe { OwnedFd::from_raw_fd(fd as i32) };
-    let attr = MountAttr {
-        attr_set: u64::from(MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV),
-        attr_clr: MOUNT_ATTR_NOEXEC_CLEAR,
-        propagation: 0,
-        userns_fd: 0,
-    };
-    // SAFETY: mount_setattr reads `attr` (its size passed) for the mount
-    // `tree` refers to; AT_EMPTY_PATH with "" means the fd itself.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            tree.as_raw_fd(),
-            c"".as_ptr(),
-            libc::AT_EMPTY_PATH as libc::c_uint | AT_RECURSIVE,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
-        )
-    };
-    if rc != 0 {
-        return Err(last("mount_setattr read-only"));
-    }
+    crate::rootfs::mount_setattr_recursive(
+        tree.as_raw_fd(),
+        u64::from(MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV),
+        0,
+    )
+    .map_err(|e| Error::Sys {
+        what: "mount_setattr read-only",
+        source: e.into(),
+    })?;
     let path = format!("/proc/self/fd/{}\0", tree.as_raw_fd());
     // SAFETY: reopens the O_PATH fd's own file read-only through /proc; the
     // path is NUL-terminated and outlives the call.

@@ -97,7 +97,8 @@ pub fn ps_row(pid: u32) -> Option<Vec<String>> {
     ])
 }
 
-fn meminfo_total() -> u64 {
+/// The host's memory in bytes (`MemTotal` of /proc/meminfo), 0 if unreadable.
+pub fn meminfo_total() -> u64 {
     std::fs::read_to_string("/proc/meminfo")
         .ok()
         .and_then(|m| {

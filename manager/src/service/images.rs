@@ -36,6 +36,27 @@ pub fn image_error(e: StoreError) -> ManagerError {
     }
 }
 
+/// Runs a registry transfer on a task of its own and streams the progress
+/// lines it sends to `sink` until it ends.
+async fn with_progress<T, Job, Fut>(
+    sink: &ServerStreamSender<Progress>,
+    job: Job,
+) -> Result<T, ManagerError>
+where
+    Job: FnOnce(mpsc::UnboundedSender<Progress>) -> Fut,
+    Fut: std::future::Future<Output = Result<T, StoreError>> + Send + 'static,
+    T: Send + 'static,
+{
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let job = tokio::spawn(job(tx));
+    while let Some(p) = rx.recv().await {
+        let _ = sink.send(&p).await;
+    }
+    job.await
+        .map_err(ManagerError::internal)?
+        .map_err(image_error)
+}
+
 fn progress_line(p: StoreProgress) -> Progress {
     Progress {
         id: p.id,
@@ -259,23 +280,16 @@ impl Images for ImagesService {
         sink: ServerStreamSender<Progress>,
     ) -> ttrpc::Result<()> {
         let opts = registry_options(&req.reference, req.plain_http);
-        let (tx, mut rx) = mpsc::unbounded_channel();
         let store = self.store();
         let reference = req.reference.clone();
-        let job = tokio::spawn(async move {
+        let s = with_progress(&sink, move |tx| async move {
             store
                 .pull(&reference, &opts, move |p| {
                     let _ = tx.send(progress_line(p));
                 })
                 .await
-        });
-        while let Some(p) = rx.recv().await {
-            let _ = sink.send(&p).await;
-        }
-        let s = job
-            .await
-            .map_err(ManagerError::internal)?
-            .map_err(image_error)?;
+        })
+        .await?;
         let name = s.name.clone().unwrap_or_else(|| req.reference.clone());
         self.0.events.publish("image", "pull", &name, &[]);
         let _ = sink
@@ -295,23 +309,16 @@ impl Images for ImagesService {
         sink: ServerStreamSender<Progress>,
     ) -> ttrpc::Result<()> {
         let opts = registry_options(&req.reference, req.plain_http);
-        let (tx, mut rx) = mpsc::unbounded_channel();
         let store = self.store();
         let reference = req.reference.clone();
-        let job = tokio::spawn(async move {
+        let digest = with_progress(&sink, move |tx| async move {
             store
                 .push(&reference, &opts, move |p| {
                     let _ = tx.send(progress_line(p));
                 })
                 .await
-        });
-        while let Some(p) = rx.recv().await {
-            let _ = sink.send(&p).await;
-        }
-        let digest = job
-            .await
-            .map_err(ManagerError::internal)?
-            .map_err(image_error)?;
+        })
+        .await?;
         self.0.events.publish("image", "push", &req.reference, &[]);
         let _ = sink
             .send(&summary_line(

@@ -34,19 +34,6 @@ fn kernel_version() -> String {
         .unwrap_or_default()
 }
 
-fn mem_total() -> u64 {
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|m| {
-            m.lines()
-                .find_map(|l| l.strip_prefix("MemTotal:"))
-                .and_then(|v| v.split_whitespace().next())
-                .and_then(|v| v.parse::<u64>().ok())
-        })
-        .map(|kb| kb * 1024)
-        .unwrap_or(0)
-}
-
 #[async_trait]
 impl System for SystemService {
     async fn info(&self, _ctx: &TtrpcContext, _req: Empty) -> ttrpc::Result<pb::InfoResponse> {
@@ -78,7 +65,7 @@ impl System for SystemService {
             ncpu: std::thread::available_parallelism()
                 .map(|n| n.get() as u32)
                 .unwrap_or(1),
-            mem_total: mem_total(),
+            mem_total: crate::introspect::meminfo_total(),
             manager_pid: std::process::id(),
             ..Default::default()
         })

@@ -9,6 +9,8 @@ SHELL       := /bin/bash
 # cargo from PATH, else rustup's default location
 CARGO ?= $(or $(shell command -v cargo 2>/dev/null),$(HOME)/.cargo/bin/cargo)
 RELEASE_RUNTIME := $(CURDIR)/target/release/berth-runtime
+# `make test` builds the `ci` profile (release without LTO: see Cargo.toml)
+TEST_BIN_DIR    := $(CURDIR)/target/ci
 # berth-runtime and the shim are also built as static executables (target/static):
 # no dynamic loader on every container start, and a smaller resident shim.
 HOST_TRIPLE     := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
@@ -32,7 +34,7 @@ help:
 	@echo "make release            cargo build --release --workspace"
 	@echo "make static             static berth-runtime and containerd-shim-berth-v2 in target/static/"
 	@echo "make lint               cargo fmt --check + clippy -D warnings"
-	@echo "make test               deps + release + cargo test --workspace --release (as root)"
+	@echo "make test               deps + cargo test --workspace --profile ci (release without LTO; as root)"
 	@echo "make demo               run a busybox container with target/release/berth-runtime"
 	@echo "make bench              runtime start-up vs crun/runc, idle shim RSS vs runc-v2, berth run vs ctr/podman"
 	@echo "make conformance        OCI runtime-tools suite: berth, runc, crun; writes docs/conformance.md"
@@ -87,15 +89,19 @@ fmt:
 	$(CARGO) fmt --all
 
 # ------------------------------------------------------------------- test
-# The e2e tests run real containers with the release runtime; they need root.
-test: export BERTH_RUNTIME := $(RELEASE_RUNTIME)
+# The e2e tests run real containers with optimised binaries of the `ci`
+# profile (target/ci); they need root.
+test: export BERTH_RUNTIME := $(TEST_BIN_DIR)/berth-runtime
+test: export BERTH_SHIM := $(TEST_BIN_DIR)/containerd-shim-berth-v2
+test: export BERTH_MANAGER := $(TEST_BIN_DIR)/berth-manager
+test: export BERTH_CLI := $(TEST_BIN_DIR)/berth
 test:
 	@$(MAKE) --no-print-directory deps
-	@$(MAKE) --no-print-directory release
+	$(CARGO) build --profile ci --workspace
 	@mkdir -p target
 	@if [ "$$(id -u)" != 0 ]; then echo "make test: not root: tests that run containers will skip" >&2; fi
 	@echo "BERTH_RUNTIME=$$BERTH_RUNTIME"
-	@rc=0; $(CARGO) test --workspace --release --no-fail-fast 2>&1 | tee target/test.log || rc=$$?; \
+	@rc=0; $(CARGO) test --workspace --profile ci --no-fail-fast 2>&1 | tee target/test.log || rc=$$?; \
 	tests/scripts/test-summary.sh target/test.log "$$rc"
 
 # ------------------------------------------------------------------- demo

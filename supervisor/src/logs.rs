@@ -1,5 +1,5 @@
-//! A container's log: docker json-file lines (`{"log","stream","time"}`)
-//! written by the shim at `ContainerInfo.log_path`.  `logs` reads it,
+//! A container's log: docker json-file lines (`berth_jsonlog`) written by
+//! the shim at `ContainerInfo.log_path`.  `logs` reads it,
 //! `run`/`attach` follow it while the container runs.
 
 use std::fs::File;
@@ -7,47 +7,8 @@ use std::future::Future;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::time::Duration;
 
-use serde::Deserialize;
-
-/// Which of the container's streams a line came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stream {
-    Stdout,
-    Stderr,
-}
-
-/// One log record.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
-    pub stream: Stream,
-    pub text: String,
-    pub time: String,
-}
-
-#[derive(Deserialize)]
-struct Raw {
-    #[serde(default)]
-    log: String,
-    #[serde(default)]
-    stream: String,
-    #[serde(default)]
-    time: String,
-}
-
-/// Parses one line; lines that are not log records are skipped (`None`), so a
-/// torn last line never stops a reader.
-pub fn parse_line(line: &[u8]) -> Option<Entry> {
-    let raw: Raw = serde_json::from_slice(line).ok()?;
-    Some(Entry {
-        stream: if raw.stream == "stderr" {
-            Stream::Stderr
-        } else {
-            Stream::Stdout
-        },
-        text: raw.log,
-        time: raw.time,
-    })
-}
+// The line format is shared with the shim that writes it.
+pub use berth_jsonlog::{parse_line, Entry, Stream};
 
 /// How `logs` prints.
 #[derive(Debug, Clone, Copy, Default)]

@@ -180,10 +180,8 @@ mod tests {
             ws_ypixel: 0,
         };
         // SAFETY: TIOCSWINSZ reads one winsize we own.
-        assert_eq!(
-            unsafe { libc::ioctl(m.as_raw_fd(), libc::TIOCSWINSZ, &ws) },
-            0
-        );
+        let set = unsafe { libc::ioctl(m.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+        assert_eq!(set, 0);
         assert_eq!(size(s.as_raw_fd()), Some((120, 40)));
         assert!(RawMode::enter(&tempfile::tempfile().unwrap()).is_err());
     }

@@ -86,11 +86,8 @@ fn detached_container_outlives_a_killed_manager() {
 
     b.kill_manager();
     // SAFETY: signal 0 only checks the process exists.
-    assert_eq!(
-        unsafe { libc::kill(pid, 0) },
-        0,
-        "container died with the manager"
-    );
+    let alive = unsafe { libc::kill(pid, 0) };
+    assert_eq!(alive, 0, "container died with the manager");
 
     // the next command starts a new manager, which finds the live container
     let ps = b.run(&["ps"]).ok();

@@ -61,11 +61,8 @@ impl Containerd {
             .parse()
             .expect("pid");
         // SAFETY: kill has no memory-safety preconditions.
-        assert_eq!(
-            unsafe { libc::kill(pid, libc::SIGKILL) },
-            0,
-            "kill containerd"
-        );
+        let killed = unsafe { libc::kill(pid, libc::SIGKILL) };
+        assert_eq!(killed, 0, "kill containerd");
         assert!(
             wait_until(Duration::from_secs(10), || !Path::new(&format!(
                 "/proc/{pid}"

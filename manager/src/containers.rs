@@ -118,6 +118,7 @@ impl Manager {
             snapshot: id.clone(),
             shim: None,
             stop_requested: false,
+            stop_deadline: 0,
         };
         // the record comes first (with no rootfs yet: recovery drops such a
         // record and its snapshot), then the snapshot, then the mounts
@@ -136,6 +137,9 @@ impl Manager {
         let _guard = self.lock_container(&id).await;
         let prepared = async {
             bundle::make_dir(&self.cfg.container_root(&id), 0o700)?;
+            // an attached `run --rm` opens the log before the start, so
+            // auto-remove after a quick exit cannot take the output first
+            make_log(&self.cfg.log_path(&id))?;
             let images = self.images.clone();
             let (key, image) = (id.clone(), rec.image.clone());
             let mounts = tokio::task::spawn_blocking(move || images.prepare(&key, &image))
@@ -274,6 +278,16 @@ impl Manager {
         }
         Ok(deleted)
     }
+}
+
+/// Creates an empty container log (the shim appends to it).
+fn make_log(path: &std::path::Path) -> Result<()> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map(drop)
+        .map_err(|e| ManagerError::Internal(format!("create log {}: {e}", path.display())))
 }
 
 impl StoreError {

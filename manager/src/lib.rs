@@ -26,6 +26,7 @@ pub mod server;
 pub mod service;
 pub mod shim;
 pub mod signal;
+pub mod stopping;
 pub mod store;
 pub mod tasks;
 pub mod timefmt;

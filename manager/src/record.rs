@@ -109,6 +109,10 @@ pub struct ContainerRecord {
     pub shim: Option<ShimRecord>,
     /// The user stopped or killed it: no restart policy applies to this exit.
     pub stop_requested: bool,
+    /// Unix nanoseconds at which an accepted `stop` sends SIGKILL (0: no stop
+    /// in flight); a restarted manager finishes the stop from here.
+    #[serde(default)]
+    pub stop_deadline: u64,
 }
 
 /// Unix nanoseconds now.

@@ -168,6 +168,7 @@ impl Manager {
                     },
                 );
                 self.watch_task(&id, client, rec.started_at);
+                self.resume_stop(rec);
             }
             api::Status::STOPPED if rec.status.has_task() => {
                 // the exit happened while no manager was running
@@ -219,6 +220,7 @@ impl Manager {
             r.finished_at = now_nanos();
             r.pid = 0;
             r.shim = None;
+            r.stop_deadline = 0;
         }) else {
             return;
         };

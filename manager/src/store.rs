@@ -251,6 +251,7 @@ mod tests {
             snapshot: id.into(),
             shim: None,
             stop_requested: false,
+            stop_deadline: 0,
         }
     }
 

@@ -121,6 +121,7 @@ impl Manager {
                 version: 0,
             });
             r.error.clear();
+            r.stop_deadline = 0;
             if !restart {
                 r.stop_requested = false;
             }
@@ -293,6 +294,7 @@ impl Manager {
             r.exit_code = code;
             r.finished_at = if at == 0 { now_nanos() } else { at };
             r.pid = 0;
+            r.stop_deadline = 0;
         }) {
             Ok(r) => r,
             Err(e) => {
@@ -437,7 +439,11 @@ impl Manager {
     }
 
     pub async fn wait_task(&self, key: &str) -> Result<WaitResponse> {
-        let rec = self.resolve(key)?;
+        // auto-remove may have taken the record before the waiter came
+        let rec = match self.resolve(key) {
+            Ok(rec) => rec,
+            Err(e) => return self.recent_exit(key).ok_or(e),
+        };
         Ok(self
             .wait_for_exit(&rec.id, None)
             .await?
@@ -480,49 +486,6 @@ impl Manager {
         let client = self.running_client(&rec)?;
         client.kill(&rec.id, exec_id, sig, all).await?;
         self.container_event(&rec, "kill", &[("signal", sig.to_string())]);
-        Ok(())
-    }
-
-    /// The stop signal, up to `timeout` seconds (negative: the container's
-    /// own), then SIGKILL.
-    pub async fn stop_task(&self, key: &str, timeout: i32) -> Result<()> {
-        let rec = self.resolve(key)?;
-        let rec = self.store.update(&rec.id, |r| r.stop_requested = true)?;
-        if !rec.status.has_task() {
-            if rec.status == Status::Restarting {
-                self.store.update(&rec.id, |r| r.status = Status::Exited)?;
-                self.bump();
-            }
-            return Ok(());
-        }
-        let secs = if timeout < 0 {
-            rec.stop_timeout as u64
-        } else {
-            timeout as u64
-        };
-        let sig = crate::signal::parse(&rec.stop_signal).unwrap_or(libc::SIGTERM as u32);
-        let client = self.running_client(&rec)?;
-        if let Err(e) = client.kill(&rec.id, "", sig, false).await {
-            if self
-                .store
-                .get(&rec.id)?
-                .is_some_and(|r| r.status.has_task())
-            {
-                return Err(e.into());
-            }
-        }
-        if rec.status == Status::Paused {
-            let _ = client.resume(&rec.id).await;
-        }
-        self.container_event(&rec, "kill", &[("signal", sig.to_string())]);
-        if self
-            .wait_for_exit(&rec.id, Some(Duration::from_secs(secs)))
-            .await?
-            .is_none()
-        {
-            self.kill_and_reap(&rec.id, Duration::from_secs(30)).await?;
-        }
-        self.container_event(&rec, "stop", &[]);
         Ok(())
     }
 

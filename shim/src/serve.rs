@@ -83,6 +83,14 @@ pub fn serve(args: &Args) -> Result<(), ServeError> {
         });
     }
     log_to_fifo();
+    // `start` handed the socket down without FD_CLOEXEC; neither the runtime
+    // nor a container's process may inherit it (a container's init waiting
+    // for `start` would keep a dead shim's socket accepting connections)
+    nix::fcntl::fcntl(
+        LISTENER_FD,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+    )
+    .map_err(sys("mark the task socket close-on-exec"))?;
     // One malloc arena: the threads allocate little, and per-thread arenas
     // cost resident memory for nothing.
     // SAFETY: mallopt only changes allocator tuning.

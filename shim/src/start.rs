@@ -16,8 +16,11 @@ use sha2::{Digest, Sha256};
 
 use crate::args::Args;
 
-/// Where containerd 1.6's shims put their sockets.
+/// Where containerd's shims put their sockets, and where these go when the
+/// directory beside the address would make a path too long for a socket.
 pub const SOCKET_DIR: &str = "/run/containerd/s";
+/// The longest path a unix socket address holds (sun_path, with its NUL).
+const SUN_PATH_MAX: usize = 107;
 /// The CRI annotation naming a container's pod sandbox: containers of one
 /// pod share the sandbox's shim.
 const SANDBOX_ANNOTATION: &str = "io.kubernetes.cri.sandbox-id";
@@ -49,13 +52,33 @@ pub enum StartError {
     Encode(#[from] berth_proto::containerd::protobuf::Error),
 }
 
-/// `unix:///run/containerd/s/<sha256(address/namespace/id)>`, containerd's
-/// scheme, so the socket is unique per containerd, namespace and group.
+/// `unix://<dir>/s/<sha256(address/namespace/id)>`, containerd's scheme,
+/// so the socket is unique per containerd, namespace and group. `<dir>` is
+/// the directory of the address that started the shim: for containerd's
+/// `/run/containerd/containerd.sock` that is containerd's own
+/// `/run/containerd/s`, and a berth manager's shims stay under its state
+/// dir, removed with it, never among another engine's.
 pub fn socket_address(containerd_address: &str, namespace: &str, group: &str) -> String {
     let joined = Path::new(containerd_address).join(namespace).join(group);
     let digest = Sha256::digest(joined.as_os_str().as_encoded_bytes());
     let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    format!("unix://{SOCKET_DIR}/{hex}")
+    let dir = socket_dir(containerd_address);
+    format!("unix://{}/{hex}", dir.display())
+}
+
+/// The directory a shim started through `containerd_address` puts its
+/// socket in (see [`socket_address`]).
+pub fn socket_dir(containerd_address: &str) -> PathBuf {
+    let address = containerd_address.trim_start_matches("unix://");
+    let beside = Path::new(address)
+        .parent()
+        .filter(|p| p.is_absolute())
+        .map(|p| p.join("s"));
+    match beside {
+        // "/" and 64 hex digits follow the directory
+        Some(dir) if dir.as_os_str().len() + 65 <= SUN_PATH_MAX => dir,
+        _ => PathBuf::from(SOCKET_DIR),
+    }
 }
 
 /// The shim a container belongs to: its pod sandbox's, else its own.
@@ -95,7 +118,7 @@ pub fn start(args: &Args) -> Result<String, StartError> {
     fs::DirBuilder::new()
         .recursive(true)
         .mode(0o711)
-        .create(SOCKET_DIR)
+        .create(socket_dir(&args.address))
         .map_err(sock_err)?;
     let listener = match bind_private(&path) {
         Ok(l) => l,
@@ -188,6 +211,20 @@ mod tests {
             a,
             socket_address("/run/containerd/containerd.sock", "k8s.io", "c1")
         );
+    }
+
+    #[test]
+    fn sockets_live_beside_the_address_that_started_the_shim() {
+        let a = socket_address("/run/berth/manager.sock", "berth", "c1");
+        assert!(a.starts_with("unix:///run/berth/s/"), "{a}");
+        assert_eq!(
+            socket_dir("unix:///var/lib/x/manager.sock"),
+            Path::new("/var/lib/x/s")
+        );
+        // too long for a socket path, or no directory: containerd's own
+        let deep = format!("/{}/manager.sock", "d".repeat(60));
+        assert_eq!(socket_dir(&deep), Path::new(SOCKET_DIR));
+        assert_eq!(socket_dir("manager.sock"), Path::new(SOCKET_DIR));
     }
 
     #[test]

@@ -34,6 +34,8 @@ pub struct Manager {
     pub events: EventsClient,
     pub system: SystemClient,
     socket: String,
+    /// Where a lost manager's successor is found (or started) again.
+    dirs: Option<Dirs>,
 }
 
 impl Manager {
@@ -45,6 +47,7 @@ impl Manager {
             events: EventsClient::new(c.clone()),
             system: SystemClient::new(c),
             socket: socket.display().to_string(),
+            dirs: None,
         }
     }
 
@@ -60,60 +63,99 @@ impl Manager {
 
     /// Connects to the manager for `dirs`, starting one if none answers.
     pub async fn connect_or_start(dirs: &Dirs) -> Result<Manager, CliError> {
-        let socket = dirs.socket();
-        if let Some(m) = try_connect(&socket).await {
-            return Ok(m);
-        }
-        std::fs::create_dir_all(&dirs.state)
-            .map_err(|e| CliError::io(format!("create state dir {}", dirs.state.display()), e))?;
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(dirs.start_lock())
-            .map_err(|e| CliError::io(format!("open {}", dirs.start_lock().display()), e))?;
-        let _held = Flock::exclusive(&lock)
-            .map_err(|e| CliError::io(format!("lock {}", dirs.start_lock().display()), e))?;
-        // Another front end may have started one while this one waited for the lock.
-        if let Some(m) = try_connect(&socket).await {
-            return Ok(m);
-        }
-        let bin = manager_binary(
-            std::env::current_exe().ok().as_deref(),
-            std::env::var_os("PATH"),
-            std::env::var_os("BERTH_MANAGER"),
-        )
-        .ok_or_else(|| {
-            CliError::Invalid(
-                "cannot find berth-manager: not beside berth, not on PATH, BERTH_MANAGER unset"
-                    .into(),
-            )
-        })?;
-        let mut child = spawn_manager(&bin, dirs)?;
-        let deadline = Instant::now() + START_TIMEOUT;
-        let log = dirs.manager_log().display().to_string();
-        let start_err = |reason: String| CliError::ManagerStart {
-            socket: socket.display().to_string(),
-            log: log.clone(),
-            reason,
-        };
+        let mut m = connect_or_start(dirs).await?;
+        m.dirs = Some(dirs.clone());
+        Ok(m)
+    }
+
+    /// Runs `op`, a request that may safely be made twice; when the manager
+    /// went away without answering, the request goes again to the next
+    /// manager (started if none runs), a few times. `op`'s flag says it is
+    /// a repeat, whose first attempt may have been done already.
+    pub async fn again<T, F, Fut>(&self, op: F) -> Result<T, CliError>
+    where
+        F: Fn(Manager, bool) -> Fut,
+        Fut: std::future::Future<Output = Result<T, CliError>>,
+    {
+        let mut m = self.clone();
+        let mut attempt = 0;
         loop {
-            if let Some(m) = try_connect(&socket).await {
-                // Reaped by init once berth exits; the manager outlives us.
-                drop(child);
-                return Ok(m);
+            let e = match op(m.clone(), attempt > 0).await {
+                Err(e) if e.is_lost_manager() => e,
+                other => return other,
+            };
+            let Some(dirs) = &self.dirs else {
+                return Err(e);
+            };
+            if attempt == RETRIES {
+                return Err(e);
             }
-            if let Ok(Some(status)) = child.try_wait() {
-                return Err(start_err(format!("it exited with {status}")));
+            attempt += 1;
+            tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
+            if let Ok(next) = Manager::connect_or_start(dirs).await {
+                m = next;
             }
-            if Instant::now() >= deadline {
-                return Err(start_err(format!(
-                    "no answer after {}s",
-                    START_TIMEOUT.as_secs()
-                )));
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
         }
+    }
+}
+
+/// How often a repeatable request goes to a next manager.
+const RETRIES: u64 = 5;
+
+/// Connects to the manager for `dirs`, starting one if none answers.
+async fn connect_or_start(dirs: &Dirs) -> Result<Manager, CliError> {
+    let socket = dirs.socket();
+    if let Some(m) = try_connect(&socket).await {
+        return Ok(m);
+    }
+    std::fs::create_dir_all(&dirs.state)
+        .map_err(|e| CliError::io(format!("create state dir {}", dirs.state.display()), e))?;
+    let lock = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dirs.start_lock())
+        .map_err(|e| CliError::io(format!("open {}", dirs.start_lock().display()), e))?;
+    let _held = Flock::exclusive(&lock)
+        .map_err(|e| CliError::io(format!("lock {}", dirs.start_lock().display()), e))?;
+    // Another front end may have started one while this one waited for the lock.
+    if let Some(m) = try_connect(&socket).await {
+        return Ok(m);
+    }
+    let bin = manager_binary(
+        std::env::current_exe().ok().as_deref(),
+        std::env::var_os("PATH"),
+        std::env::var_os("BERTH_MANAGER"),
+    )
+    .ok_or_else(|| {
+        CliError::Invalid(
+            "cannot find berth-manager: not beside berth, not on PATH, BERTH_MANAGER unset".into(),
+        )
+    })?;
+    let mut child = spawn_manager(&bin, dirs)?;
+    let deadline = Instant::now() + START_TIMEOUT;
+    let log = dirs.manager_log().display().to_string();
+    let start_err = |reason: String| CliError::ManagerStart {
+        socket: socket.display().to_string(),
+        log: log.clone(),
+        reason,
+    };
+    loop {
+        if let Some(m) = try_connect(&socket).await {
+            // Reaped by init once berth exits; the manager outlives us.
+            drop(child);
+            return Ok(m);
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(start_err(format!("it exited with {status}")));
+        }
+        if Instant::now() >= deadline {
+            return Err(start_err(format!(
+                "no answer after {}s",
+                START_TIMEOUT.as_secs()
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 

@@ -62,6 +62,24 @@ impl CliError {
         }
     }
 
+    /// True when the manager went away (or never answered) rather than
+    /// answering with an error.
+    pub fn is_lost_manager(&self) -> bool {
+        matches!(self, CliError::Manager { .. })
+    }
+
+    /// True for the manager's FAILED_PRECONDITION status (e.g. "already
+    /// running").
+    pub fn is_failed_precondition(&self) -> bool {
+        matches!(
+            self,
+            CliError::Daemon {
+                code: Code::FAILED_PRECONDITION,
+                ..
+            }
+        )
+    }
+
     /// True for the manager's NOT_FOUND status.
     pub fn is_not_found(&self) -> bool {
         matches!(

@@ -171,14 +171,30 @@ pub fn start_failure_code(message: &str) -> i32 {
 pub async fn start_task(m: &Manager, id: &str) -> Result<(), (CliError, i32)> {
     let mut r = StartTaskRequest::new();
     r.container_id = id.to_string();
-    match m.tasks.start_task(m.ctx(), &r).await {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            let e = m.err(e);
-            let code = start_failure_code(&e.to_string());
-            Err((e, code))
-        }
-    }
+    // a repeat after the manager went away may find the first start done:
+    // "already running" then is this start's success
+    let started = m
+        .again(|m, repeat| {
+            let r = r.clone();
+            async move {
+                match m.tasks.start_task(m.ctx(), &r).await {
+                    Ok(_) => Ok(()),
+                    Err(e) => match m.err(e) {
+                        e if repeat && e.is_failed_precondition() => Ok(()),
+                        e => Err(e),
+                    },
+                }
+            }
+        })
+        .await;
+    started.map_err(|e| {
+        let code = if e.is_lost_manager() {
+            crate::error::EXIT_BERTH_FAILED
+        } else {
+            start_failure_code(&e.to_string())
+        };
+        (e, code)
+    })
 }
 
 /// Attaches to container `id` and runs the session to its end.
@@ -258,8 +274,12 @@ pub async fn attach(
         let m = m.clone();
         let req = req.clone();
         async move {
+            let waited = m.again(|m, _| {
+                let req = req.clone();
+                async move { m.tasks.wait_task(m.ctx(), &req).await.map_err(|e| m.err(e)) }
+            });
             tokio::select! {
-                r = m.tasks.wait_task(m.ctx(), &req) => Some(r.map_err(|e| m.err(e))),
+                r = waited => Some(r),
                 Ok(()) = detach_rx => None,
             }
         }

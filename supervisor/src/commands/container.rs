@@ -154,15 +154,11 @@ pub async fn get_or_pull(m: &Manager, reference: &str) -> Result<ImageInfo, CliE
         .map_err(|e| m.err(e))
 }
 
-/// Creates the container record (no process yet).  With `client_removes`,
-/// `--rm` is left to this command: an attached `run` reads the container's
-/// log to its end before anything is deleted, which the manager's own
-/// auto-remove, racing the exit, would not guarantee.
-pub async fn create_container(
-    m: &Manager,
-    f: &CreateFlags,
-    client_removes: bool,
-) -> Result<ContainerInfo, CliError> {
+/// Creates the container record (no process yet). `--rm` is the manager's
+/// promise (auto-remove), kept even if this command is killed: an attached
+/// `run` opens the log, which the manager makes at create, before the start,
+/// and reads it to its end from the open file whenever the removal comes.
+pub async fn create_container(m: &Manager, f: &CreateFlags) -> Result<ContainerInfo, CliError> {
     let opts = run_options(f)?;
     let image = get_or_pull(m, &f.image).await?;
     let cfg = ImageConfig::from_json(&image.config_json)
@@ -186,7 +182,7 @@ pub async fn create_container(
     rp.name = policy;
     rp.max_retries = retries;
     req.restart_policy = Some(rp).into();
-    req.auto_remove = f.rm && !client_removes;
+    req.auto_remove = f.rm;
     req.tty = f.tty;
     req.open_stdin = f.interactive;
     req.stop_signal = match &f.stop_signal {
@@ -206,17 +202,28 @@ async fn remove_quietly(m: &Manager, id: &str, force: bool) -> Result<(), CliErr
     let mut d = DeleteContainerRequest::new();
     d.id = id.to_string();
     d.force = force;
-    match m.containers.delete_container(m.ctx(), &d).await {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            let e = m.err(e);
-            if e.is_not_found() {
-                Ok(())
-            } else {
-                Err(e)
+    match delete_again(m, &d).await {
+        Err(e) if e.is_not_found() => Ok(()),
+        other => other,
+    }
+}
+
+/// DeleteContainer, again to the next manager if this one went away; a
+/// repeat that finds the container gone finds the first attempt's work.
+async fn delete_again(m: &Manager, d: &DeleteContainerRequest) -> Result<(), CliError> {
+    m.again(|m, repeat| {
+        let d = d.clone();
+        async move {
+            match m.containers.delete_container(m.ctx(), &d).await {
+                Ok(_) => Ok(()),
+                Err(e) => match m.err(e) {
+                    e if repeat && e.is_not_found() => Ok(()),
+                    e => Err(e),
+                },
             }
         }
-    }
+    })
+    .await
 }
 
 fn fail(e: CliError, code: i32) -> i32 {
@@ -226,7 +233,7 @@ fn fail(e: CliError, code: i32) -> i32 {
 
 /// `berth create`.
 pub async fn create(m: &Manager, f: &CreateFlags) -> i32 {
-    match create_container(m, f, false).await {
+    match create_container(m, f).await {
         Ok(c) => {
             println!("{}", c.id);
             0
@@ -237,7 +244,7 @@ pub async fn create(m: &Manager, f: &CreateFlags) -> i32 {
 
 /// `berth run`.
 pub async fn run(m: &Manager, f: &CreateFlags, detach: bool) -> i32 {
-    let c = match create_container(m, f, !detach).await {
+    let c = match create_container(m, f).await {
         Ok(c) => c,
         Err(e) => return fail(e, EXIT_BERTH_FAILED),
     };
@@ -259,9 +266,10 @@ pub async fn run(m: &Manager, f: &CreateFlags, detach: bool) -> i32 {
     let outcome = session::attach(m, &c.id, opts).await;
     match outcome {
         Ok(Outcome::Exited(code)) => {
+            // the manager removes it (auto-remove); this waits for that
             if f.rm {
                 if let Err(e) = remove_quietly(m, &c.id, false).await {
-                    eprintln!("berth: {e}");
+                    return fail(e, EXIT_BERTH_FAILED);
                 }
             }
             code
@@ -303,10 +311,16 @@ where
 pub async fn resolve(m: &Manager, name: &str) -> Result<ContainerInfo, CliError> {
     let mut r = GetContainerRequest::new();
     r.id = name.to_string();
-    m.containers
-        .get_container(m.ctx(), &r)
-        .await
-        .map_err(|e| m.err(e))
+    m.again(|m, _| {
+        let r = r.clone();
+        async move {
+            m.containers
+                .get_container(m.ctx(), &r)
+                .await
+                .map_err(|e| m.err(e))
+        }
+    })
+    .await
 }
 
 fn task(id: &str) -> TaskRequest {
@@ -366,7 +380,12 @@ async fn stop_one(m: &Manager, n: &str, time: Option<i32>) -> Result<(), CliErro
     let mut r = StopRequest::new();
     r.container_id = n.to_string();
     r.timeout = time.unwrap_or(-1);
-    m.tasks.stop_task(m.ctx(), &r).await.map_err(|e| m.err(e))?;
+    // a stop is the manager's promise: the next manager finishes it too
+    m.again(|m, _| {
+        let r = r.clone();
+        async move { m.tasks.stop_task(m.ctx(), &r).await.map_err(|e| m.err(e)) }
+    })
+    .await?;
     Ok(())
 }
 
@@ -410,11 +429,7 @@ pub async fn rm(m: &Manager, a: &RmArgs) -> i32 {
         let mut d = DeleteContainerRequest::new();
         d.id = n.to_string();
         d.force = a.force;
-        m.containers
-            .delete_container(m.ctx(), &d)
-            .await
-            .map_err(|e| m.err(e))?;
-        Ok(())
+        delete_again(m, &d).await
     })
     .await
 }
@@ -438,10 +453,18 @@ pub async fn pause(m: &Manager, a: &Names, pause: bool) -> i32 {
 pub async fn wait(m: &Manager, a: &Names) -> i32 {
     let mut code = 0;
     for n in &a.containers {
-        match m.tasks.wait_task(m.ctx(), &task(n)).await {
+        let waited = m
+            .again(|m, _| async move {
+                m.tasks
+                    .wait_task(m.ctx(), &task(n))
+                    .await
+                    .map_err(|e| m.err(e))
+            })
+            .await;
+        match waited {
             Ok(w) => println!("{}", w.exit_code),
             Err(e) => {
-                eprintln!("{}", m.err(e));
+                eprintln!("{e}");
                 code = 1;
             }
         }

@@ -17,6 +17,18 @@ use crate::tty::{self, RawMode};
 
 /// Exit code docker uses when the exec itself could not be set up.
 const EXIT_EXEC_FAILED: i32 = 126;
+/// The manager went away: berth failed, the program may well have started
+/// (docker's CLI exits 1 when its daemon connection breaks).
+const EXIT_LOST_MANAGER: i32 = 1;
+
+/// `code` for an answer of the manager, [`EXIT_LOST_MANAGER`] when it went away.
+fn lost_or(e: CliError, code: i32) -> (CliError, i32) {
+    if e.is_lost_manager() {
+        (e, EXIT_LOST_MANAGER)
+    } else {
+        (e, code)
+    }
+}
 
 /// Opens an output FIFO for reading; read-write so opening never blocks and
 /// no EOF is seen before the shim's writer is there.
@@ -131,7 +143,7 @@ async fn run(m: &Manager, a: &ExecArgs) -> Result<i32, (CliError, i32)> {
         .tasks
         .exec(m.ctx(), &req)
         .await
-        .map_err(|e| (m.err(e), EXIT_EXEC_FAILED))?;
+        .map_err(|e| lost_or(m.err(e), EXIT_EXEC_FAILED))?;
     let pr = {
         let mut r = ExecProcessRequest::new();
         r.container_id = c.id.clone();
@@ -164,6 +176,9 @@ async fn run(m: &Manager, a: &ExecArgs) -> Result<i32, (CliError, i32)> {
     // before the shim opened it would be lost when this end closes
     if let Err(e) = m.tasks.start_exec(m.ctx(), &pr).await {
         let e = m.err(e);
+        if e.is_lost_manager() {
+            return Err((e, EXIT_LOST_MANAGER));
+        }
         let code = session::start_failure_code(&e.to_string());
         let detail = match &e {
             CliError::Daemon { message, .. } => message.clone(),

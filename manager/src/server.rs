@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use berth_image_store::ImageStore;
 use berth_proto::containerd::shim_async::create_events as create_forward;
+use berth_proto::layers_ttrpc::create_layers;
 use berth_proto::manager_ttrpc::{
     create_containers, create_events, create_images, create_system, create_tasks,
 };
@@ -19,7 +20,7 @@ use crate::config::Config;
 use crate::manager::Manager;
 use crate::service::{
     containers::ContainersService, events::EventsService, forward::ForwardService,
-    images::ImagesService, system::SystemService, tasks::TasksService,
+    images::ImagesService, layers::LayersService, system::SystemService, tasks::TasksService,
 };
 use crate::store::{Store, StoreError};
 
@@ -101,6 +102,7 @@ pub async fn serve(cfg: Config) -> Result<(), ServeError> {
     services.extend(create_events(Arc::new(EventsService(mgr.clone()))));
     services.extend(create_system(Arc::new(SystemService(mgr.clone()))));
     services.extend(create_forward(Arc::new(ForwardService(mgr.clone()))));
+    services.extend(create_layers(Arc::new(LayersService(mgr.clone()))));
 
     // the socket is created 0600: only root may drive the manager
     let old = umask(Mode::from_bits_truncate(0o177));

@@ -3,6 +3,9 @@
 //! - [`manager`]: `berth.manager.v1`, the API berth-manager serves to the
 //!   front end (protos/berth/manager/v1/manager.proto); [`manager_ttrpc`]
 //!   holds its async ttrpc servers (`create_*`) and clients.
+//! - [`layers`]: `berth.manager.v1.Layers` (layers.proto), images made from
+//!   containers and tars, and the build cache; [`layers_ttrpc`] holds its
+//!   server and client.
 //! - [`containerd`]: containerd's shim task API, events and cgroup metrics,
 //!   from containerd-shim-protos; [`task::create_task`] registers the task
 //!   service under its v2 (containerd 1.6/1.7) and v3 (containerd 2.x) names.
@@ -25,6 +28,21 @@ pub mod manager {
 #[allow(non_snake_case, non_upper_case_globals, unused_results, unused_imports)]
 pub mod manager_ttrpc {
     include!(concat!(env!("OUT_DIR"), "/berth/manager_ttrpc.rs"));
+}
+
+/// `berth.manager.v1` Layers messages: images made from containers and tars,
+/// and the build cache (protos/berth/manager/v1/layers.proto).
+#[allow(clippy::all, missing_docs, unused_mut, dead_code, non_camel_case_types)]
+#[allow(non_snake_case, non_upper_case_globals, unused_results, trivial_casts)]
+pub mod layers {
+    include!(concat!(env!("OUT_DIR"), "/berth/layers.rs"));
+}
+
+/// `berth.manager.v1` Layers async ttrpc server and client.
+#[allow(clippy::all, missing_docs, unused_mut, dead_code, non_camel_case_types)]
+#[allow(non_snake_case, non_upper_case_globals, unused_results, unused_imports)]
+pub mod layers_ttrpc {
+    include!(concat!(env!("OUT_DIR"), "/berth/layers_ttrpc.rs"));
 }
 
 pub mod task;

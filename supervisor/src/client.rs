@@ -9,6 +9,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use berth_proto::layers_ttrpc::LayersClient;
 use berth_proto::manager_ttrpc::{
     ContainersClient, EventsClient, ImagesClient, SystemClient, TasksClient,
 };
@@ -33,6 +34,8 @@ pub struct Manager {
     pub tasks: TasksClient,
     pub events: EventsClient,
     pub system: SystemClient,
+    /// images made from containers and tars, diff, history, the build cache
+    pub layers: LayersClient,
     socket: String,
 }
 
@@ -43,7 +46,8 @@ impl Manager {
             containers: ContainersClient::new(c.clone()),
             tasks: TasksClient::new(c.clone()),
             events: EventsClient::new(c.clone()),
-            system: SystemClient::new(c),
+            system: SystemClient::new(c.clone()),
+            layers: LayersClient::new(c),
             socket: socket.display().to_string(),
         }
     }

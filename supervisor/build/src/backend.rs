@@ -71,7 +71,7 @@ pub struct MountedImage {
 }
 
 /// The manager, as the build driver uses it.
-#[async_trait::async_trait]
+#[async_trait::async_trait(?Send)]
 pub trait Backend: Send + Sync {
     /// An image by reference or id; `pull` fetches it even when present.
     async fn image(&self, reference: &str, pull: bool) -> Result<Image, BackendError>;

@@ -27,6 +27,14 @@ pub enum BuildError {
         line: usize,
         message: String,
     },
+    /// a RUN step's command exited non-zero; `berth build` exits with its code
+    #[error("{file}:{line}: {message}")]
+    Run {
+        file: String,
+        line: usize,
+        message: String,
+        code: i32,
+    },
     #[error("{0}")]
     Invalid(String),
     #[error("{0}")]
@@ -639,10 +647,12 @@ impl Driver<'_> {
                 .commit(&id, config, created_by)
                 .await
                 .map_err(|e| self.err(i, e.message)),
-            Ok(code) => Err(self.err(
-                i,
-                format!("The command '{shown}' returned a non-zero code: {code}"),
-            )),
+            Ok(code) => Err(BuildError::Run {
+                file: self.file.to_string(),
+                line: i.line,
+                message: format!("The command '{shown}' returned a non-zero code: {code}"),
+                code,
+            }),
             Err(e) => Err(self.err(i, e.message)),
         };
         if !self.opts.keep_containers {

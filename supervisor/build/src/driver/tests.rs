@@ -51,7 +51,7 @@ impl Fake {
     }
 }
 
-#[async_trait::async_trait]
+#[async_trait::async_trait(?Send)]
 impl Backend for Fake {
     async fn image(&self, reference: &str, _pull: bool) -> Result<Image, BackendError> {
         self.images

@@ -17,6 +17,7 @@ pub mod error;
 pub mod events;
 pub mod exec;
 pub mod introspect;
+pub mod layers;
 pub mod log;
 pub mod manager;
 pub mod names;

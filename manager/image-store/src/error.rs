@@ -2,7 +2,9 @@
 
 use crate::archive::ArchiveError;
 use crate::content::ContentError;
+use crate::create::CreateError;
 use crate::digest::DigestError;
+use crate::lineage::LineageError;
 use crate::meta::MetaError;
 use crate::oci::OciError;
 use crate::reference::ReferenceError;
@@ -39,6 +41,10 @@ pub enum Error {
     Snapshot(#[from] SnapshotError),
     #[error(transparent)]
     Registry(#[from] RegistryError),
+    #[error(transparent)]
+    Lineage(#[from] LineageError),
+    #[error(transparent)]
+    Create(#[from] CreateError),
     #[error("{what}: {source}")]
     Io {
         what: String,

@@ -128,6 +128,13 @@ impl ImageStore {
                 }
             }
         }
+        if gone && self.kept_manifests()?.contains(&r.rec.manifest) {
+            // a parent of a stored image or a build cache entry's image
+            // stays, untagged
+            let _g = self.commit_lock.lock().unwrap_or_else(|e| e.into_inner());
+            self.meta.put_image(&[], &r.rec)?;
+            gone = false;
+        }
         if gone {
             report.deleted.push(r.rec.config.clone());
             let candidates = image_items(&r.rec);
@@ -137,7 +144,8 @@ impl ImageStore {
     }
 
     /// `system prune`: removes dangling images (with `all`, every image no
-    /// container snapshot uses), then every blob and layer nothing references.
+    /// container snapshot uses) except untagged parents of stored images
+    /// and build cache entries' images, then every blob and layer nothing references.
     pub fn prune(&self, all: bool) -> Result<PruneReport, Error> {
         let in_use: HashSet<Digest> = self
             .meta
@@ -145,11 +153,16 @@ impl ImageStore {
             .into_iter()
             .map(|(_, c)| c.image)
             .collect();
+        let kept = self.kept_manifests()?;
         let mut report = PruneReport::default();
         {
             let _g = self.commit_lock.lock().unwrap_or_else(|e| e.into_inner());
             for (k, rec) in self.meta.images()? {
-                if in_use.contains(&rec.manifest) || !(all || k.starts_with('@')) {
+                let dangling = k.starts_with('@');
+                if in_use.contains(&rec.manifest)
+                    || !(all || dangling)
+                    || (dangling && kept.contains(&rec.manifest))
+                {
                     continue;
                 }
                 if let Some((_, still)) = self.meta.remove_name(&k)? {

@@ -9,7 +9,8 @@
 //! ```text
 //! blobs/sha256/<hex>        content, renamed into place only once verified
 //! ingest/                   blobs being written (emptied at open)
-//! meta.redb                 names, layer and container records (redb)
+//! meta.redb                 names, layer and container records, parents,
+//!                           the build cache (redb)
 //! snapshots/<n>/fs          one unpacked layer
 //! snapshots/containers/<key>/{fs,work}   a container's upper and work dirs
 //! snapshots/empty           lower dir for an image without layers
@@ -32,11 +33,15 @@
 //! ```
 
 mod archive;
+mod changes;
 mod content;
+mod create;
 mod digest;
 mod error;
 mod gc;
 mod images;
+mod layer_tar;
+mod lineage;
 mod meta;
 mod oci;
 mod progress;
@@ -53,9 +58,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 pub use archive::ArchiveError;
+pub use changes::{Change, ChangeKind};
 pub use content::ContentError;
+pub use create::{CreateError, HistoryItem, NewImage, NewLayer, RawImage};
 pub use digest::{chain_ids, Digest, DigestError};
 pub use error::Error;
+pub use lineage::LineageError;
 pub use meta::MetaError;
 pub use oci::OciError;
 pub use progress::{Progress, ProgressAction};

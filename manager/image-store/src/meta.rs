@@ -7,6 +7,7 @@
 //! - `layers`: chain id → [`LayerRecord`] (an unpacked layer directory)
 //! - `containers`: key → [`ContainerRecord`] (a container's upper layer)
 //! - `counters`: `next_id` → the next snapshot directory number
+//! - `parents`, `build_cache`, `layer_sizes`: see [`crate::lineage`]
 
 use std::path::{Path, PathBuf};
 
@@ -94,6 +95,7 @@ impl Meta {
             t.open_table(LAYERS)?;
             t.open_table(CONTAINERS)?;
             t.open_table(COUNTERS)?;
+            crate::lineage::create_tables(t)?;
             Ok(())
         })?;
         Ok(m)
@@ -115,6 +117,15 @@ impl Meta {
         let r = f(&t).map_err(|e| self.txn_err(e))?;
         t.commit().map_err(|e| self.db_err(e))?;
         Ok(r)
+    }
+
+    /// Runs `f` in one read transaction (a consistent view of every table).
+    pub(crate) fn read<R>(
+        &self,
+        f: impl FnOnce(&redb::ReadTransaction) -> Result<R, TxnError>,
+    ) -> Result<R, MetaError> {
+        let t = self.db.begin_read().map_err(|e| self.db_err(e))?;
+        f(&t).map_err(|e| self.txn_err(e))
     }
 
     fn txn_err(&self, e: TxnError) -> MetaError {
@@ -311,7 +322,7 @@ pub(crate) fn put_image_txn(t: &Txn, names: &[String], rec: &ImageRecord) -> Res
     Ok(())
 }
 
-fn decode<T: for<'de> Deserialize<'de>>(key: &str, v: &[u8]) -> Result<T, TxnError> {
+pub(crate) fn decode<T: for<'de> Deserialize<'de>>(key: &str, v: &[u8]) -> Result<T, TxnError> {
     serde_json::from_slice(v).map_err(|e| TxnError::Json(key.to_string(), e))
 }
 

@@ -190,7 +190,7 @@ impl ImageStore {
             .collect())
     }
 
-    fn layer_dir(&self, id: u64) -> PathBuf {
+    pub(crate) fn layer_dir(&self, id: u64) -> PathBuf {
         self.snapshots.join(id.to_string())
     }
 

@@ -1,5 +1,6 @@
 //! `berth.manager.v1.Layers`: images made on this machine (commit, build
-//! steps), `diff`, `history` and the build cache index.
+//! steps), `diff`, `history`, `image inspect` and the build cache index;
+//! thin adapters to [`crate::layers`].
 
 use std::sync::Arc;
 
@@ -14,60 +15,62 @@ use crate::manager::Manager;
 
 pub struct LayersService(pub Arc<Manager>);
 
-fn unimplemented(method: &str) -> ttrpc::Error {
-    ttrpc::Error::RpcStatus(ttrpc::get_status(
-        ttrpc::Code::UNIMPLEMENTED,
-        format!("/berth.manager.v1.Layers/{method} is not implemented yet"),
-    ))
-}
-
 #[async_trait]
 impl Layers for LayersService {
     async fn commit(
         &self,
         _ctx: &TtrpcContext,
-        _req: lpb::CommitRequest,
+        req: lpb::CommitRequest,
     ) -> ttrpc::Result<pb::ImageInfo> {
-        Err(unimplemented("Commit"))
+        Ok(self.0.commit_container(req).await?)
     }
 
     async fn create_image(
         &self,
         _ctx: &TtrpcContext,
-        _req: lpb::CreateImageRequest,
+        req: lpb::CreateImageRequest,
     ) -> ttrpc::Result<pb::ImageInfo> {
-        Err(unimplemented("CreateImage"))
+        Ok(self.0.create_image(req).await?)
     }
 
     async fn diff(
         &self,
         _ctx: &TtrpcContext,
-        _req: lpb::DiffRequest,
+        req: lpb::DiffRequest,
     ) -> ttrpc::Result<lpb::DiffResponse> {
-        Err(unimplemented("Diff"))
+        Ok(self.0.diff_container(req).await?)
     }
 
     async fn history(
         &self,
         _ctx: &TtrpcContext,
-        _req: lpb::HistoryRequest,
+        req: lpb::HistoryRequest,
     ) -> ttrpc::Result<lpb::HistoryResponse> {
-        Err(unimplemented("History"))
+        Ok(self.0.image_history(req).await?)
     }
 
     async fn lookup_build_cache(
         &self,
         _ctx: &TtrpcContext,
-        _req: lpb::BuildCacheKey,
+        req: lpb::BuildCacheKey,
     ) -> ttrpc::Result<lpb::BuildCacheEntry> {
-        Err(unimplemented("LookupBuildCache"))
+        Ok(self.0.lookup_build_cache(req).await?)
     }
 
     async fn store_build_cache(
         &self,
         _ctx: &TtrpcContext,
-        _req: lpb::BuildCacheEntry,
+        req: lpb::BuildCacheEntry,
     ) -> ttrpc::Result<Empty> {
-        Err(unimplemented("StoreBuildCache"))
+        self.0.store_build_cache(req).await?;
+        Ok(Empty::new())
+    }
+
+    async fn inspect_image(
+        &self,
+        _ctx: &TtrpcContext,
+        req: lpb::InspectImageRequest,
+    ) -> ttrpc::Result<lpb::InspectImageResponse> {
+        Ok(self.0.inspect_image(req).await?)
     }
 }

@@ -78,6 +78,8 @@ pub enum Command {
     Save(SaveArgs),
     /// Import the contents from a tarball to create a filesystem image
     Import(ImportArgs),
+    /// Build an image from a Dockerfile
+    Build(BuildArgs),
     /// Manage berth
     System(SystemArgs),
     /// Show the berth version information
@@ -502,4 +504,45 @@ mod tests {
         ));
         assert!(Cli::try_parse_from(["berth", "rm"]).is_err());
     }
+}
+
+/// `berth build`.
+#[derive(Debug, Args, Clone)]
+pub struct BuildArgs {
+    /// Name and optionally a tag in the 'name:tag' format
+    #[arg(short = 't', long = "tag")]
+    pub tag: Vec<String>,
+    /// Name of the Dockerfile (default: 'PATH/Dockerfile'; '-' reads it from stdin)
+    #[arg(short = 'f', long = "file")]
+    pub file: Option<String>,
+    /// Set build-time variables
+    #[arg(long = "build-arg", value_name = "KEY=VALUE")]
+    pub build_arg: Vec<String>,
+    /// Set the target build stage to build
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Do not use cache when building the image
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Always attempt to pull a newer version of the image
+    #[arg(long)]
+    pub pull: bool,
+    /// Suppress the build output and print image ID on success
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Set metadata for an image
+    #[arg(long)]
+    pub label: Vec<String>,
+    /// Networking mode for the RUN instructions: none or host
+    #[arg(long, default_value = "none")]
+    pub network: String,
+    /// Remove intermediate containers (also after a failed step)
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub rm: bool,
+    /// Always remove intermediate containers
+    #[arg(long)]
+    pub force_rm: bool,
+    /// The build context: a directory, or '-' for a Dockerfile on stdin and no context
+    #[arg(value_name = "PATH|-")]
+    pub path: String,
 }

@@ -3,11 +3,13 @@
 //! starting one when none answers on `<state>/manager.sock`.
 //!
 //! - [`cli`]: the command line; [`commands`]: one module per command group
+//! - [`builder`]: `berth build`'s driver backend over the manager
 //! - [`client`]: connection and manager autostart; [`paths`]: dirs, binary
 //! - [`spec`] + [`flags`]: the spec builder and flag parsers (pure)
 //! - [`session`], [`logs`], [`tty`]: attach, log following, raw mode
 //! - [`format`], [`progress`]: docker's output shapes
 
+pub mod builder;
 pub mod cli;
 pub mod client;
 pub mod commands;
@@ -25,7 +27,7 @@ use clap::Parser;
 
 use cli::{Cli, Command, SystemCommand};
 use client::Manager;
-use commands::{container, exec, images, inspect, system, view};
+use commands::{build, container, exec, images, inspect, system, view};
 use error::EXIT_BERTH_FAILED;
 use paths::Dirs;
 
@@ -121,6 +123,7 @@ async fn dispatch(m: &Manager, command: Command, dirs: &Dirs) -> i32 {
         Command::Load(a) => images::load(m, &a, &dirs.state).await,
         Command::Save(a) => images::save(m, &a, &dirs.state).await,
         Command::Import(a) => images::import(m, &a, &dirs.state).await,
+        Command::Build(a) => build::build(m, &a).await,
         Command::System(s) => match s.command {
             SystemCommand::Info => system::info(m).await,
             SystemCommand::Prune { all, force } => system::prune(m, all, force).await,

@@ -1,5 +1,6 @@
 //! One module per group of commands; each returns the exit code.
 
+pub mod build;
 pub mod container;
 pub mod exec;
 pub mod images;

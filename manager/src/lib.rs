@@ -20,6 +20,7 @@ pub mod introspect;
 pub mod log;
 pub mod manager;
 pub mod names;
+pub mod networking;
 pub mod record;
 pub mod recovery;
 pub mod server;

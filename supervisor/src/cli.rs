@@ -78,6 +78,10 @@ pub enum Command {
     Save(SaveArgs),
     /// Import the contents from a tarball to create a filesystem image
     Import(ImportArgs),
+    /// Manage networks
+    Network(crate::commands::network::NetworkArgs),
+    /// List port mappings or a specific mapping for the container
+    Port(crate::commands::network::PortArgs),
     /// Manage berth
     System(SystemArgs),
     /// Show the berth version information
@@ -108,9 +112,11 @@ pub struct CreateFlags {
     /// Mount a tmpfs directory (path[:options])
     #[arg(long)]
     pub tmpfs: Vec<String>,
-    /// Connect a container to a network: none or host
-    #[arg(long, default_value = "none")]
+    /// Connect a container to a network: bridge, host, none, container:NAME|ID or a network's name
+    #[arg(long, default_value = "default")]
     pub network: String,
+    #[command(flatten)]
+    pub net: crate::netflags::NetworkFlags,
     /// Memory limit
     #[arg(short = 'm', long)]
     pub memory: Option<String>,

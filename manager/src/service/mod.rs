@@ -7,5 +7,6 @@ pub mod containers;
 pub mod events;
 pub mod forward;
 pub mod images;
+pub mod networks;
 pub mod system;
 pub mod tasks;

@@ -156,7 +156,16 @@ impl Manager {
                     options: m.options,
                 })
                 .collect();
-            Ok::<_, ManagerError>(self.store.update(&id, |r| r.rootfs = rootfs)?)
+            // networking before the rootfs is recorded: a record without
+            // rootfs is discarded whole by recovery, network included
+            let spec = self
+                .setup_container_network(&id, &rec.name, req.network.as_ref(), spec)
+                .await?;
+            let spec_json = serde_json::to_string(&spec).expect("a JSON value always serializes");
+            Ok::<_, ManagerError>(self.store.update(&id, |r| {
+                r.rootfs = rootfs;
+                r.spec_json = spec_json;
+            })?)
         }
         .await;
         match prepared {
@@ -174,6 +183,7 @@ impl Manager {
     /// Removes everything a container may own: snapshot, bundle, log dir,
     /// record. Each step tolerates the thing being gone already.
     pub async fn discard(&self, id: &str) {
+        self.teardown_container_network(id).await;
         let images = self.images.clone();
         let key = id.to_string();
         let snap = tokio::task::spawn_blocking(move || images.remove_snapshot(&key)).await;

@@ -21,6 +21,7 @@ pub mod layers;
 pub mod log;
 pub mod manager;
 pub mod names;
+pub mod networking;
 pub mod record;
 pub mod recovery;
 pub mod server;

@@ -20,7 +20,8 @@ use crate::config::Config;
 use crate::manager::Manager;
 use crate::service::{
     containers::ContainersService, events::EventsService, forward::ForwardService,
-    images::ImagesService, layers::LayersService, system::SystemService, tasks::TasksService,
+    images::ImagesService, layers::LayersService, networks::NetworksService, system::SystemService,
+    tasks::TasksService,
 };
 use crate::store::{Store, StoreError};
 
@@ -85,6 +86,7 @@ pub async fn serve(cfg: Config) -> Result<(), ServeError> {
     let socket = cfg.socket();
     let mgr = Arc::new(Manager::new(cfg, store, images));
     mgr.recover().await;
+    mgr.recover_networks().await;
 
     match std::fs::remove_file(&socket) {
         Ok(()) => {}
@@ -103,6 +105,9 @@ pub async fn serve(cfg: Config) -> Result<(), ServeError> {
     services.extend(create_system(Arc::new(SystemService(mgr.clone()))));
     services.extend(create_forward(Arc::new(ForwardService(mgr.clone()))));
     services.extend(create_layers(Arc::new(LayersService(mgr.clone()))));
+    services.extend(berth_proto::networks_ttrpc::create_networks(Arc::new(
+        NetworksService(mgr.clone()),
+    )));
 
     // the socket is created 0600: only root may drive the manager
     let old = umask(Mode::from_bits_truncate(0o177));

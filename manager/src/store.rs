@@ -63,6 +63,11 @@ impl Store {
         Ok(Store { db })
     }
 
+    /// The database, for tables other modules own (networks).
+    pub fn db(&self) -> &Database {
+        &self.db
+    }
+
     pub fn get(&self, id: &str) -> Result<Option<ContainerRecord>> {
         let txn = self.db.begin_read().map_err(db)?;
         let table = txn.open_table(CONTAINERS).map_err(db)?;

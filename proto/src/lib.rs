@@ -45,6 +45,20 @@ pub mod layers_ttrpc {
     include!(concat!(env!("OUT_DIR"), "/berth/layers_ttrpc.rs"));
 }
 
+/// `berth.manager.v1.Networks` messages (protos/berth/manager/v1/networks.proto).
+#[allow(clippy::all, missing_docs, unused_mut, dead_code, non_camel_case_types)]
+#[allow(non_snake_case, non_upper_case_globals, unused_results, trivial_casts)]
+pub mod networks {
+    include!(concat!(env!("OUT_DIR"), "/berth/networks.rs"));
+}
+
+/// `berth.manager.v1.Networks` async ttrpc server and client.
+#[allow(clippy::all, missing_docs, unused_mut, dead_code, non_camel_case_types)]
+#[allow(non_snake_case, non_upper_case_globals, unused_results, unused_imports)]
+pub mod networks_ttrpc {
+    include!(concat!(env!("OUT_DIR"), "/berth/networks_ttrpc.rs"));
+}
+
 pub mod task;
 
 /// `containerd.runc.v1.Options` messages.

@@ -80,6 +80,10 @@ pub enum Command {
     Import(ImportArgs),
     /// Build an image from a Dockerfile
     Build(BuildArgs),
+    /// Manage networks
+    Network(crate::commands::network::NetworkArgs),
+    /// List port mappings or a specific mapping for the container
+    Port(crate::commands::network::PortArgs),
     /// Manage berth
     System(SystemArgs),
     /// Show the berth version information
@@ -110,9 +114,11 @@ pub struct CreateFlags {
     /// Mount a tmpfs directory (path[:options])
     #[arg(long)]
     pub tmpfs: Vec<String>,
-    /// Connect a container to a network: none or host
-    #[arg(long, default_value = "none")]
+    /// Connect a container to a network: bridge, host, none, container:NAME|ID or a network's name
+    #[arg(long, default_value = "default")]
     pub network: String,
+    #[command(flatten)]
+    pub net: crate::netflags::NetworkFlags,
     /// Memory limit
     #[arg(short = 'm', long)]
     pub memory: Option<String>,

@@ -36,6 +36,7 @@ pub struct Manager {
     pub system: SystemClient,
     /// images made from containers and tars, diff, history, the build cache
     pub layers: LayersClient,
+    pub networks: berth_proto::networks_ttrpc::NetworksClient,
     socket: String,
     /// Where a lost manager's successor is found (or started) again.
     dirs: Option<Dirs>,
@@ -49,7 +50,8 @@ impl Manager {
             tasks: TasksClient::new(c.clone()),
             events: EventsClient::new(c.clone()),
             system: SystemClient::new(c.clone()),
-            layers: LayersClient::new(c),
+            layers: LayersClient::new(c.clone()),
+            networks: berth_proto::networks_ttrpc::NetworksClient::new(c),
             socket: socket.display().to_string(),
             dirs: None,
         }

@@ -17,6 +17,7 @@ pub mod error;
 pub mod flags;
 pub mod format;
 pub mod logs;
+pub mod netflags;
 pub mod paths;
 pub mod progress;
 pub mod session;
@@ -128,6 +129,8 @@ async fn dispatch(m: &Manager, command: Command, dirs: &Dirs) -> i32 {
             SystemCommand::Info => system::info(m).await,
             SystemCommand::Prune { all, force } => system::prune(m, all, force).await,
         },
+        Command::Network(a) => crate::commands::network::network(m, a).await,
+        Command::Port(a) => crate::commands::network::port(m, &a).await,
         Command::Version => system::version(m).await,
     }
 }

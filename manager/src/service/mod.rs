@@ -8,5 +8,6 @@ pub mod events;
 pub mod forward;
 pub mod images;
 pub mod layers;
+pub mod networks;
 pub mod system;
 pub mod tasks;

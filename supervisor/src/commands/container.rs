@@ -34,14 +34,12 @@ pub fn run_options(f: &CreateFlags) -> Result<RunOptions, CliError> {
             )));
         }
     }
+    crate::netflags::validate(&f.network, &f.net).map_err(CliError::Invalid)?;
+    // every mode but host gets a namespace of its own; the manager puts a
+    // bridge or user network's into the spec
     let network = match f.network.as_str() {
-        "none" => Network::None,
         "host" => Network::Host,
-        other => {
-            return Err(CliError::Invalid(format!(
-                "network {other} not found: berth supports --network none and --network host"
-            )))
-        }
+        _ => Network::None,
     };
     let mut env = Vec::new();
     for e in &f.env {
@@ -191,6 +189,11 @@ pub async fn create_container(m: &Manager, f: &CreateFlags) -> Result<ContainerI
         None => "SIGTERM".into(),
     };
     req.stop_timeout = f.stop_timeout.unwrap_or(10);
+    req.network = Some(
+        crate::netflags::request(&f.network, &f.net, &image.config_json)
+            .map_err(CliError::Invalid)?,
+    )
+    .into();
     m.containers
         .create_container(m.ctx(), &req)
         .await
@@ -546,7 +549,9 @@ mod tests {
         for args in [
             &["-v", "nocolon", "busybox"][..],
             &["-v", "/tmp:/x:bogus", "busybox"],
-            &["--network", "bridge", "busybox"],
+            &["--network", "", "busybox"],
+            &["-p", "80x", "busybox"],
+            &["--ip", "1.2.3", "busybox"],
             &["-m", "lots", "busybox"],
             &["--cpus", "-1", "busybox"],
             &["-u", "nobody", "busybox"],

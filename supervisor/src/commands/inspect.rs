@@ -176,7 +176,11 @@ pub async fn inspect(m: &Manager, a: &InspectArgs) -> i32 {
         let mut v = None;
         if want_c {
             match crate::commands::container::resolve(m, n).await {
-                Ok(c) => v = Some(container_json(&c)),
+                Ok(c) => {
+                    let mut j = container_json(&c);
+                    crate::commands::network::add_network_settings(m, &c, &mut j).await;
+                    v = Some(j)
+                }
                 Err(e) if e.is_not_found() => {}
                 Err(e) => {
                     eprintln!("{e}");

@@ -75,6 +75,8 @@ pub async fn ps(m: &Manager, a: &PsArgs) -> i32 {
         return 0;
     }
     let now = Utc::now();
+    let ports = crate::commands::network::ports_by_container(m).await;
+    let ports_of = |c: &ContainerInfo| ports.get(&c.id).cloned().unwrap_or_default();
     match a.format.as_deref() {
         Some("json") => {
             for c in &list {
@@ -89,7 +91,7 @@ pub async fn ps(m: &Manager, a: &PsArgs) -> i32 {
                     "Mounts": "",
                     "Names": c.name,
                     "Networks": "",
-                    "Ports": "",
+                    "Ports": ports_of(c),
                     "RunningFor": ago(created, now),
                     "Size": "0B",
                     "State": c.status,
@@ -109,7 +111,7 @@ pub async fn ps(m: &Manager, a: &PsArgs) -> i32 {
                         ps_command(&spec_args(c)),
                         ago(ts(c.created.as_ref()), now),
                         status_of(c, now),
-                        String::new(),
+                        ports_of(c),
                         c.name.clone(),
                     ]
                 })

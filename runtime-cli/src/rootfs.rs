@@ -2,7 +2,7 @@
 //! mounts resolved inside the rootfs, device nodes, pivot_root, masked and
 //! read-only paths.
 
-use crate::plan::MountOptions;
+use berth_mount_options::MountOptions;
 use nix::fcntl::{open, OFlag};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sys::stat::{Mode, SFlag};
@@ -291,22 +291,16 @@ pub fn prepare(ctx: &Context) -> Result<Root, Error> {
 fn make_parent_mount_private(rootfs: &Path) -> Result<(), Error> {
     let info = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     let parent = rootfs.parent().unwrap_or(Path::new("/"));
-    let mut best: Option<(&str, bool)> = None;
-    for line in info.lines() {
-        let f: Vec<&str> = line.split(' ').collect();
-        if f.len() < 7 {
-            continue;
-        }
-        let mp = f[4];
-        if parent.starts_with(mp) && best.is_none_or(|(b, _)| mp.len() >= b.len()) {
-            let shared = f[6..]
-                .iter()
-                .take_while(|x| **x != "-")
-                .any(|x| x.starts_with("shared:"));
-            best = Some((mp, shared));
+    let mut best: Option<(std::borrow::Cow<'_, str>, bool)> = None;
+    for m in berth_mountinfo::parse(&info) {
+        let mp = m.mount_point.clone();
+        if parent.starts_with(mp.as_ref()) && best.as_ref().is_none_or(|(b, _)| mp.len() >= b.len())
+        {
+            best = Some((mp, m.is_shared()));
         }
     }
     if let Some((mp, true)) = best {
+        let mp = mp.as_ref();
         mount(
             None::<&str>,
             mp,
@@ -673,26 +667,22 @@ fn host_cgroup_mounts(mountinfo: Option<&str>) -> Vec<HostCgroupMount> {
     // hierarchies hidden under a later mount (a tmpfs over /sys/fs/cgroup)
     // are not the host's current layout
     for line in berth_cgroups::visible_cgroup_lines(info) {
-        let f: Vec<&str> = line.split(' ').collect();
-        let Some(sep) = f.iter().position(|x| *x == "-") else {
+        let Some(m) = berth_mountinfo::parse_line(line) else {
             continue;
         };
-        let fstype = f.get(sep + 1).copied().unwrap_or("");
-        if fstype != "cgroup" && fstype != "cgroup2" {
+        if m.fstype != "cgroup" && m.fstype != "cgroup2" {
             continue;
         }
-        let options = f
-            .get(sep + 3)
-            .copied()
-            .unwrap_or("")
+        let options = m
+            .super_options
             .split(',')
             .filter(|o| *o != "rw" && *o != "ro")
             .collect::<Vec<_>>()
             .join(",");
         out.push(HostCgroupMount {
-            mountpoint: f[4].to_string(),
-            root: f[3].to_string(),
-            fstype: fstype.to_string(),
+            mountpoint: m.mount_point.into_owned(),
+            root: m.root.into_owned(),
+            fstype: m.fstype.to_string(),
             options,
         });
     }

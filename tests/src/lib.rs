@@ -24,6 +24,14 @@
 //!   each other's containers; [`ContainerGuard`] force-deletes on drop.
 //! - [`mounts_under`], [`cgroup_dirs_named`] and [`processes_with_arg`] look
 //!   for state a failed operation may have left behind.
+//! - [`cli`]: a private `berth` (its own root, state and manager) with a
+//!   Drop guard, for the CLI tests; `tests/tests/cli_support` re-exports it.
+//! - [`interop`] and [`containerd`]: client commands with a deadline, the
+//!   ../shared/conformance env scripts, a private containerd and `ctr`.
+
+pub mod cli;
+pub mod containerd;
+pub mod interop;
 
 use std::ffi::OsStr;
 use std::fs;

@@ -26,14 +26,9 @@ pub fn cgroups_path(spec_json: &str, id: &str) -> Option<String> {
 /// Mount points of every cgroup (v1 and v2) hierarchy.
 fn cgroup_mounts() -> Vec<PathBuf> {
     let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    text.lines()
-        .filter_map(|line| {
-            let f: Vec<&str> = line.split(' ').collect();
-            let sep = f.iter().position(|x| *x == "-")?;
-            let fstype = *f.get(sep + 1)?;
-            let mount_point = f.get(4)?;
-            (fstype == "cgroup" || fstype == "cgroup2").then(|| PathBuf::from(mount_point))
-        })
+    berth_mountinfo::parse(&text)
+        .filter(|m| m.fstype == "cgroup" || m.fstype == "cgroup2")
+        .map(|m| PathBuf::from(m.mount_point.as_ref()))
         .collect()
 }
 

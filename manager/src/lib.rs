@@ -8,6 +8,24 @@
 //! Layout: `<root>/manager.redb` (records), `<root>/images/` (image store),
 //! `<root>/containers/<id>/<id>-json.log` (logs); `<state>/manager.sock`,
 //! `<state>/containers/<id>/` (bundles, FIFOs).
+//!
+//! Module map. `Manager` (the shared state, in `manager`) has one `impl`
+//! block per concern, each in the module named for it:
+//!
+//! | `impl Manager` in | does | called from |
+//! |---|---|---|
+//! | `manager` | construction, per-container locks, record lookup | everywhere |
+//! | `containers` | create/get/list/rename/delete/prune container records | `service::containers` |
+//! | `tasks` | start a task through a fresh shim, watch, wait, kill, stop, pause, update, reap | `service::tasks` |
+//! | `exec` | extra processes in a running container, pty resize, stdin close | `service::tasks` |
+//! | `introspect` | `top` and `stats` | `service::tasks` |
+//! | `images` | load, import, save, pull, push, list, get, tag, remove images | `service::images` |
+//! | `recovery` | the crash-only start: reconnect live shims, record missed exits | `server` |
+//!
+//! The ttrpc services in `service/` are thin: each method calls one of these.
+//! Beside them: `store` (redb records), `record` (a stored container),
+//! `shim` (starting shims, the task API client), `bundle` (OCI bundles),
+//! `events` (the event bus), `server` (bringing the manager up).
 
 pub mod bundle;
 pub mod cgroups;
@@ -16,6 +34,7 @@ pub mod containers;
 pub mod error;
 pub mod events;
 pub mod exec;
+pub mod images;
 pub mod introspect;
 pub mod layers;
 pub mod log;

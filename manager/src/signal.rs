@@ -1,29 +1,11 @@
-//! Signal names as users write them: `SIGTERM`, `TERM`, `15`.
-
-use nix::sys::signal::Signal;
-use std::str::FromStr;
+//! Signal names as users write them (`SIGTERM`, `TERM`, `15`), read by the
+//! one parser every tier shares (`berth_signal`), as the number the shim's
+//! kill takes.
 
 pub fn parse(s: &str) -> Result<u32, String> {
-    let bad = || format!("invalid signal {s:?}");
-    let t = s.trim();
-    if t.is_empty() {
-        return Err(bad());
-    }
-    if let Ok(n) = t.parse::<u32>() {
-        // real-time signals are valid too, up to SIGRTMAX
-        return if (1..=64).contains(&n) {
-            Ok(n)
-        } else {
-            Err(bad())
-        };
-    }
-    let upper = t.to_ascii_uppercase();
-    let name = if upper.starts_with("SIG") {
-        upper
-    } else {
-        format!("SIG{upper}")
-    };
-    Signal::from_str(&name).map(|s| s as u32).map_err(|_| bad())
+    berth_signal::parse(s)
+        .map(|n| n as u32)
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

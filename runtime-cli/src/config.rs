@@ -224,7 +224,7 @@ pub fn validate(spec: &Spec) -> Result<(), Error> {
     for m in spec.mounts().iter().flatten() {
         check_destination(m.destination()).map_err(invalid)?;
         if let Some(opts) = m.options() {
-            plan::MountOptions::parse(opts).map_err(invalid)?;
+            berth_mount_options::MountOptions::parse(opts).map_err(|e| invalid(e.to_string()))?;
         }
     }
     if let Some(hooks) = spec.hooks() {

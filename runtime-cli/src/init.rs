@@ -229,7 +229,7 @@ fn run(ch: &Channel, ctx: &InitContext) -> Result<std::convert::Infallible, Erro
     if let Some(root) = &root {
         // a missing cwd is created inside the rootfs like a mount
         // destination, so it can't be steered onto the host
-        rootfs::resolve_in_root(rootfs, process.cwd())?;
+        crate::safe_open::resolve_in_root(rootfs, process.cwd()).map_err(rootfs::Error::from)?;
         let _ = root.mkdir_all(process.cwd());
     }
     let state_dir = open_dir(&ctx.state_dir)?;

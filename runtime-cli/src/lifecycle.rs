@@ -1,8 +1,8 @@
 //! `start`, `state`, `kill`, `delete`, `pause`, `resume`, `list`: the
 //! commands that act on a container's recorded state.
 
+use crate::hooks;
 use crate::state::{self, ContainerState, Status};
-use crate::{hooks, plan};
 use std::io::Read;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
@@ -29,7 +29,7 @@ pub enum Error {
     #[error("container {0} has no cgroup to freeze")]
     NoCgroup(String),
     #[error("{0}")]
-    Signal(String),
+    Signal(#[from] berth_signal::InvalidSignal),
     #[error("cgroup: {0}")]
     Cgroup(#[from] berth_cgroups::Error),
     #[error(transparent)]
@@ -131,7 +131,7 @@ pub fn state(root: &Path, id: &str) -> Result<String, Error> {
 
 pub fn kill(root: &Path, id: &str, signal: Option<&str>, all: bool) -> Result<(), Error> {
     let st = ContainerState::load(root, id)?;
-    let sig = plan::parse_signal(signal.unwrap_or("SIGTERM")).map_err(Error::Signal)?;
+    let sig = berth_signal::parse(signal.unwrap_or("SIGTERM"))?;
     let status = st.status(root);
     if status == Status::Stopped {
         return Err(Error::NotRunning);

@@ -1,7 +1,6 @@
 //! The pure part of turning config.json into system calls: flag words,
 //! option parsing, name tables. No I/O here, so it is tested without root.
 
-use nix::mount::MsFlags;
 use oci_spec::runtime::{
     LinuxIdMapping, LinuxNamespace, LinuxNamespaceType, LinuxPersonality, LinuxPersonalityDomain,
     PosixRlimitType,
@@ -128,118 +127,6 @@ pub fn map_to_host(maps: &[LinuxIdMapping], id: u32) -> Option<u32> {
     })
 }
 
-/// Parsed fstab-style mount options.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MountOptions {
-    pub flags: MsFlags,
-    /// propagation changes applied after the mount, in order
-    pub propagation: Vec<MsFlags>,
-    /// filesystem-specific options passed as mount data
-    pub data: Vec<String>,
-    /// recursive attributes (rro, rnosuid, ...) set with mount_setattr
-    pub recursive_set: u64,
-    pub recursive_clear: u64,
-    pub tmpcopyup: bool,
-}
-
-const MOUNT_ATTR_RDONLY: u64 = 0x1;
-const MOUNT_ATTR_NOSUID: u64 = 0x2;
-const MOUNT_ATTR_NODEV: u64 = 0x4;
-const MOUNT_ATTR_NOEXEC: u64 = 0x8;
-const MOUNT_ATTR_NOATIME: u64 = 0x10;
-const MOUNT_ATTR_STRICTATIME: u64 = 0x20;
-const MOUNT_ATTR_NODIRATIME: u64 = 0x80;
-
-impl Default for MountOptions {
-    fn default() -> Self {
-        MountOptions {
-            flags: MsFlags::empty(),
-            propagation: Vec::new(),
-            data: Vec::new(),
-            recursive_set: 0,
-            recursive_clear: 0,
-            tmpcopyup: false,
-        }
-    }
-}
-
-impl MountOptions {
-    pub fn parse(options: &[String]) -> Result<Self, String> {
-        let mut o = MountOptions::default();
-        for opt in options {
-            let set = |o: &mut MountOptions, f: MsFlags| o.flags.insert(f);
-            let clear = |o: &mut MountOptions, f: MsFlags| o.flags.remove(f);
-            match opt.as_str() {
-                "defaults" => {}
-                "ro" => set(&mut o, MsFlags::MS_RDONLY),
-                "rw" => clear(&mut o, MsFlags::MS_RDONLY),
-                "suid" => clear(&mut o, MsFlags::MS_NOSUID),
-                "nosuid" => set(&mut o, MsFlags::MS_NOSUID),
-                "dev" => clear(&mut o, MsFlags::MS_NODEV),
-                "nodev" => set(&mut o, MsFlags::MS_NODEV),
-                "exec" => clear(&mut o, MsFlags::MS_NOEXEC),
-                "noexec" => set(&mut o, MsFlags::MS_NOEXEC),
-                "sync" => set(&mut o, MsFlags::MS_SYNCHRONOUS),
-                "async" => clear(&mut o, MsFlags::MS_SYNCHRONOUS),
-                "dirsync" => set(&mut o, MsFlags::MS_DIRSYNC),
-                "remount" => set(&mut o, MsFlags::MS_REMOUNT),
-                "mand" => set(&mut o, MsFlags::MS_MANDLOCK),
-                "nomand" => clear(&mut o, MsFlags::MS_MANDLOCK),
-                "atime" => clear(&mut o, MsFlags::MS_NOATIME),
-                "noatime" => set(&mut o, MsFlags::MS_NOATIME),
-                "diratime" => clear(&mut o, MsFlags::MS_NODIRATIME),
-                "nodiratime" => set(&mut o, MsFlags::MS_NODIRATIME),
-                "relatime" => set(&mut o, MsFlags::MS_RELATIME),
-                "norelatime" => clear(&mut o, MsFlags::MS_RELATIME),
-                "strictatime" => set(&mut o, MsFlags::MS_STRICTATIME),
-                "nostrictatime" => clear(&mut o, MsFlags::MS_STRICTATIME),
-                "lazytime" => set(&mut o, MsFlags::MS_LAZYTIME),
-                "nolazytime" => clear(&mut o, MsFlags::MS_LAZYTIME),
-                "silent" => set(&mut o, MsFlags::MS_SILENT),
-                "loud" => clear(&mut o, MsFlags::MS_SILENT),
-                "bind" => set(&mut o, MsFlags::MS_BIND),
-                "rbind" => set(&mut o, MsFlags::MS_BIND | MsFlags::MS_REC),
-                "private" => o.propagation.push(MsFlags::MS_PRIVATE),
-                "rprivate" => o.propagation.push(MsFlags::MS_PRIVATE | MsFlags::MS_REC),
-                "shared" => o.propagation.push(MsFlags::MS_SHARED),
-                "rshared" => o.propagation.push(MsFlags::MS_SHARED | MsFlags::MS_REC),
-                "slave" => o.propagation.push(MsFlags::MS_SLAVE),
-                "rslave" => o.propagation.push(MsFlags::MS_SLAVE | MsFlags::MS_REC),
-                "unbindable" => o.propagation.push(MsFlags::MS_UNBINDABLE),
-                "runbindable" => o.propagation.push(MsFlags::MS_UNBINDABLE | MsFlags::MS_REC),
-                "tmpcopyup" => o.tmpcopyup = true,
-                "rro" => o.recursive_set |= MOUNT_ATTR_RDONLY,
-                "rrw" => o.recursive_clear |= MOUNT_ATTR_RDONLY,
-                "rnosuid" => o.recursive_set |= MOUNT_ATTR_NOSUID,
-                "rsuid" => o.recursive_clear |= MOUNT_ATTR_NOSUID,
-                "rnodev" => o.recursive_set |= MOUNT_ATTR_NODEV,
-                "rdev" => o.recursive_clear |= MOUNT_ATTR_NODEV,
-                "rnoexec" => o.recursive_set |= MOUNT_ATTR_NOEXEC,
-                "rexec" => o.recursive_clear |= MOUNT_ATTR_NOEXEC,
-                "rnoatime" => o.recursive_set |= MOUNT_ATTR_NOATIME,
-                "rstrictatime" => o.recursive_set |= MOUNT_ATTR_STRICTATIME,
-                "rnodiratime" => o.recursive_set |= MOUNT_ATTR_NODIRATIME,
-                "" => return Err("empty mount option".into()),
-                other => o.data.push(other.to_string()),
-            }
-        }
-        Ok(o)
-    }
-
-    pub fn is_bind(&self) -> bool {
-        self.flags.contains(MsFlags::MS_BIND)
-    }
-
-    /// Flags that need a remount after a bind mount (a bind ignores them).
-    pub fn bind_remount_flags(&self) -> MsFlags {
-        self.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT)
-    }
-
-    pub fn data_string(&self) -> String {
-        self.data.join(",")
-    }
-}
-
 /// Checks a sysctl may be set in the container: only namespaced keys, and
 /// only when the container has the namespace that scopes them.
 pub fn check_sysctl(key: &str, has_ns: &dyn Fn(LinuxNamespaceType) -> bool) -> Result<(), String> {
@@ -277,73 +164,6 @@ pub fn check_sysctl(key: &str, has_ns: &dyn Fn(LinuxNamespaceType) -> bool) -> R
 /// `/proc/sys` path of a sysctl key.
 pub fn sysctl_path(key: &str) -> PathBuf {
     PathBuf::from("/proc/sys").join(key.replace('.', "/"))
-}
-
-/// Signal from `KILL`, `SIGKILL`, `kill` or `9`.
-pub fn parse_signal(s: &str) -> Result<i32, String> {
-    if let Ok(n) = s.parse::<i32>() {
-        return if (1..=64).contains(&n) {
-            Ok(n)
-        } else {
-            Err(format!("invalid signal {s:?}"))
-        };
-    }
-    let upper = s.to_ascii_uppercase();
-    let name = upper.strip_prefix("SIG").unwrap_or(&upper);
-    if let Some(rest) = name.strip_prefix("RTMIN") {
-        let base = libc::SIGRTMIN();
-        return offset(base, rest).ok_or_else(|| format!("invalid signal {s:?}"));
-    }
-    if let Some(rest) = name.strip_prefix("RTMAX") {
-        let base = libc::SIGRTMAX();
-        return offset(base, rest).ok_or_else(|| format!("invalid signal {s:?}"));
-    }
-    let n = match name {
-        "HUP" => libc::SIGHUP,
-        "INT" => libc::SIGINT,
-        "QUIT" => libc::SIGQUIT,
-        "ILL" => libc::SIGILL,
-        "TRAP" => libc::SIGTRAP,
-        "ABRT" | "IOT" => libc::SIGABRT,
-        "BUS" => libc::SIGBUS,
-        "FPE" => libc::SIGFPE,
-        "KILL" => libc::SIGKILL,
-        "USR1" => libc::SIGUSR1,
-        "SEGV" => libc::SIGSEGV,
-        "USR2" => libc::SIGUSR2,
-        "PIPE" => libc::SIGPIPE,
-        "ALRM" => libc::SIGALRM,
-        "TERM" => libc::SIGTERM,
-        "STKFLT" => libc::SIGSTKFLT,
-        "CHLD" | "CLD" => libc::SIGCHLD,
-        "CONT" => libc::SIGCONT,
-        "STOP" => libc::SIGSTOP,
-        "TSTP" => libc::SIGTSTP,
-        "TTIN" => libc::SIGTTIN,
-        "TTOU" => libc::SIGTTOU,
-        "URG" => libc::SIGURG,
-        "XCPU" => libc::SIGXCPU,
-        "XFSZ" => libc::SIGXFSZ,
-        "VTALRM" => libc::SIGVTALRM,
-        "PROF" => libc::SIGPROF,
-        "WINCH" => libc::SIGWINCH,
-        "IO" | "POLL" => libc::SIGIO,
-        "PWR" => libc::SIGPWR,
-        "SYS" => libc::SIGSYS,
-        _ => return Err(format!("unknown signal {s:?}")),
-    };
-    Ok(n)
-}
-
-fn offset(base: i32, rest: &str) -> Option<i32> {
-    if rest.is_empty() {
-        return Some(base);
-    }
-    let n: i32 = rest.parse().ok()?;
-    let v = base + n;
-    (libc::SIGRTMIN()..=libc::SIGRTMAX())
-        .contains(&v)
-        .then_some(v)
 }
 
 /// rlimit type → resource number for setrlimit.
@@ -436,34 +256,6 @@ mod tests {
     use super::*;
     use oci_spec::runtime::LinuxIdMappingBuilder;
 
-    fn opts(v: &[&str]) -> MountOptions {
-        MountOptions::parse(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap()
-    }
-
-    #[test]
-    fn mount_options_split_into_flags_propagation_and_data() {
-        let o = opts(&[
-            "nosuid",
-            "noexec",
-            "nodev",
-            "mode=755",
-            "size=65536k",
-            "rprivate",
-        ]);
-        assert_eq!(
-            o.flags,
-            MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC | MsFlags::MS_NODEV
-        );
-        assert_eq!(o.data_string(), "mode=755,size=65536k");
-        assert_eq!(o.propagation, vec![MsFlags::MS_PRIVATE | MsFlags::MS_REC]);
-        let o = opts(&["rbind", "ro"]);
-        assert!(o.is_bind());
-        assert_eq!(o.bind_remount_flags(), MsFlags::MS_RDONLY);
-        let o = opts(&["ro", "rw"]);
-        assert!(o.flags.is_empty());
-        assert!(MountOptions::parse(&["".into()]).is_err());
-    }
-
     #[test]
     fn namespace_plan_splits_new_and_joined() {
         let ns: Vec<LinuxNamespace> = serde_json::from_str(
@@ -502,17 +294,6 @@ mod tests {
         assert_eq!(map_to_host(&maps, 0), Some(1000));
         assert_eq!(map_to_host(&maps, 5), Some(100004));
         assert_eq!(map_to_host(&maps, 70000), None);
-    }
-
-    #[test]
-    fn signals_by_name_and_number() {
-        assert_eq!(parse_signal("KILL"), Ok(9));
-        assert_eq!(parse_signal("SIGTERM"), Ok(15));
-        assert_eq!(parse_signal("term"), Ok(15));
-        assert_eq!(parse_signal("9"), Ok(9));
-        assert_eq!(parse_signal("RTMIN+1"), Ok(libc::SIGRTMIN() + 1));
-        assert!(parse_signal("BOGUS").is_err());
-        assert!(parse_signal("0").is_err());
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! the root and `/proc/self/fd/N` links are refused, even when a process in
 //! another container sharing a volume swaps a directory for a symlink while
 //! the runtime works. On kernels without openat2 (before 5.6) the userspace
-//! resolver in [`crate::rootfs::resolve_in_root`] is used and the opened
+//! resolver [`resolve_in_root`] is used and the opened
 //! descriptor is checked to be where it resolved. The runtime then acts on
 //! the descriptor (mount onto `/proc/self/fd/N`, `*at` calls), never on the
 //! path again. Files the runtime writes in procfs and sysfs, and nodes in
@@ -48,7 +48,7 @@ pub enum Error {
         found: String,
     },
     #[error(transparent)]
-    Resolve(Box<crate::rootfs::Error>),
+    Resolve(#[from] ResolveError),
 }
 
 fn sys<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(nix::Error) -> Error + 'a {
@@ -245,15 +245,13 @@ impl Root {
             // resolve the parent, keep the last component as it is
             let rel = clean(path)?;
             let parent = rel.parent().unwrap_or(Path::new(""));
-            let dir = crate::rootfs::resolve_in_root(&self.path, &Path::new("/").join(parent))
-                .map_err(|e| Error::Resolve(Box::new(e)))?;
+            let dir = resolve_in_root(&self.path, &Path::new("/").join(parent))?;
             match rel.file_name() {
                 Some(n) => dir.join(n),
                 None => dir,
             }
         } else {
-            crate::rootfs::resolve_in_root(&self.path, path)
-                .map_err(|e| Error::Resolve(Box::new(e)))?
+            resolve_in_root(&self.path, path)?
         };
         if no_symlinks && resolved != self.path.join(clean(path)?) {
             return Err(Error::Open {
@@ -571,6 +569,80 @@ impl ProcFs {
     }
 }
 
+/// Why [`resolve_in_root`] refused a path.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    #[error("mount destination {dest} escapes the container rootfs{via}")]
+    Escape { dest: String, via: String },
+    #[error("mount destination {0}: too many levels of symbolic links")]
+    Loop(String),
+    #[error("readlink {path}: {source}")]
+    Readlink {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// Resolves `path` as the container will see it, following symlinks inside
+/// `root` as if `root` were `/`. A `..` that would climb above the root, in
+/// the path or in a symlink's target, is an error, not a clamp.
+pub fn resolve_in_root(root: &Path, path: &Path) -> Result<PathBuf, ResolveError> {
+    let mut resolved: Vec<OsString> = Vec::new();
+    let mut pending: std::collections::VecDeque<OsString> = resolve_components(path).collect();
+    let mut hops = 0;
+    let mut via = String::new();
+    while let Some(c) = pending.pop_front() {
+        if c == ".." {
+            if resolved.pop().is_none() {
+                return Err(ResolveError::Escape {
+                    dest: path.display().to_string(),
+                    via,
+                });
+            }
+            continue;
+        }
+        let mut candidate = root.to_path_buf();
+        candidate.extend(&resolved);
+        candidate.push(&c);
+        match std::fs::symlink_metadata(&candidate) {
+            Ok(md) if md.file_type().is_symlink() => {
+                hops += 1;
+                if hops > 40 {
+                    return Err(ResolveError::Loop(path.display().to_string()));
+                }
+                let target =
+                    std::fs::read_link(&candidate).map_err(|source| ResolveError::Readlink {
+                        path: candidate.display().to_string(),
+                        source,
+                    })?;
+                via = format!(
+                    " through symlink {} -> {}",
+                    candidate.strip_prefix(root).unwrap_or(&candidate).display(),
+                    target.display()
+                );
+                if target.is_absolute() {
+                    resolved.clear();
+                }
+                for (i, t) in resolve_components(&target).enumerate() {
+                    pending.insert(i, t);
+                }
+            }
+            _ => resolved.push(c),
+        }
+    }
+    let mut out = root.to_path_buf();
+    out.extend(&resolved);
+    Ok(out)
+}
+
+fn resolve_components(p: &Path) -> impl Iterator<Item = OsString> + '_ {
+    p.components().filter_map(|c| match c {
+        Component::Normal(n) => Some(n.to_os_string()),
+        Component::ParentDir => Some(OsString::from("..")),
+        _ => None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -672,5 +744,46 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let f = std::fs::File::open(d.path()).unwrap();
         assert!(require_fs(&f, PROC_MAGIC, "procfs", d.path()).is_err());
+    }
+
+    #[test]
+    fn resolves_inside_root() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        fs::create_dir_all(root.join("usr/lib")).unwrap();
+        symlink("usr/lib", root.join("lib")).unwrap();
+        symlink("/usr", root.join("abs")).unwrap();
+        assert_eq!(
+            resolve_in_root(root, Path::new("/lib/x")).unwrap(),
+            root.join("usr/lib/x")
+        );
+        assert_eq!(
+            resolve_in_root(root, Path::new("/abs/lib")).unwrap(),
+            root.join("usr/lib")
+        );
+        assert_eq!(
+            resolve_in_root(root, Path::new("/a/../b")).unwrap(),
+            root.join("b")
+        );
+    }
+
+    #[test]
+    fn refuses_escapes() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        fs::create_dir_all(root.join("mnt")).unwrap();
+        symlink("../../../etc", root.join("mnt/evil")).unwrap();
+        let e = resolve_in_root(root, Path::new("/mnt/evil")).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("through symlink mnt/evil -> ../../../etc"),
+            "{e}"
+        );
+        assert!(resolve_in_root(root, Path::new("/../etc")).is_err());
+        symlink("loop", root.join("loop")).unwrap();
+        assert!(matches!(
+            resolve_in_root(root, Path::new("/loop")),
+            Err(ResolveError::Loop(_))
+        ));
     }
 }

@@ -17,6 +17,7 @@
 //! Either way `/proc/<pid>/exe` then leads to something nobody can change,
 //! and the host binary is no longer reachable from the container.
 
+use berth_mount_options::{MOUNT_ATTR_NODEV, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY};
 use std::ffi::{CString, OsString};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
@@ -135,7 +136,7 @@ fn read_only_view_of(file: &std::ffi::CStr) -> Result<OwnedFd, Error> {
     let tree = unsafe { OwnedFd::from_raw_fd(fd as i32) };
     crate::rootfs::mount_setattr_recursive(
         tree.as_raw_fd(),
-        u64::from(MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV),
+        MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
         0,
     )
     .map_err(|e| Error::Sys {
@@ -156,10 +157,6 @@ fn read_only_view_of(file: &std::ffi::CStr) -> Result<OwnedFd, Error> {
     }
     Ok(fd)
 }
-
-const MOUNT_ATTR_RDONLY: libc::c_uint = 1;
-const MOUNT_ATTR_NOSUID: libc::c_uint = 2;
-const MOUNT_ATTR_NODEV: libc::c_uint = 4;
 
 /// A memfd holding a copy of `/proc/self/exe`, sealed.
 fn sealed_copy() -> Result<OwnedFd, Error> {

@@ -4,6 +4,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
+use berth_mount_options::{EmptyOption, MountOptions};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 
 /// A mount that could not be made or undone.
@@ -20,6 +21,14 @@ pub enum MountError {
         target: PathBuf,
         /// Why.
         error: io::Error,
+    },
+    /// The request's option list is malformed.
+    #[error("mount options of {kind} mount: {error}")]
+    Options {
+        /// The filesystem type.
+        kind: String,
+        /// What is wrong.
+        error: EmptyOption,
     },
     /// umount2(2) failed.
     #[error("unmount {target}: {error}")]
@@ -42,70 +51,23 @@ pub struct MountSpec {
     pub options: Vec<String>,
 }
 
-/// Flags and data from mount options, as containerd's `parseMountOptions`.
-fn parse_options(options: &[String]) -> (MsFlags, MsFlags, String) {
-    let mut flags = MsFlags::empty();
-    let mut propagation = MsFlags::empty();
-    let mut data = Vec::new();
-    for o in options {
-        let (clear, flag) = match o.as_str() {
-            "async" => (true, MsFlags::MS_SYNCHRONOUS),
-            "atime" => (true, MsFlags::MS_NOATIME),
-            "bind" => (false, MsFlags::MS_BIND),
-            "defaults" => (false, MsFlags::empty()),
-            "dev" => (true, MsFlags::MS_NODEV),
-            "diratime" => (true, MsFlags::MS_NODIRATIME),
-            "dirsync" => (false, MsFlags::MS_DIRSYNC),
-            "exec" => (true, MsFlags::MS_NOEXEC),
-            "mand" => (false, MsFlags::MS_MANDLOCK),
-            "noatime" => (false, MsFlags::MS_NOATIME),
-            "nodev" => (false, MsFlags::MS_NODEV),
-            "nodiratime" => (false, MsFlags::MS_NODIRATIME),
-            "noexec" => (false, MsFlags::MS_NOEXEC),
-            "nomand" => (true, MsFlags::MS_MANDLOCK),
-            "norelatime" => (true, MsFlags::MS_RELATIME),
-            "nostrictatime" => (true, MsFlags::MS_STRICTATIME),
-            "nosuid" => (false, MsFlags::MS_NOSUID),
-            "rbind" => (false, MsFlags::MS_BIND | MsFlags::MS_REC),
-            "relatime" => (false, MsFlags::MS_RELATIME),
-            "remount" => (false, MsFlags::MS_REMOUNT),
-            "ro" => (false, MsFlags::MS_RDONLY),
-            "rw" => (true, MsFlags::MS_RDONLY),
-            "strictatime" => (false, MsFlags::MS_STRICTATIME),
-            "suid" => (true, MsFlags::MS_NOSUID),
-            "sync" => (false, MsFlags::MS_SYNCHRONOUS),
-            "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave" | "unbindable"
-            | "runbindable" => {
-                let base = match o.trim_start_matches('r') {
-                    "private" => MsFlags::MS_PRIVATE,
-                    "shared" => MsFlags::MS_SHARED,
-                    "slave" => MsFlags::MS_SLAVE,
-                    _ => MsFlags::MS_UNBINDABLE,
-                };
-                propagation |= base;
-                if o.starts_with('r') {
-                    propagation |= MsFlags::MS_REC;
-                }
-                continue;
-            }
-            _ => {
-                data.push(o.as_str());
-                continue;
-            }
-        };
-        if clear {
-            flags &= !flag;
-        } else {
-            flags |= flag;
-        }
-    }
-    (flags, propagation, data.join(","))
+/// Flags, propagation and data from mount options (`berth_mount_options`,
+/// the runtime's reading too); the propagation changes of the list are made
+/// in one mount(2) call, as containerd's `parseMountOptions` does.
+fn parse_options(options: &[String]) -> Result<(MsFlags, MsFlags, String), EmptyOption> {
+    let o = MountOptions::parse(options)?;
+    let propagation = o.propagation.iter().fold(MsFlags::empty(), |a, p| a | *p);
+    Ok((o.flags, propagation, o.data_string()))
 }
 
 impl MountSpec {
     /// Mounts this on `target`.
     pub fn mount(&self, target: &Path) -> Result<(), MountError> {
-        let (mut flags, propagation, data) = parse_options(&self.options);
+        let (mut flags, propagation, data) =
+            parse_options(&self.options).map_err(|error| MountError::Options {
+                kind: self.kind.clone(),
+                error,
+            })?;
         let err = |error: nix::Error| MountError::Mount {
             kind: self.kind.clone(),
             source_path: self.source.clone(),
@@ -192,14 +154,16 @@ mod tests {
             "lowerdir=/a:/b",
             "upperdir=/u",
             "workdir=/w",
-        ]));
+        ]))
+        .unwrap();
         assert!(flags.is_empty() && prop.is_empty());
         assert_eq!(data, "index=off,lowerdir=/a:/b,upperdir=/u,workdir=/w");
     }
 
     #[test]
     fn flags_set_and_clear_in_order() {
-        let (flags, prop, data) = parse_options(&opts(&["rbind", "ro", "nosuid", "rw", "rslave"]));
+        let (flags, prop, data) =
+            parse_options(&opts(&["rbind", "ro", "nosuid", "rw", "rslave"])).unwrap();
         assert_eq!(
             flags,
             MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_NOSUID

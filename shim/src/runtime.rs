@@ -35,6 +35,19 @@ pub enum RuntimeError {
         /// The last error it logged, or its stderr.
         message: String,
     },
+    /// The runtime failed on a container it keeps no state for: the
+    /// container does not exist (any more).
+    #[error("{binary} {command} exited with status {status}: {message}")]
+    NotFound {
+        /// The runtime binary.
+        binary: String,
+        /// The subcommand.
+        command: String,
+        /// Its exit status.
+        status: u32,
+        /// The last error it logged, or its stderr.
+        message: String,
+    },
     /// The runtime's output was not what runc prints.
     #[error("{binary} {command}: unexpected output: {message}")]
     Output {
@@ -156,6 +169,38 @@ impl Runtime {
         Ok(out)
     }
 
+    /// Whether the runtime keeps state for container `id`: runc and
+    /// berth-runtime both keep a `<root>/<id>/` directory per container.
+    pub fn knows(&self, id: &str) -> bool {
+        fs::symlink_metadata(self.root.join(id)).is_ok()
+    }
+
+    /// [`Self::run`] of a command on the existing container `id`: a failure
+    /// while the runtime keeps no state for `id` is
+    /// [`RuntimeError::NotFound`], whatever words the runtime used.
+    fn run_on(
+        &self,
+        id: &str,
+        args: &[&str],
+        io: ProcessIo,
+        capture: bool,
+    ) -> Result<Vec<u8>, RuntimeError> {
+        self.run(args, io, capture).map_err(|e| match e {
+            RuntimeError::Failed {
+                binary,
+                command,
+                status,
+                message,
+            } if !self.knows(id) => RuntimeError::NotFound {
+                binary,
+                command,
+                status,
+                message,
+            },
+            e => e,
+        })
+    }
+
     /// `create --bundle B --pid-file P [--console-socket S] ID`.
     pub fn create(
         &self,
@@ -198,12 +243,12 @@ impl Runtime {
             args.extend(["--console-socket", s]);
         }
         args.push(id);
-        self.run(&args, io, false).map(drop)
+        self.run_on(id, &args, io, false).map(drop)
     }
 
     /// `start ID`.
     pub fn start(&self, id: &str) -> Result<(), RuntimeError> {
-        self.run(&["start", id], ProcessIo::default(), false)
+        self.run_on(id, &["start", id], ProcessIo::default(), false)
             .map(drop)
     }
 
@@ -215,7 +260,8 @@ impl Runtime {
             args.push("--all");
         }
         args.extend([id, sig.as_str()]);
-        self.run(&args, ProcessIo::default(), false).map(drop)
+        self.run_on(id, &args, ProcessIo::default(), false)
+            .map(drop)
     }
 
     /// `delete [--force] ID`.
@@ -225,25 +271,27 @@ impl Runtime {
             args.push("--force");
         }
         args.push(id);
-        self.run(&args, ProcessIo::default(), false).map(drop)
+        self.run_on(id, &args, ProcessIo::default(), false)
+            .map(drop)
     }
 
     /// `pause ID`.
     pub fn pause(&self, id: &str) -> Result<(), RuntimeError> {
-        self.run(&["pause", id], ProcessIo::default(), false)
+        self.run_on(id, &["pause", id], ProcessIo::default(), false)
             .map(drop)
     }
 
     /// `resume ID`.
     pub fn resume(&self, id: &str) -> Result<(), RuntimeError> {
-        self.run(&["resume", id], ProcessIo::default(), false)
+        self.run_on(id, &["resume", id], ProcessIo::default(), false)
             .map(drop)
     }
 
     /// `update --resources FILE ID`.
     pub fn update(&self, id: &str, resources_json: &Path) -> Result<(), RuntimeError> {
         let file = path_str(resources_json);
-        self.run(
+        self.run_on(
+            id,
             &["update", "--resources", &file, id],
             ProcessIo::default(),
             false,
@@ -253,7 +301,12 @@ impl Runtime {
 
     /// `ps --format json ID`: the container's pids.
     pub fn ps(&self, id: &str) -> Result<Vec<i32>, RuntimeError> {
-        let out = self.run(&["ps", "--format", "json", id], ProcessIo::default(), true)?;
+        let out = self.run_on(
+            id,
+            &["ps", "--format", "json", id],
+            ProcessIo::default(),
+            true,
+        )?;
         let text = String::from_utf8_lossy(&out);
         let text = text.trim();
         if text.is_empty() || text == "null" {
@@ -295,6 +348,33 @@ fn last_logged_error(log: &Path, from: u64) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failure_on_a_container_the_runtime_does_not_keep_is_not_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        fs::create_dir(&root).unwrap();
+        // `false` fails every command with no message: only the runtime's
+        // state tells a missing container from any other failure.
+        let rt = Runtime::new(
+            "false".into(),
+            root.clone(),
+            dir.path().join("log.json"),
+            None,
+        );
+        assert!(matches!(rt.start("c1"), Err(RuntimeError::NotFound { .. })));
+        assert!(matches!(
+            rt.kill("c1", 9, false),
+            Err(RuntimeError::NotFound { .. })
+        ));
+        fs::create_dir(root.join("c1")).unwrap();
+        assert!(rt.knows("c1"));
+        assert!(matches!(rt.start("c1"), Err(RuntimeError::Failed { .. })));
+        assert!(matches!(
+            rt.delete("c1", true),
+            Err(RuntimeError::Failed { .. })
+        ));
+    }
 
     #[test]
     fn the_last_logged_error_after_the_offset_is_reported() {

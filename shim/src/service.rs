@@ -38,14 +38,14 @@ fn err(code: Code, msg: impl Display) -> ttrpc::Error {
     ttrpc::Error::RpcStatus(ttrpc::get_status(code, msg.to_string()))
 }
 
+/// A runtime failure as the task API reports it: NOT_FOUND when the runtime
+/// had no such container (told by its state, not by its wording).
 fn runtime_err(e: RuntimeError) -> ttrpc::Error {
-    let text = e.to_string();
-    let code = if text.contains("does not exist") || text.contains("not found") {
-        Code::NOT_FOUND
-    } else {
-        Code::UNKNOWN
+    let code = match e {
+        RuntimeError::NotFound { .. } => Code::NOT_FOUND,
+        _ => Code::UNKNOWN,
     };
-    err(code, text)
+    err(code, e)
 }
 
 fn status_of(s: Status) -> api::Status {

@@ -219,56 +219,9 @@ pub fn parse_user(s: &str) -> Result<User, FlagError> {
 /// Normalises a signal given by name (`KILL`, `SIGKILL`, `kill`) or number
 /// into `SIGKILL` form, the form the manager expects.
 pub fn parse_signal(s: &str) -> Result<String, FlagError> {
-    const NAMES: &[(&str, i32)] = &[
-        ("HUP", 1),
-        ("INT", 2),
-        ("QUIT", 3),
-        ("ILL", 4),
-        ("TRAP", 5),
-        ("ABRT", 6),
-        ("BUS", 7),
-        ("FPE", 8),
-        ("KILL", 9),
-        ("USR1", 10),
-        ("SEGV", 11),
-        ("USR2", 12),
-        ("PIPE", 13),
-        ("ALRM", 14),
-        ("TERM", 15),
-        ("STKFLT", 16),
-        ("CHLD", 17),
-        ("CONT", 18),
-        ("STOP", 19),
-        ("TSTP", 20),
-        ("TTIN", 21),
-        ("TTOU", 22),
-        ("URG", 23),
-        ("XCPU", 24),
-        ("XFSZ", 25),
-        ("VTALRM", 26),
-        ("PROF", 27),
-        ("WINCH", 28),
-        ("IO", 29),
-        ("PWR", 30),
-        ("SYS", 31),
-    ];
-    let t = s.trim();
-    if let Ok(n) = t.parse::<i32>() {
-        if let Some((name, _)) = NAMES.iter().find(|(_, v)| *v == n) {
-            return Ok(format!("SIG{name}"));
-        }
-        if (34..=64).contains(&n) {
-            return Ok(n.to_string());
-        }
-        return Err(FlagError::Signal(s.to_string()));
-    }
-    let up = t.to_ascii_uppercase();
-    let bare = up.strip_prefix("SIG").unwrap_or(&up);
-    NAMES
-        .iter()
-        .find(|(n, _)| *n == bare)
-        .map(|(n, _)| format!("SIG{n}"))
-        .ok_or_else(|| FlagError::Signal(s.to_string()))
+    berth_signal::parse(s)
+        .map(berth_signal::name)
+        .map_err(|_| FlagError::Signal(s.to_string()))
 }
 
 /// A `--restart` policy: (name, max retries).

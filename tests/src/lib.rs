@@ -24,6 +24,14 @@
 //!   each other's containers; [`ContainerGuard`] force-deletes on drop.
 //! - [`mounts_under`], [`cgroup_dirs_named`] and [`processes_with_arg`] look
 //!   for state a failed operation may have left behind.
+//! - [`cli`]: a private `berth` (its own root, state and manager) with a
+//!   Drop guard, for the CLI tests; `tests/tests/cli_support` re-exports it.
+//! - [`interop`] and [`containerd`]: client commands with a deadline, the
+//!   ../shared/conformance env scripts, a private containerd and `ctr`.
+
+pub mod cli;
+pub mod containerd;
+pub mod interop;
 
 use std::ffi::OsStr;
 use std::fs;
@@ -497,42 +505,11 @@ impl Drop for ContainerGuard {
 
 // ------------------------------------------------------- leftover-state checks
 
-/// Undoes mountinfo's octal escapes (`\040` for space, ...).
-fn unescape_mountinfo(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\' && i + 4 <= b.len() {
-            let oct = &b[i + 1..i + 4];
-            if oct.iter().all(|c| (b'0'..=b'7').contains(c)) {
-                let v = oct
-                    .iter()
-                    .fold(0u32, |acc, c| acc * 8 + u32::from(c - b'0'));
-                if let Ok(v) = u8::try_from(v) {
-                    out.push(v);
-                    i += 4;
-                    continue;
-                }
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// One line of /proc/self/mountinfo: (mount point, fstype).
 fn mountinfo() -> Vec<(String, String)> {
     let text = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    text.lines()
-        .filter_map(|line| {
-            let f: Vec<&str> = line.split(' ').collect();
-            let mp = f.get(4)?;
-            let sep = f.iter().position(|x| *x == "-")?;
-            let fstype = f.get(sep + 1)?;
-            Some((unescape_mountinfo(mp), fstype.to_string()))
-        })
+    berth_mountinfo::parse(&text)
+        .map(|m| (m.mount_point.into_owned(), m.fstype.to_string()))
         .collect()
 }
 
@@ -612,14 +589,6 @@ pub fn processes_with_arg(substr: &str) -> Vec<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn unescapes_mountinfo() {
-        assert_eq!(unescape_mountinfo(r"/a\040b"), "/a b");
-        assert_eq!(unescape_mountinfo(r"/a\134b"), r"/a\b");
-        assert_eq!(unescape_mountinfo(r"/plain"), "/plain");
-        assert_eq!(unescape_mountinfo(r"/end\04"), r"/end\04");
-    }
 
     #[test]
     fn ids_are_unique_and_valid() {

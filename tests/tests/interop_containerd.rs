@@ -15,19 +15,15 @@
 //! runs the same flows against runc, which tells a broken environment from a
 //! broken runtime.
 
-#[path = "../interop/common.rs"]
-mod common;
-#[path = "../interop/containerd.rs"]
-mod containerd;
+use berth_fixture::{containerd, interop as common};
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use berth_fixture::{cgroup_dirs_named, processes_with_arg, require_root, unique_id, wait_until};
-use common::{run, run_best_effort, Outcome, CMD_TIMEOUT};
+use common::Outcome;
 use containerd::ContainerdEnv;
 
 /// The daemon's base dir (config, state, log). Private to these tests, so a
@@ -93,25 +89,22 @@ impl Containerd {
         text
     }
 
-    /// `ctr --address SOCK --namespace NS ARGS...`
-    fn ctr(&self, args: &[&str]) -> Command {
-        self.daemon.ctr(NAMESPACE, args)
-    }
-
     fn ctr_run(&self, args: &[&str]) -> Outcome {
-        run(&mut self.ctr(args), CMD_TIMEOUT)
+        self.daemon.ctr_run(NAMESPACE, args)
     }
 
     /// Runs ctr and panics with its output and containerd's log unless it succeeded.
     fn ctr_ok(&self, args: &[&str]) -> Outcome {
-        let out = self.ctr_run(args);
-        assert!(out.status.success(), "{}", self.explain(&out));
-        out
+        self.daemon.ctr_ok(NAMESPACE, args, || self.context())
     }
 
     fn explain(&self, out: &Outcome) -> String {
+        format!("{out}\n{}", self.context())
+    }
+
+    fn context(&self) -> String {
         format!(
-            "{out}\n{}\n(runtime {}; BERTH_RUNTIME=/usr/bin/runc runs the same flow with runc)",
+            "{}\n(runtime {}; BERTH_RUNTIME=/usr/bin/runc runs the same flow with runc)",
             self.log_tail(),
             self.runtime.display()
         )
@@ -143,17 +136,13 @@ impl Containerd {
 
     /// The task's status column in `ctr tasks ls` (RUNNING, STOPPED, ...).
     fn task_status(&self, id: &str) -> Option<String> {
-        containerd::task_status(&self.ctr_ok(&["tasks", "ls"]), id)
+        self.daemon.task_status(NAMESPACE, id)
     }
 
     /// Nothing of container `id` is left: no container record, no runtime
     /// state, no cgroup, no shim or container process.
     fn assert_gone(&self, id: &str) {
-        let listed = self.ctr_ok(&["containers", "ls", "-q"]);
-        assert!(
-            !listed.stdout.lines().any(|l| l.trim() == id),
-            "container {id} still listed:\n{listed}"
-        );
+        self.daemon.assert_not_listed(NAMESPACE, id);
         let state = self.runtime_state_dir(id);
         assert!(
             !state.exists(),
@@ -187,13 +176,9 @@ struct Cleanup<'a> {
 
 impl Drop for Cleanup<'_> {
     fn drop(&mut self) {
-        // Errors are expected (and ignored) when the test already removed it.
-        for args in [
-            ["tasks", "delete", "--force", self.id.as_str()].as_slice(),
-            ["containers", "delete", self.id.as_str()].as_slice(),
-        ] {
-            run_best_effort(&mut self.env.ctr(args), CMD_TIMEOUT);
-        }
+        self.env
+            .daemon
+            .remove_best_effort(NAMESPACE, &self.id, false);
     }
 }
 

@@ -16,8 +16,7 @@
 //! runs the same flows against runc, which tells a broken environment from a
 //! broken runtime.
 
-#[path = "../interop/common.rs"]
-mod common;
+use berth_fixture::interop as common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -11,10 +11,7 @@
 //! The shim is `$BERTH_SHIM`, else the workspace's release build, else its
 //! debug build; the runtime is `berth_fixture::runtime_bin()`.
 
-#[path = "../interop/common.rs"]
-mod common;
-#[path = "../interop/containerd.rs"]
-mod containerd;
+use berth_fixture::{containerd, interop as common};
 
 use std::ffi::OsStr;
 use std::fs;
@@ -24,7 +21,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use berth_fixture::{processes_with_arg, require_root, unique_id, wait_until};
-use common::{run, run_best_effort, Outcome, CMD_TIMEOUT};
+use common::{run, Outcome, CMD_TIMEOUT};
 use containerd::ContainerdEnv;
 
 /// The daemon's base dir; private to these tests.
@@ -83,13 +80,12 @@ impl Containerd {
     }
 
     fn ctr_run(&self, args: &[&str]) -> Outcome {
-        run(&mut self.ctr(args), CMD_TIMEOUT)
+        self.daemon.ctr_run(NAMESPACE, args)
     }
 
     fn ctr_ok(&self, args: &[&str]) -> Outcome {
-        let out = self.ctr_run(args);
-        assert!(out.status.success(), "{}", self.explain(&out));
-        out
+        self.daemon
+            .ctr_ok(NAMESPACE, args, || self.daemon.log_tail())
     }
 
     fn explain(&self, out: &Outcome) -> String {
@@ -130,7 +126,7 @@ impl Containerd {
     }
 
     fn task_status(&self, id: &str) -> Option<String> {
-        containerd::task_status(&self.ctr_ok(&["tasks", "ls"]), id)
+        self.daemon.task_status(NAMESPACE, id)
     }
 
     fn wait_status(&self, id: &str, want: &str) {
@@ -150,11 +146,7 @@ impl Containerd {
 
     /// No container record, no shim, no process of `id` left.
     fn assert_gone(&self, id: &str) {
-        let listed = self.ctr_ok(&["containers", "ls", "-q"]);
-        assert!(
-            !listed.stdout.lines().any(|l| l.trim() == id),
-            "container {id} still listed:\n{listed}"
-        );
+        self.daemon.assert_not_listed(NAMESPACE, id);
         assert!(
             wait_until(Duration::from_secs(10), || processes_with_arg(id)
                 .is_empty()),
@@ -192,13 +184,9 @@ struct Cleanup<'a> {
 
 impl Drop for Cleanup<'_> {
     fn drop(&mut self) {
-        for args in [
-            ["tasks", "kill", "--signal", "SIGKILL", self.id.as_str()].as_slice(),
-            ["tasks", "delete", "--force", self.id.as_str()].as_slice(),
-            ["containers", "delete", self.id.as_str()].as_slice(),
-        ] {
-            run_best_effort(&mut self.env.ctr(args), CMD_TIMEOUT);
-        }
+        self.env
+            .daemon
+            .remove_best_effort(NAMESPACE, &self.id, true);
         // A shim that lost its containerd would linger: end it by pid.
         for pid in Containerd::shim_pids(&self.id) {
             // SAFETY: kill has no memory-safety preconditions.

@@ -9,10 +9,7 @@
 //! by hand, so no generated code or crictl (not packaged in Debian 12) is
 //! needed. The daemon's state and log stay in [`BASE`].
 
-#[path = "../interop/common.rs"]
-mod common;
-#[path = "../interop/containerd.rs"]
-mod containerd;
+use berth_fixture::{containerd, interop as common};
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -10,9 +10,9 @@ use protobuf::well_known_types::empty::Empty;
 use ttrpc::r#async::TtrpcContext;
 
 use crate::error::ManagerError;
+use crate::images::image_error;
 use crate::manager::Manager;
 use crate::record::Status;
-use crate::service::images::image_error;
 
 pub struct SystemService(pub Arc<Manager>);
 

@@ -184,19 +184,15 @@ enum RawMount {
 ///
 /// Format (proc(5)): `id parent maj:min root mountpoint opts [optional...] - fstype source superopts`.
 fn parse_mountinfo_line(line: &str) -> Result<Option<RawMount>, Error> {
-    let bad = || Error::Detect(format!("invalid mountinfo line {line:?}"));
-    let fields: Vec<&str> = line.split(' ').collect();
-    let sep = fields.iter().position(|f| *f == "-").ok_or_else(bad)?;
-    if sep < 6 || fields.len() < sep + 4 {
-        return Err(bad());
-    }
-    let fstype = fields[sep + 1];
-    let root = unescape(fields[3]);
-    let mountpoint = PathBuf::from(unescape(fields[4]));
-    match fstype {
+    let m = berth_mountinfo::parse_line(line)
+        .ok_or_else(|| Error::Detect(format!("invalid mountinfo line {line:?}")))?;
+    let root = m.root.into_owned();
+    let mountpoint = PathBuf::from(m.mount_point.as_ref());
+    match m.fstype {
         "cgroup2" => Ok(Some(RawMount::V2 { mountpoint, root })),
         "cgroup" => {
-            let controllers = fields[sep + 3]
+            let controllers = m
+                .super_options
                 .split(',')
                 .filter(|o| is_v1_controller_option(o))
                 .map(str::to_string)
@@ -234,24 +230,6 @@ fn read_proc(path: &str) -> Result<String, Error> {
         path: path.into(),
         source,
     })
-}
-
-/// Undoes mountinfo's octal escapes (`\040` for space, etc.).
-fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let oct = b.get(i + 1..i + 4).unwrap_or_default();
-        if b[i] == b'\\' && oct.len() == 3 && oct.iter().all(|c| (b'0'..=b'7').contains(c)) {
-            out.push(oct.iter().fold(0u8, |v, c| (v << 3) | (c - b'0')));
-            i += 4;
-            continue;
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Parses `/proc/<pid>/cgroup`: `id:controllers:path` lines. Returns the controller
@@ -454,107 +432,19 @@ mod tests {
     }
 }
 
-/// The mountinfo lines whose mounts are reachable by path: a mount covered
-/// by a later mount on the same or an enclosing path (that is not one of its
-/// own parents) still shows in mountinfo, but its mountpoint now leads
-/// elsewhere — e.g. a tmpfs mounted over /sys/fs/cgroup hides the hybrid
-/// host's cgroup2 mount below it.
-pub fn visible_lines(mountinfo: &str) -> Vec<&str> {
-    visible_lines_where(mountinfo, |_| true)
-}
-
-/// [`visible_lines`] of the cgroup and cgroup2 mounts only. Hosts running
-/// many containers have thousands of mounts: only the few cgroup lines are
-/// checked against the others.
+/// The cgroup and cgroup2 mounts of `mountinfo` that are reachable by path
+/// (`berth_mountinfo::visible_lines`). Hosts running many containers have
+/// thousands of mounts: only the few cgroup lines are checked against the
+/// others.
 pub fn visible_cgroup_lines(mountinfo: &str) -> Vec<&str> {
-    visible_lines_where(mountinfo, |line| {
-        matches!(mount_fstype(line), Some("cgroup" | "cgroup2"))
+    berth_mountinfo::visible_lines_where(mountinfo, |line| {
+        matches!(berth_mountinfo::fstype(line), Some("cgroup" | "cgroup2"))
     })
-}
-
-/// The filesystem type of a mountinfo line (the field after ` - `).
-fn mount_fstype(line: &str) -> Option<&str> {
-    let (_, rest) = line.split_once(" - ")?;
-    rest.split(' ').next()
-}
-
-fn visible_lines_where(mountinfo: &str, wanted: impl Fn(&str) -> bool) -> Vec<&str> {
-    struct Entry<'a> {
-        line: &'a str,
-        id: &'a str,
-        parent: &'a str,
-        mountpoint: std::borrow::Cow<'a, str>,
-    }
-    let entries: Vec<Entry> = mountinfo
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|line| {
-            let mut f = line.split(' ');
-            let id = f.next().unwrap_or("");
-            let parent = f.next().unwrap_or("");
-            let raw = f.nth(2).unwrap_or("");
-            Entry {
-                line,
-                id,
-                parent,
-                mountpoint: if raw.contains('\\') {
-                    unescape(raw).into()
-                } else {
-                    raw.into()
-                },
-            }
-        })
-        .collect();
-    let parents: std::collections::HashMap<&str, &str> =
-        entries.iter().map(|e| (e.id, e.parent)).collect();
-    let is_ancestor = |candidate: &str, of: &Entry| {
-        let mut cur = of.parent;
-        for _ in 0..entries.len() {
-            if cur == candidate {
-                return true;
-            }
-            match parents.get(cur) {
-                Some(p) if *p != cur => cur = p,
-                _ => return false,
-            }
-        }
-        false
-    };
-    entries
-        .iter()
-        .enumerate()
-        .filter(|(i, e)| {
-            wanted(e.line)
-                && !entries[i + 1..].iter().any(|later| {
-                    path_within(&e.mountpoint, &later.mountpoint) && !is_ancestor(later.id, e)
-                })
-        })
-        .map(|(_, e)| e.line)
-        .collect()
-}
-
-/// Whether mountpoint `path` is `dir` or below it (both absolute and
-/// normalised, as mountinfo gives them).
-fn path_within(path: &str, dir: &str) -> bool {
-    match path.strip_prefix(dir) {
-        Some("") => true,
-        Some(rest) => dir.ends_with('/') || rest.starts_with('/'),
-        None => false,
-    }
 }
 
 #[cfg(test)]
 mod visibility_tests {
     use super::*;
-
-    #[test]
-    fn paths_within_directories() {
-        assert!(path_within("/sys/fs/cgroup/cpu", "/sys/fs/cgroup"));
-        assert!(path_within("/sys/fs/cgroup", "/sys/fs/cgroup"));
-        assert!(path_within("/sys", "/"));
-        assert!(!path_within("/sys/fs/cgroupx", "/sys/fs/cgroup"));
-        assert!(!path_within("/sys", "/sys/fs"));
-    }
 
     #[test]
     fn cgroup_lines_only() {
@@ -581,22 +471,11 @@ mod visibility_tests {
 90 23 0:50 / /sys/fs/cgroup rw - tmpfs cgroup-root rw
 91 90 0:29 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu
 ";
-        let v = visible_lines(info);
-        assert_eq!(v.len(), 2, "{v:?}");
-        assert!(v[0].starts_with("90 "));
-        assert!(v[1].starts_with("91 "));
+        let v = visible_cgroup_lines(info);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(v[0].starts_with("91 "));
         let h = Hierarchies::from_strings(info, "1:cpu:/\n0::/\n").unwrap();
         assert!(h.unified().is_none());
         assert_eq!(h.v1_mounts().len(), 1);
-    }
-
-    #[test]
-    fn nested_mounts_stay_visible() {
-        let info = "\
-31 23 0:28 / /sys/fs/cgroup rw - tmpfs tmpfs rw
-32 31 0:29 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu
-41 31 0:38 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw
-";
-        assert_eq!(visible_lines(info).len(), 3);
     }
 }

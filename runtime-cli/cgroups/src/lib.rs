@@ -38,7 +38,7 @@ mod testutil;
 
 pub use cgroup::{Cgroup, FreezerState, JoinFiles};
 pub use error::Error;
-pub use hierarchy::{visible_cgroup_lines, visible_lines, Hierarchies, Layout, Mount};
+pub use hierarchy::{visible_cgroup_lines, Hierarchies, Layout, Mount};
 pub use stats::{
     BlkioEntry, BlkioStats, CpuStats, CpuUsage, HugetlbStats, MemoryEntry, MemoryStats, PidsStats,
     Stats, Throttling,

@@ -1,9 +1,6 @@
-//! Helpers shared by the interop tests (`tests/tests/interop_*.rs` include
-//! this file with `#[path]`): locating ../shared/conformance, running a
-//! client command with a deadline, and reading the env scripts' exports.
-
-// Each test binary uses a different subset of these helpers.
-#![allow(dead_code)]
+//! What the interop tests (`interop_*.rs`, `shim_*.rs`) share: locating
+//! ../shared/conformance, running a client command with a deadline, and
+//! reading the env scripts' exports.
 
 use std::fmt;
 use std::fs;
@@ -42,7 +39,7 @@ pub fn conformance_script(name: &str) -> PathBuf {
 /// The runtime under test as an absolute path: the clients exec it from
 /// their own working directories.
 pub fn runtime_under_test() -> PathBuf {
-    let bin = berth_fixture::runtime_bin();
+    let bin = crate::runtime_bin();
     let abs = bin.canonicalize().unwrap_or_else(|e| {
         panic!(
             "runtime {}: {e}; build it (cargo build --release -p berth-runtime) \

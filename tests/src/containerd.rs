@@ -1,10 +1,7 @@
 //! A private containerd for the tests that drive one (`interop_containerd`,
-//! `shim_containerd`, `shim_cri` include this file with `#[path]`, beside
-//! `common.rs`): ../shared/conformance/containerd-env.sh under a base dir of
-//! the test's own, one test at a time, stopped again on drop.
-
-// Each test binary uses a different subset of these helpers.
-#![allow(dead_code)]
+//! `shim_containerd`, `shim_cri`): ../shared/conformance/containerd-env.sh
+//! under a base dir of the test's own, one test at a time, stopped again on
+//! drop, and `ctr` against it.
 
 use std::ffi::{OsStr, OsString};
 use std::fs;
@@ -13,7 +10,7 @@ use std::process::Command;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use crate::common::{self, run, run_best_effort, Outcome};
+use crate::interop::{self as common, run, run_best_effort, Outcome};
 
 /// containerd's start-up chatter, left out of failure messages.
 const LOG_NOISE: [&str; 3] = ["loading plugin", "serving...", "successfully booted"];
@@ -138,6 +135,58 @@ impl ContainerdEnv {
         c
     }
 
+    /// `ctr` in `namespace` with the deadline every client command gets.
+    pub fn ctr_run(&self, namespace: &str, args: &[&str]) -> Outcome {
+        run(&mut self.ctr(namespace, args), common::CMD_TIMEOUT)
+    }
+
+    /// [`Self::ctr_run`] that panics with the output and `context` (the
+    /// daemon's log, the runtime's) unless ctr succeeded.
+    pub fn ctr_ok(
+        &self,
+        namespace: &str,
+        args: &[&str],
+        context: impl FnOnce() -> String,
+    ) -> Outcome {
+        let out = self.ctr_run(namespace, args);
+        assert!(out.status.success(), "{out}\n{}", context());
+        out
+    }
+
+    /// The task's status column in `ctr tasks ls` (RUNNING, STOPPED, ...).
+    pub fn task_status(&self, namespace: &str, id: &str) -> Option<String> {
+        task_status(
+            &self.ctr_ok(namespace, &["tasks", "ls"], || self.log_tail()),
+            id,
+        )
+    }
+
+    /// Panics unless `ctr containers ls` has forgotten container `id`.
+    pub fn assert_not_listed(&self, namespace: &str, id: &str) {
+        let listed = self.ctr_ok(namespace, &["containers", "ls", "-q"], || self.log_tail());
+        assert!(
+            !listed.stdout.lines().any(|l| l.trim() == id),
+            "container {id} still listed:\n{listed}"
+        );
+    }
+
+    /// Removes container `id` and its task (SIGKILLed first when `kill`),
+    /// ignoring errors: for Drop guards, when the test may have removed
+    /// them already.
+    pub fn remove_best_effort(&self, namespace: &str, id: &str, kill: bool) {
+        let kill_args = ["tasks", "kill", "--signal", "SIGKILL", id];
+        let delete_task = ["tasks", "delete", "--force", id];
+        let delete_container = ["containers", "delete", id];
+        let steps = [
+            kill.then_some(kill_args.as_slice()),
+            Some(delete_task.as_slice()),
+            Some(delete_container.as_slice()),
+        ];
+        for args in steps.into_iter().flatten() {
+            run_best_effort(&mut self.ctr(namespace, args), common::CMD_TIMEOUT);
+        }
+    }
+
     /// Imports the images of `wanted` (name, archive file that
     /// make-busybox-image.sh writes) into `namespace`, from archives built on
     /// the spot, unless the daemon's store (kept across runs) has them all.
@@ -197,7 +246,7 @@ pub fn install(from: &Path, dir: &Path, name: &str) {
 /// berth-runtime.
 pub fn install_shim(dir: &Path) {
     fs::create_dir_all(dir).expect("create shim dir");
-    let shim = berth_fixture::shim_bin();
+    let shim = crate::shim_bin();
     eprintln!("shim under test: {}", shim.display());
     install(&shim, dir, "containerd-shim-berth-v2");
     install(&common::runtime_under_test(), dir, "berth-runtime");

@@ -21,6 +21,7 @@ pub mod log;
 pub mod manager;
 pub mod names;
 pub mod record;
+pub mod recovering;
 pub mod recovery;
 pub mod server;
 pub mod service;

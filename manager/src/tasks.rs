@@ -21,6 +21,10 @@ use crate::manager::{Manager, Task};
 use crate::record::{nanos_of, now_nanos, timestamp, ContainerRecord, ShimRecord, Status};
 use crate::shim::{ShimAddress, ShimClient};
 
+/// The exit recorded for a container whose shim died under it: the shim's
+/// `delete` kills what is left with SIGKILL, so 128 + 9, as docker records.
+pub const LOST_SHIM_EXIT: i32 = 137;
+
 /// How long `release_shim` waits for a killed leftover task.
 const LEFTOVER_KILL_WAIT: Duration = Duration::from_secs(10);
 
@@ -253,7 +257,9 @@ impl Manager {
                 }
                 let Some(fresh) = mgr.reconnect(&id).await else {
                     crate::log_line!("berth-manager: lost shim of {id}: {err}");
-                    return mgr.finish_exit(&id, generation, 255, now_nanos()).await;
+                    return mgr
+                        .finish_exit(&id, generation, LOST_SHIM_EXIT, now_nanos())
+                        .await;
                 };
                 match fresh.state(&id, "").await {
                     Ok(st) if st.status.enum_value_or_default() == api::Status::STOPPED => {
@@ -265,7 +271,9 @@ impl Manager {
                     Ok(_) => client = fresh,
                     Err(e) => {
                         crate::log_line!("berth-manager: lost shim of {id}: {e}");
-                        return mgr.finish_exit(&id, generation, 255, now_nanos()).await;
+                        return mgr
+                            .finish_exit(&id, generation, LOST_SHIM_EXIT, now_nanos())
+                            .await;
                     }
                 }
             }

@@ -31,6 +31,10 @@ impl Config {
     pub fn images_root(&self) -> PathBuf {
         self.root.join("images")
     }
+    /// The runtime's `--root` parent: shims add the namespace.
+    pub fn runtime_root(&self) -> PathBuf {
+        self.state.join("runtime")
+    }
     pub fn bundle_dir(&self, id: &str) -> PathBuf {
         self.state.join("containers").join(id)
     }

@@ -42,6 +42,7 @@ pub mod manager;
 pub mod names;
 pub mod networking;
 pub mod record;
+pub mod recovering;
 pub mod recovery;
 pub mod server;
 pub mod service;

@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::error::{ManagerError, Result};
 use crate::events::EventBus;
 use crate::record::{timestamp, ContainerRecord};
+use crate::recovering::RecoveryGate;
 use crate::shim::{ShimClient, ShimLauncher};
 use crate::store::{Store, StoreError};
 
@@ -57,6 +58,8 @@ pub struct Manager {
     recent_exits: Mutex<HashMap<String, WaitResponse>>,
     /// Bumped on every exit, so waiters re-read records.
     changes: watch::Sender<u64>,
+    /// Containers a fresh manager is still recovering.
+    pub recovering: RecoveryGate,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -83,6 +86,7 @@ impl Manager {
             exec_exits: Mutex::new(HashMap::new()),
             recent_exits: Mutex::new(HashMap::new()),
             changes: watch::channel(0).0,
+            recovering: RecoveryGate::default(),
         }
     }
 
@@ -106,6 +110,17 @@ impl Manager {
             StoreError::Ambiguous(_) => ManagerError::InvalidArgument(e.to_string()),
             e => e.into(),
         })
+    }
+
+    /// Returns once the container `key` names is not being recovered (at
+    /// once for one that is not, or does not exist).
+    pub async fn recovered(&self, key: &str) {
+        if !self.recovering.any() {
+            return;
+        }
+        if let Ok(rec) = self.store.resolve(key) {
+            self.recovering.wait(&rec.id).await;
+        }
     }
 
     pub fn task(&self, id: &str) -> Option<Arc<Task>> {

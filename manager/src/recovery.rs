@@ -69,26 +69,48 @@ fn is_not_found(e: &ShimError) -> bool {
 /// Longest recovery spends on one container.
 const RECOVER_ONE_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// How many containers are recovered at once: one slow shim must not hold
+/// up the others.
+const RECOVER_AT_ONCE: usize = 8;
+
 impl Manager {
-    pub async fn recover(self: &Arc<Self>) {
+    /// Marks every stored container as being recovered and returns their
+    /// records for [`Manager::recover`]; requests for them wait until then.
+    pub fn begin_recovery(&self) -> Vec<ContainerRecord> {
         let records = match self.store.list() {
             Ok(r) => r,
             Err(e) => {
                 crate::log_line!("berth-manager: recovery: {e}");
-                return;
+                return Vec::new();
             }
         };
+        self.recovering.begin(records.iter().map(|r| r.id.as_str()));
+        records
+    }
+
+    /// Recovers `records` (from [`Manager::begin_recovery`]) a few at a time,
+    /// releasing each container's waiters as it is done.
+    pub async fn recover(self: &Arc<Self>, records: Vec<ContainerRecord>) {
+        let slots = Arc::new(tokio::sync::Semaphore::new(RECOVER_AT_ONCE));
+        let mut running = tokio::task::JoinSet::new();
         for rec in records {
-            let id = rec.id.clone();
-            // one stuck shim must not keep the manager from serving; the
-            // container keeps its record and the next start tries again
-            if tokio::time::timeout(RECOVER_ONE_TIMEOUT, self.recover_one(rec))
-                .await
-                .is_err()
-            {
-                crate::log_line!("berth-manager: recovery of {id} timed out");
-            }
+            let mgr = self.clone();
+            let slots = slots.clone();
+            running.spawn(async move {
+                let _slot = slots.acquire_owned().await;
+                let id = rec.id.clone();
+                // one stuck shim must not keep the others waiting; the
+                // container keeps its record and the next start tries again
+                if tokio::time::timeout(RECOVER_ONE_TIMEOUT, mgr.recover_one(rec))
+                    .await
+                    .is_err()
+                {
+                    crate::log_line!("berth-manager: recovery of {id} timed out");
+                }
+                mgr.recovering.done(&id);
+            });
         }
+        while running.join_next().await.is_some() {}
     }
 
     async fn recover_one(self: &Arc<Self>, rec: ContainerRecord) {

@@ -85,8 +85,11 @@ pub async fn serve(cfg: Config) -> Result<(), ServeError> {
         ImageStore::open(&cfg.images_root()).map_err(|e| ServeError::Images(Box::new(e)))?;
     let socket = cfg.socket();
     let mgr = Arc::new(Manager::new(cfg, store, images));
-    mgr.recover().await;
+    // networks first: their tables and built-ins, endpoints of removed
+    // containers torn down (store reads and netlink, no shims)
     mgr.recover_networks().await;
+    // serving starts at once; requests for a container wait for its recovery
+    let recovering = mgr.begin_recovery();
 
     match std::fs::remove_file(&socket) {
         Ok(()) => {}
@@ -119,6 +122,8 @@ pub async fn serve(cfg: Config) -> Result<(), ServeError> {
     };
     let mut server = bound.map_err(listen_err)?.register_service(services);
     server.start().await.map_err(listen_err)?;
+    let recovery = mgr.clone();
+    tokio::spawn(async move { recovery.recover(recovering).await });
 
     let mut term = signal(SignalKind::terminate()).map_err(ServeError::Signal)?;
     let mut int = signal(SignalKind::interrupt()).map_err(ServeError::Signal)?;

@@ -10,6 +10,14 @@ use crate::error::{ManagerError, Result};
 use crate::manager::Manager;
 use crate::record::{now_nanos, ContainerRecord, Status};
 
+/// True when the shim says the task's init has exited (its exit may not be
+/// recorded yet).
+pub async fn task_finished(client: &crate::shim::ShimClient, id: &str) -> bool {
+    client.state(id, "").await.is_ok_and(|st| {
+        st.status.enum_value_or_default() == berth_proto::containerd::api::Status::STOPPED
+    })
+}
+
 /// How long a SIGKILLed task may take to be reaped.
 const KILL_WAIT: Duration = Duration::from_secs(30);
 
@@ -52,12 +60,13 @@ impl Manager {
         let sig = crate::signal::parse(&rec.stop_signal).unwrap_or(libc::SIGTERM as u32);
         let client = self.running_client(rec)?;
         if let Err(e) = client.kill(&rec.id, "", sig, false).await {
-            // a task that exited meanwhile is stopped
-            if self
+            // a task that exited meanwhile is stopped: its exit is on its
+            // way to the record
+            let recorded = !self
                 .store
                 .get(&rec.id)?
-                .is_some_and(|r| r.status.has_task())
-            {
+                .is_some_and(|r| r.status.has_task());
+            if !recorded && !task_finished(&client, &rec.id).await {
                 return Err(e.into());
             }
         }

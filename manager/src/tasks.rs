@@ -21,6 +21,13 @@ use crate::manager::{Manager, Task};
 use crate::record::{nanos_of, now_nanos, timestamp, ContainerRecord, ShimRecord, Status};
 use crate::shim::{ShimAddress, ShimClient};
 
+/// The exit recorded for a container whose shim died under it: the shim's
+/// `delete` kills what is left with SIGKILL, so 128 + 9, as docker records.
+pub const LOST_SHIM_EXIT: i32 = 137;
+
+/// How long `release_shim` waits for a shut down shim to go.
+const SHIM_EXIT_WAIT: Duration = Duration::from_secs(5);
+
 /// How long `release_shim` waits for a killed leftover task.
 const LEFTOVER_KILL_WAIT: Duration = Duration::from_secs(10);
 
@@ -186,8 +193,10 @@ impl Manager {
             }
         };
         let stdio = format!("file://{}?format=json", rec.log_path);
+        // the runtime's state stays under the manager's state dir too
         let options = RuncOptions {
             binary_name: self.cfg.runtime.display().to_string(),
+            root: self.cfg.runtime_root().display().to_string(),
             ..Default::default()
         };
         let req = api::CreateTaskRequest {
@@ -253,7 +262,9 @@ impl Manager {
                 }
                 let Some(fresh) = mgr.reconnect(&id).await else {
                     crate::log_line!("berth-manager: lost shim of {id}: {err}");
-                    return mgr.finish_exit(&id, generation, 255, now_nanos()).await;
+                    return mgr
+                        .finish_exit(&id, generation, LOST_SHIM_EXIT, now_nanos())
+                        .await;
                 };
                 match fresh.state(&id, "").await {
                     Ok(st) if st.status.enum_value_or_default() == api::Status::STOPPED => {
@@ -265,7 +276,9 @@ impl Manager {
                     Ok(_) => client = fresh,
                     Err(e) => {
                         crate::log_line!("berth-manager: lost shim of {id}: {e}");
-                        return mgr.finish_exit(&id, generation, 255, now_nanos()).await;
+                        return mgr
+                            .finish_exit(&id, generation, LOST_SHIM_EXIT, now_nanos())
+                            .await;
                     }
                 }
             }
@@ -334,6 +347,11 @@ impl Manager {
                 reaped = c.delete(id, "").await.is_ok();
             }
             let _ = c.shutdown(id).await;
+            // the socket's path is the container's own: a shim started
+            // again while this one still listens would be handed over to it
+            if let Some(addr) = &addr {
+                wait_socket_gone(&addr.address, SHIM_EXIT_WAIT).await;
+            }
         }
         drop(task);
         if !reaped && dir.join("config.json").exists() {
@@ -460,7 +478,9 @@ impl Manager {
         let client = self.running_client(&rec)?;
         if let Err(e) = client.kill(id, "", libc::SIGKILL as u32, true).await {
             // a task that exited meanwhile is fine
-            if self.store.get(id)?.is_some_and(|r| r.status.has_task()) {
+            if self.store.get(id)?.is_some_and(|r| r.status.has_task())
+                && !crate::stopping::task_finished(&client, id).await
+            {
                 return Err(e.into());
             }
         }
@@ -581,6 +601,18 @@ impl Manager {
         let rec = self.store.update(&rec.id, |r| r.spec_json = spec_json)?;
         self.container_event(&rec, "update", &[]);
         Ok(())
+    }
+}
+
+/// Waits (at most `limit`) until a shim that was asked to shut down has
+/// removed its socket.
+async fn wait_socket_gone(address: &str, limit: Duration) {
+    let Some(path) = address.strip_prefix("unix://") else {
+        return;
+    };
+    let deadline = tokio::time::Instant::now() + limit;
+    while Path::new(path).exists() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 

@@ -172,7 +172,8 @@ pub async fn start_task(m: &Manager, id: &str) -> Result<(), (CliError, i32)> {
     let mut r = StartTaskRequest::new();
     r.container_id = id.to_string();
     // a repeat after the manager went away may find the first start done:
-    // "already running" then is this start's success
+    // "already running", or gone (it ran, exited and was auto-removed), is
+    // then this start's success
     let started = m
         .again(|m, repeat| {
             let r = r.clone();
@@ -180,7 +181,7 @@ pub async fn start_task(m: &Manager, id: &str) -> Result<(), (CliError, i32)> {
                 match m.tasks.start_task(m.ctx(), &r).await {
                     Ok(_) => Ok(()),
                     Err(e) => match m.err(e) {
-                        e if repeat && e.is_failed_precondition() => Ok(()),
+                        e if repeat && (e.is_failed_precondition() || e.is_not_found()) => Ok(()),
                         e => Err(e),
                     },
                 }

@@ -27,6 +27,7 @@ impl Containers for ContainersService {
         _ctx: &TtrpcContext,
         req: pb::GetContainerRequest,
     ) -> ttrpc::Result<pb::ContainerInfo> {
+        self.0.recovered(&req.id).await;
         Ok(self.0.get_container(&req.id)?)
     }
 
@@ -46,6 +47,7 @@ impl Containers for ContainersService {
         _ctx: &TtrpcContext,
         req: pb::DeleteContainerRequest,
     ) -> ttrpc::Result<Empty> {
+        self.0.recovered(&req.id).await;
         self.0.delete_container(&req.id, req.force).await?;
         Ok(Empty::new())
     }
@@ -55,6 +57,7 @@ impl Containers for ContainersService {
         _ctx: &TtrpcContext,
         req: pb::RenameContainerRequest,
     ) -> ttrpc::Result<Empty> {
+        self.0.recovered(&req.id).await;
         self.0.rename_container(&req.id, &req.new_name).await?;
         Ok(Empty::new())
     }

@@ -19,6 +19,7 @@ impl Tasks for TasksService {
         _ctx: &TtrpcContext,
         req: pb::StartTaskRequest,
     ) -> ttrpc::Result<pb::StartTaskResponse> {
+        self.0.recovered(&req.container_id).await;
         let pid = self.0.start_task(&req.container_id).await?;
         Ok(pb::StartTaskResponse {
             pid,
@@ -27,6 +28,7 @@ impl Tasks for TasksService {
     }
 
     async fn kill_task(&self, _ctx: &TtrpcContext, req: pb::KillRequest) -> ttrpc::Result<Empty> {
+        self.0.recovered(&req.container_id).await;
         self.0
             .kill_task(&req.container_id, &req.signal, req.all, &req.exec_id)
             .await?;
@@ -34,16 +36,19 @@ impl Tasks for TasksService {
     }
 
     async fn stop_task(&self, _ctx: &TtrpcContext, req: pb::StopRequest) -> ttrpc::Result<Empty> {
+        self.0.recovered(&req.container_id).await;
         self.0.stop_task(&req.container_id, req.timeout).await?;
         Ok(Empty::new())
     }
 
     async fn pause_task(&self, _ctx: &TtrpcContext, req: pb::TaskRequest) -> ttrpc::Result<Empty> {
+        self.0.recovered(&req.container_id).await;
         self.0.pause_task(&req.container_id, true).await?;
         Ok(Empty::new())
     }
 
     async fn resume_task(&self, _ctx: &TtrpcContext, req: pb::TaskRequest) -> ttrpc::Result<Empty> {
+        self.0.recovered(&req.container_id).await;
         self.0.pause_task(&req.container_id, false).await?;
         Ok(Empty::new())
     }
@@ -53,6 +58,7 @@ impl Tasks for TasksService {
         _ctx: &TtrpcContext,
         req: pb::TaskRequest,
     ) -> ttrpc::Result<pb::WaitResponse> {
+        self.0.recovered(&req.container_id).await;
         Ok(self.0.wait_task(&req.container_id).await?)
     }
 
@@ -61,6 +67,7 @@ impl Tasks for TasksService {
         _ctx: &TtrpcContext,
         req: pb::ExecRequest,
     ) -> ttrpc::Result<pb::ExecResponse> {
+        self.0.recovered(&req.container_id).await;
         Ok(self
             .0
             .exec(&req.container_id, &req.process_json, req.stdin, req.tty)
@@ -72,6 +79,7 @@ impl Tasks for TasksService {
         _ctx: &TtrpcContext,
         req: pb::ExecProcessRequest,
     ) -> ttrpc::Result<Empty> {
+        self.0.recovered(&req.container_id).await;
         self.0.start_exec(&req.container_id, &req.exec_id).await?;
         Ok(Empty::new())
     }
@@ -81,6 +89,7 @@ impl Tasks for TasksService {
         _ctx: &TtrpcContext,
         req: pb::ExecProcessRequest,
     ) -> ttrpc::Result<pb::WaitResponse> {
+        self.0.recovered(&req.container_id).await;
         Ok(self.0.wait_exec(&req.container_id, &req.exec_id).await?)
     }
 
@@ -89,6 +98,7 @@ impl Tasks for TasksService {
         _ctx: &TtrpcContext,
         req: pb::ResizePtyRequest,
     ) -> ttrpc::Result<Empty> {
+        self.0.recovered(&req.container_id).await;
         self.0.resize_pty(&req).await?;
         Ok(Empty::new())
     }
@@ -98,6 +108,7 @@ impl Tasks for TasksService {
         _ctx: &TtrpcContext,
         req: pb::ExecProcessRequest,
     ) -> ttrpc::Result<Empty> {
+        self.0.recovered(&req.container_id).await;
         self.0.close_stdin(&req.container_id, &req.exec_id).await?;
         Ok(Empty::new())
     }
@@ -107,6 +118,7 @@ impl Tasks for TasksService {
         _ctx: &TtrpcContext,
         req: pb::TaskRequest,
     ) -> ttrpc::Result<pb::AttachResponse> {
+        self.0.recovered(&req.container_id).await;
         Ok(self.0.attach_task(&req.container_id)?)
     }
 
@@ -115,6 +127,7 @@ impl Tasks for TasksService {
         _ctx: &TtrpcContext,
         req: pb::TaskRequest,
     ) -> ttrpc::Result<pb::TopResponse> {
+        self.0.recovered(&req.container_id).await;
         Ok(self.0.top_task(&req.container_id).await?)
     }
 
@@ -123,6 +136,7 @@ impl Tasks for TasksService {
         _ctx: &TtrpcContext,
         req: pb::TaskRequest,
     ) -> ttrpc::Result<pb::StatsResponse> {
+        self.0.recovered(&req.container_id).await;
         Ok(self.0.task_stats(&req.container_id).await?)
     }
 
@@ -131,6 +145,7 @@ impl Tasks for TasksService {
         _ctx: &TtrpcContext,
         req: pb::UpdateRequest,
     ) -> ttrpc::Result<Empty> {
+        self.0.recovered(&req.container_id).await;
         self.0
             .update_task(&req.container_id, &req.resources_json)
             .await?;

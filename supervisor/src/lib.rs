@@ -4,10 +4,12 @@
 //!
 //! - [`cli`]: the command line; [`commands`]: one module per command group
 //! - [`client`]: connection and manager autostart; [`paths`]: dirs, binary
-//! - [`spec`] + [`flags`]: the spec builder and flag parsers (pure)
+//! - [`spec`] + [`flags`]: the spec builder and flag parsers (pure);
+//!   [`change`]: `commit -c` instructions
 //! - [`session`], [`logs`], [`tty`]: attach, log following, raw mode
 //! - [`format`], [`progress`]: docker's output shapes
 
+pub mod change;
 pub mod cli;
 pub mod client;
 pub mod commands;
@@ -23,9 +25,9 @@ pub mod tty;
 
 use clap::Parser;
 
-use cli::{Cli, Command, SystemCommand};
+use cli::{Cli, Command, ImageCommand, SystemCommand};
 use client::Manager;
-use commands::{container, exec, images, inspect, system, view};
+use commands::{container, exec, images, inspect, layers, system, view};
 use error::EXIT_BERTH_FAILED;
 use paths::Dirs;
 
@@ -121,6 +123,13 @@ async fn dispatch(m: &Manager, command: Command, dirs: &Dirs) -> i32 {
         Command::Load(a) => images::load(m, &a, &dirs.state).await,
         Command::Save(a) => images::save(m, &a, &dirs.state).await,
         Command::Import(a) => images::import(m, &a, &dirs.state).await,
+        Command::Commit(a) => layers::commit(m, &a).await,
+        Command::History(a) => layers::history(m, &a).await,
+        Command::Diff(a) => layers::diff(m, &a).await,
+        Command::Image(i) => match i.command {
+            ImageCommand::Inspect(a) => layers::image_inspect(m, &a).await,
+            ImageCommand::History(a) => layers::history(m, &a).await,
+        },
         Command::System(s) => match s.command {
             SystemCommand::Info => system::info(m).await,
             SystemCommand::Prune { all, force } => system::prune(m, all, force).await,

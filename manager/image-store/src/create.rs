@@ -123,9 +123,14 @@ impl ImageStore {
         };
         let mut lease = Lease::new(self);
         let made = self.stage_image(spec, run_config, parent.as_ref(), layer, &mut lease);
-        let res = made.and_then(|(rec, layer_size)| {
+        let res = made.and_then(|(rec, new_diff)| {
             self.ensure_layers(&rec, &mut lease, &mut |_| {})?;
-            let new_diff = layer_size.as_ref().map(|(d, n)| (d, *n));
+            // what `history` shows for it: the bytes of the files in it
+            let new_diff = match new_diff {
+                Some(d) => Some((d.clone(), self.unpacked_size(&d, &rec)?)),
+                None => None,
+            };
+            let new_diff = new_diff.as_ref().map(|(d, n)| (d, *n));
             let _g = self.commit_lock.lock().unwrap_or_else(|e| e.into_inner());
             self.meta.write(|t| {
                 put_image_txn(t, &names, &rec)?;
@@ -299,7 +304,7 @@ impl ImageStore {
     }
 
     /// Writes the layer, config and manifest blobs (leased); returns the
-    /// image's record and the new layer's (diff id, uncompressed size).
+    /// image's record and the new layer's diff id.
     fn stage_image(
         &self,
         spec: &NewImage,
@@ -307,7 +312,7 @@ impl ImageStore {
         parent: Option<&ImageRecord>,
         layer: NewLayer<'_>,
         lease: &mut Lease<'_>,
-    ) -> Result<(ImageRecord, Option<(Digest, u64)>), Error> {
+    ) -> Result<(ImageRecord, Option<Digest>), Error> {
         let (mut cfg, base) = match parent {
             Some(p) => {
                 let cfg = self.config_value(&p.config)?;
@@ -363,6 +368,12 @@ impl ImageStore {
         if !spec.author.is_empty() {
             obj.insert("author".into(), json!(spec.author));
         }
+        // the image's own comment is its newest step's (docker's `Comment`)
+        if spec.comment.is_empty() {
+            obj.remove("comment");
+        } else {
+            obj.insert("comment".into(), json!(spec.comment));
+        }
         let mut entry = serde_json::Map::new();
         entry.insert("created".into(), json!(now));
         if !spec.author.is_empty() {
@@ -403,7 +414,8 @@ impl ImageStore {
                 annotations: BTreeMap::new(),
                 platform: None,
             });
-            layer_size = Some((diff_id, plain));
+            let _ = plain;
+            layer_size = Some(diff_id);
         }
         let cfg_data = serde_json::to_vec(&cfg).unwrap_or_default();
         let cfg_digest = self.content.put(&cfg_data)?;

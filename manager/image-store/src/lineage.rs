@@ -134,30 +134,34 @@ impl ImageStore {
         Ok(p.and_then(|p| Digest::parse(&p).ok()))
     }
 
-    /// Images kept even when untagged: those a build cache key points at,
-    /// and parents of stored images.
-    pub(crate) fn kept_manifests(&self) -> Result<HashSet<Digest>, Error> {
+    /// Images kept even when untagged: parents of stored images and, with
+    /// `cached`, those a build cache key points at.
+    pub(crate) fn kept_manifests(&self, cached: bool) -> Result<HashSet<Digest>, Error> {
         let present: HashSet<Digest> = self
             .meta
             .images()?
             .into_iter()
             .map(|(_, r)| r.manifest)
             .collect();
-        let (parents, cached) = self.meta.read(|t| {
+        let (parents, cache_refs) = self.meta.read(|t| {
             let mut parents = Vec::new();
             for row in t.open_table(PARENTS)?.iter()? {
                 let (k, v) = row?;
                 parents.push((k.value().to_string(), v.value().to_string()));
             }
-            let mut cached = Vec::new();
+            let mut refs = Vec::new();
             for row in t.open_table(BUILD_CACHE)?.iter()? {
                 let (k, v) = row?;
                 let rec: CacheRecord = decode(k.value(), v.value())?;
-                cached.push(rec.manifest);
+                refs.push(rec.manifest);
             }
-            Ok((parents, cached))
+            Ok((parents, refs))
         })?;
-        let mut kept: HashSet<Digest> = cached.into_iter().collect();
+        let mut kept: HashSet<Digest> = if cached {
+            cache_refs.into_iter().collect()
+        } else {
+            HashSet::new()
+        };
         for (child, parent) in parents {
             let (Ok(child), Ok(parent)) = (Digest::parse(&child), Digest::parse(&parent)) else {
                 continue;

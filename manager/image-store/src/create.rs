@@ -122,6 +122,15 @@ impl ImageStore {
             None => None,
         };
         let mut lease = Lease::new(self);
+        if let Some(p) = &parent {
+            // the parent may lose its last name meanwhile; its layers must stay
+            for l in &p.layers {
+                lease.add(l.as_str());
+            }
+            for c in chain_ids(&p.diff_ids) {
+                lease.add(c.as_str());
+            }
+        }
         let made = self.stage_image(spec, run_config, parent.as_ref(), layer, &mut lease);
         let res = made.and_then(|(rec, new_diff)| {
             self.ensure_layers(&rec, &mut lease, &mut |_| {})?;
@@ -482,4 +491,104 @@ fn check_run_config(c: &Value) -> Result<Value, Error> {
     serde_json::from_value::<RunConfig>(c.clone())
         .map_err(|e| CreateError::BadConfig(e.to_string()))?;
     Ok(c.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layer_tar(dir: &Path, files: &[(&str, &[u8])]) -> PathBuf {
+        let path = dir.join("layer.tar");
+        let mut b = tar::Builder::new(File::create(&path).unwrap());
+        for (name, data) in files {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_entry_type(tar::EntryType::Regular);
+            b.append_data(&mut h, name, *data).unwrap();
+        }
+        b.into_inner().unwrap().sync_all().unwrap();
+        path
+    }
+
+    #[test]
+    fn scratch_then_config_step_then_history() {
+        if unsafe { libc::geteuid() } != 0 {
+            return; // unpacking sets ownership
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let store = ImageStore::open(&dir.path().join("store")).unwrap();
+        let tar = layer_tar(dir.path(), &[("app/hello", b"hello\n")]);
+        let base = store
+            .create_image(
+                &NewImage {
+                    created_by: "COPY app /app".into(),
+                    cache_key: Some("k1".into()),
+                    ..Default::default()
+                },
+                NewLayer::Tar(&tar),
+            )
+            .unwrap();
+        let top = store
+            .create_image(
+                &NewImage {
+                    parent: Some(base.id.to_string()),
+                    config: Some(json!({"Cmd": ["cat", "/app/hello"]})),
+                    created_by: "CMD [\"cat\"]".into(),
+                    reference: Some("made:1".into()),
+                    ..Default::default()
+                },
+                NewLayer::None,
+            )
+            .unwrap();
+        let info = store.get("made:1").unwrap();
+        assert_eq!(info.id, top.id);
+        assert_eq!(info.diff_ids.len(), 1);
+        assert_eq!(
+            info.config.cmd,
+            Some(vec!["cat".into(), "/app/hello".into()])
+        );
+        let h = store.history("made:1").unwrap();
+        assert_eq!(h.len(), 2);
+        assert!(h[0].empty_layer && h[0].size == 0 && h[0].id == Some(top.id.clone()));
+        assert_eq!(h[0].tags, vec!["docker.io/library/made:1".to_string()]);
+        assert_eq!((h[1].size, h[1].id.clone()), (6, Some(base.id.clone())));
+        assert_eq!(
+            store.lookup_build_cache("k1").unwrap(),
+            Some(base.id.clone())
+        );
+        // the untagged base is a parent and a cache entry's image: prune keeps it
+        store.prune(false).unwrap();
+        assert!(store.get(base.id.as_str()).is_ok());
+        let raw = store.raw_image("made:1").unwrap();
+        assert_eq!(raw.parent, Some(base.id.clone()));
+        let cfg: Value = serde_json::from_slice(&raw.config).unwrap();
+        assert_eq!(cfg["history"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn bad_config_and_bad_tar_leave_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ImageStore::open(&dir.path().join("store")).unwrap();
+        let e = store
+            .create_image(
+                &NewImage {
+                    config: Some(json!({"Cmd": "not a list"})),
+                    ..Default::default()
+                },
+                NewLayer::None,
+            )
+            .unwrap_err();
+        assert!(e.to_string().starts_with("image config: "), "{e}");
+        let junk = dir.path().join("junk.tar");
+        std::fs::write(&junk, vec![7u8; 1500]).unwrap();
+        assert!(store
+            .create_image(&NewImage::default(), NewLayer::Tar(&junk))
+            .is_err());
+        assert!(store.list_all().unwrap().is_empty());
+        let blobs = std::fs::read_dir(dir.path().join("store/blobs/sha256"))
+            .unwrap()
+            .count();
+        assert_eq!(blobs, 0);
+    }
 }

@@ -513,6 +513,7 @@ mod tests {
 
     #[test]
     fn scratch_then_config_step_then_history() {
+        // SAFETY: geteuid has no preconditions.
         if unsafe { libc::geteuid() } != 0 {
             return; // unpacking sets ownership
         }

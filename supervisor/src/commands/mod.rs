@@ -6,5 +6,6 @@ pub mod exec;
 pub mod images;
 pub mod inspect;
 pub mod network;
+pub mod layers;
 pub mod system;
 pub mod view;

@@ -113,6 +113,26 @@ pub fn normalize_tag(t: &str) -> Result<String, BuildError> {
     })
 }
 
+/// A word as a Dockerfile would write it: quoted (with `\\`, `"` and `$`
+/// escaped) unless it is plain.
+fn quote_word(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-/:@+,".contains(c));
+    if plain {
+        return s.to_string();
+    }
+    let mut q = String::from("\"");
+    for c in s.chars() {
+        if matches!(c, '\\' | '"' | '$') {
+            q.push('\\');
+        }
+        q.push(c);
+    }
+    q.push('"');
+    q
+}
+
 /// The first 12 hex digits of an image or container id.
 pub fn short(id: &str) -> String {
     id.trim_start_matches("sha256:").chars().take(12).collect()
@@ -308,22 +328,22 @@ pub async fn build(
     };
     all.truncate(target + 1);
     if !opts.labels.is_empty() {
-        let text = opts
+        // --label is a LABEL step at the end, as docker's classic builder has it
+        let pairs: Vec<(String, String)> = opts
             .labels
             .iter()
-            .map(|(k, v)| format!("{}={}", json!(k), json!(v)))
+            .map(|(k, v)| (quote_word(k), quote_word(v)))
+            .collect();
+        let text = pairs
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()
             .join(" ");
         let last = all.last_mut().expect("at least one stage");
         last.steps.push(Instruction {
             line: 0,
             original: format!("LABEL {text}"),
-            kind: Kind::Label(
-                opts.labels
-                    .iter()
-                    .map(|(k, v)| (json!(k).to_string(), json!(v).to_string()))
-                    .collect(),
-            ),
+            kind: Kind::Label(pairs),
         });
     }
     let total = meta.len() + all.iter().map(|s| 1 + s.steps.len()).sum::<usize>();

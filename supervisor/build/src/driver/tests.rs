@@ -230,10 +230,7 @@ async fn configs_follow_the_instructions() {
     let (r, text) = run(&o, &f).await;
     let cfg = r.unwrap().image.config;
     assert!(text.contains("Step 1/16 : ARG BASE=busybox"), "{text}");
-    assert!(
-        text.contains("Step 16/16 : LABEL \"extra\"=\"yes\""),
-        "{text}"
-    );
+    assert!(text.contains("Step 16/16 : LABEL extra=yes"), "{text}");
     assert_eq!(cfg["Env"], json!(["PATH=/bin", "A=x", "B=2 y", "C=x"]));
     assert_eq!(cfg["Entrypoint"], json!(["/bin/app"]));
     assert_eq!(cfg["Cmd"], Value::Null, "ENTRYPOINT resets the base's CMD");
@@ -380,4 +377,15 @@ fn owners_and_tags_and_durations() {
     assert_eq!(duration_ns("1m30s"), Some(90_000_000_000));
     assert_eq!(duration_ns("500ms"), Some(500_000_000));
     assert_eq!(duration_ns("x"), None);
+    assert_eq!(quote_word("a.b-c"), "a.b-c");
+    assert_eq!(quote_word("a b\"$x"), "\"a b\\\"\\$x\"");
+    assert_eq!(
+        lex::expand(
+            &quote_word("a b\"$x\\"),
+            &Vec::<(String, String)>::new(),
+            '\\'
+        )
+        .unwrap(),
+        "a b\"$x\\"
+    );
 }

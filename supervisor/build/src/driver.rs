@@ -904,18 +904,17 @@ impl Driver<'_> {
             Kind::Env(pairs) => {
                 let mut env = env_list(&config);
                 let mut shown = Vec::new();
-                // each pair sees the ones before it on the same line
-                let mut vars = vars.clone();
+                // every pair sees the variables from before the line, not
+                // its neighbours (`ENV A=1 B=$A` leaves B empty, as docker does)
                 for (k, v) in pairs {
-                    let k = lex::expand(k, &vars, self.escape).map_err(|e| self.lex_err(i, e))?;
-                    let v = lex::expand(v, &vars, self.escape).map_err(|e| self.lex_err(i, e))?;
+                    let k = x(k)?;
+                    let v = x(v)?;
                     if k.is_empty() {
                         return Err(self.err(i, "ENV names can not be blank"));
                     }
                     env.retain(|e| e.split_once('=').map(|x| x.0).unwrap_or(e) != k);
                     env.push(format!("{k}={v}"));
                     shown.push(format!("{k}={v}"));
-                    vars.push((k, v));
                 }
                 obj(&mut config).insert("Env".into(), json!(env));
                 Action::Config {

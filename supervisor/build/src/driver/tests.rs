@@ -220,7 +220,7 @@ async fn seven_steps_then_cached_then_one_file_changed() {
 async fn configs_follow_the_instructions() {
     let f = Fake::new();
     let c = ctx();
-    let df = "ARG BASE=busybox\nFROM ${BASE}\nARG V=1\nENV A=x B=\"$V y\"\nENV C=$A\nRUN echo $V\nENTRYPOINT [\"/bin/app\"]\nEXPOSE 80 53/udp\nUSER app\nVOLUME /data\nSTOPSIGNAL SIGINT\nSHELL [\"/bin/bash\", \"-c\"]\nHEALTHCHECK --interval=30s --retries=2 CMD true\nONBUILD RUN echo later\nLABEL k=\"v w\"\n";
+    let df = "ARG BASE=busybox\nFROM ${BASE}\nARG V=1\nENV A=x B=\"$V y\" D=$A\nENV C=$A\nRUN echo $V\nENTRYPOINT [\"/bin/app\"]\nEXPOSE 80 53/udp\nUSER app\nVOLUME /data\nSTOPSIGNAL SIGINT\nSHELL [\"/bin/bash\", \"-c\"]\nHEALTHCHECK --interval=30s --retries=2 CMD true\nONBUILD RUN echo later\nLABEL k=\"v w\"\n";
     let mut o = opts(df, &c);
     o.build_args = vec![
         ("V".into(), Some("2".into())),
@@ -231,7 +231,10 @@ async fn configs_follow_the_instructions() {
     let cfg = r.unwrap().image.config;
     assert!(text.contains("Step 1/16 : ARG BASE=busybox"), "{text}");
     assert!(text.contains("Step 16/16 : LABEL extra=yes"), "{text}");
-    assert_eq!(cfg["Env"], json!(["PATH=/bin", "A=x", "B=2 y", "C=x"]));
+    assert_eq!(
+        cfg["Env"],
+        json!(["PATH=/bin", "A=x", "B=2 y", "D=", "C=x"])
+    );
     assert_eq!(cfg["Entrypoint"], json!(["/bin/app"]));
     assert_eq!(cfg["Cmd"], Value::Null, "ENTRYPOINT resets the base's CMD");
     assert_eq!(cfg["ExposedPorts"], json!({"80/tcp": {}, "53/udp": {}}));

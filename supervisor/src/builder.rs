@@ -225,24 +225,19 @@ impl Backend for ManagerBackend {
             .map_err(backend_err)
     }
 
-    async fn cached(&self, key: &str) -> Result<Option<Image>, BackendError> {
+    async fn cached(&self, key: &str) -> Result<Option<String>, BackendError> {
         let mut k = BuildCacheKey::new();
         k.key = key.to_string();
-        let entry = match self.m.layers.lookup_build_cache(self.m.ctx(), &k).await {
-            Ok(e) => e,
+        match self.m.layers.lookup_build_cache(self.m.ctx(), &k).await {
+            Ok(e) => Ok(Some(e.image_id)),
             Err(e) => {
                 let e = self.m.err(e);
-                return if e.is_not_found() {
+                if e.is_not_found() {
                     Ok(None)
                 } else {
                     Err(backend_err(e))
-                };
+                }
             }
-        };
-        match self.get_image(&entry.image_id).await {
-            Ok(i) => Ok(Some(image_of(i))),
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(backend_err(e)),
         }
     }
 

@@ -585,11 +585,14 @@ impl Driver<'_> {
             ),
         };
         let key = cache_key(&parent, created_by, config, &extra);
+        // the step's image has the config computed here, cached or made:
+        // the key covers it, so the next step's key is the same both ways
+        let config = config.clone();
         if !self.opts.no_cache {
-            if let Some(img) = self.backend.cached(&key).await? {
+            if let Some(id) = self.backend.cached(&key).await? {
                 self.out.line(" ---> Using cache");
-                self.out.line(&format!(" ---> {}", short(&img.id)));
-                st.image = img;
+                self.out.line(&format!(" ---> {}", short(&id)));
+                st.image = Image { id, config };
                 return Ok(());
             }
         }
@@ -637,7 +640,10 @@ impl Driver<'_> {
         };
         self.backend.remember(&key, &made.id).await?;
         self.out.line(&format!(" ---> {}", short(&made.id)));
-        st.image = made;
+        st.image = Image {
+            id: made.id,
+            config,
+        };
         Ok(())
     }
 

@@ -61,9 +61,9 @@ impl Backend for Fake {
             .cloned()
             .ok_or_else(|| BackendError::not_found(format!("No such image: {reference}")))
     }
-    async fn cached(&self, key: &str) -> Result<Option<Image>, BackendError> {
+    async fn cached(&self, key: &str) -> Result<Option<String>, BackendError> {
         let id = self.cache.lock().unwrap().get(key).cloned();
-        Ok(id.and_then(|id| self.images.lock().unwrap().get(&id).cloned()))
+        Ok(id.filter(|id| self.images.lock().unwrap().contains_key(id)))
     }
     async fn remember(&self, key: &str, image_id: &str) -> Result<(), BackendError> {
         self.cache

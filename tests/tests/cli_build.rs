@@ -498,3 +498,60 @@ fn ctrl_c_in_a_run_step_removes_its_container() {
     assert!(!has_tag(&b, "interrupted"));
     b.assert_all_gone(&[]);
 }
+
+#[test]
+fn killed_manager_mid_build_leaves_nothing_for_the_next_build() {
+    require_root!();
+    let b = Berth::new();
+    b.load_busybox();
+    let ctx = context(
+        &b,
+        &[(
+            "Dockerfile",
+            "FROM busybox\nRUN echo first > /first\nRUN echo started; sleep 60\n",
+        )],
+    );
+    let mut child = b
+        .command(["build", ctx.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(30)) {
+        let started = line == "started";
+        seen.push(line);
+        if started {
+            break;
+        }
+    }
+    assert_eq!(seen.last().map(String::as_str), Some("started"), "{seen:?}");
+    b.kill_manager();
+    let done = wait_until(Duration::from_secs(20), || {
+        matches!(child.try_wait(), Ok(Some(_)))
+    });
+    if !done {
+        let _ = child.kill();
+    }
+    assert!(done, "berth build did not end with its manager gone");
+    assert_ne!(child.wait().unwrap().code(), Some(0));
+
+    // the next build (a new manager) reuses the step that finished and
+    // removes the container the cut-off build left
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM busybox\nRUN echo first > /first\nRUN cat /first\n",
+    )
+    .unwrap();
+    let out = build(&b, &["-t", "after"], &ctx).ok();
+    assert_eq!(using_cache(&out), 1, "{out}");
+    assert!(out.stdout.contains("first\n"), "{out}");
+    b.assert_all_gone(&[]);
+}

@@ -196,6 +196,7 @@ pub async fn build(m: &Manager, a: &BuildArgs) -> i32 {
         return 1;
     }
     let backend = ManagerBackend::new(m, &opts.build_id);
+    backend.sweep_leftovers().await;
     let mut out = Terminal { quiet: a.quiet };
     let interrupted = async {
         use tokio::signal::unix::{signal, SignalKind};

@@ -342,6 +342,24 @@ fn build_args_stdin_dockerfile_and_labels() {
         .ok();
     assert!(out.out().starts_with("sha256:"), "{out}");
     assert_eq!(out.out().lines().count(), 1, "{out}");
+
+    // a whole context as a tar on stdin
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM busybox\nCOPY f.txt /from-tar\nCMD [\"cat\", \"/from-tar\"]\n",
+    )
+    .unwrap();
+    let tar = std::process::Command::new("tar")
+        .arg("-C")
+        .arg(&ctx)
+        .args(["-cf", "-", "."])
+        .output()
+        .unwrap();
+    assert!(tar.status.success());
+    b.run_input(&["build", "-t", "tarctx", "-"], &tar.stdout)
+        .ok();
+    let run = b.run(&["run", "--rm", "tarctx"]).ok();
+    assert_eq!(run.stdout, "file\n", "{run}");
 }
 
 #[test]

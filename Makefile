@@ -117,12 +117,15 @@ demo: release
 #   containerd-shim-runc-v2, both under a real containerd;
 # - benches/e2e.sh: `berth run --rm busybox true` through the whole chain vs
 #   `ctr run --rm` and `podman run --rm`.
+# - benches/build.sh: `berth build` vs `docker build` and `podman build`: cold,
+#   fully cached, one file changed.
 # BENCH_ITERATIONS=N sets the rounds of the first and last.
 .PHONY: bench
 bench: release static
 	@BERTH=$(STATIC_DIR)/berth-runtime BENCH_EXTRA="berth-dynamic=$(RELEASE_RUNTIME)" benches/runtime.sh
 	@BERTH_SHIM=$(STATIC_DIR)/containerd-shim-berth-v2 BERTH_RUNTIME=$(STATIC_DIR)/berth-runtime benches/shim_rss.sh
 	@BERTH_CLI=$(CURDIR)/target/release/berth benches/e2e.sh
+	@BERTH_CLI=$(CURDIR)/target/release/berth benches/build.sh
 
 # ------------------------------------------------------------ conformance
 # ../shared/conformance/runtime-tools-validate.sh against berth (host as is and

@@ -25,6 +25,19 @@ use crate::error::CliError;
 use crate::logs::{Reader, Stream};
 use crate::spec::{self, ImageConfig, Network, RunOptions};
 
+/// Every container a build makes carries the build's id…
+const BUILD_LABEL: &str = "berth.build";
+/// …and the pid of the `berth build` that made it, so a later build can
+/// tell the leftovers of a killed one from the containers of a live one.
+const BUILD_PID_LABEL: &str = "berth.build.pid";
+
+/// True while `pid` is a running `berth` process.
+fn berth_alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .map(|c| c.trim() == "berth")
+        .unwrap_or(false)
+}
+
 /// The manager, as `berth build` uses it.
 pub struct ManagerBackend {
     m: Manager,
@@ -88,13 +101,17 @@ impl ManagerBackend {
         image: &str,
         cfg: ImageConfig,
         opts: RunOptions,
+        labels: &[(String, String)],
     ) -> Result<String, BackendError> {
         let spec = spec::build(&cfg, &opts).map_err(|e| BackendError::new(e.to_string()))?;
         let mut req = CreateContainerRequest::new();
         req.image = image.to_string();
         req.spec_json = spec.to_string();
+        req.labels.extend(labels.iter().cloned());
         req.labels
-            .insert("berth.build".to_string(), self.build_id.clone());
+            .insert(BUILD_LABEL.to_string(), self.build_id.clone());
+        req.labels
+            .insert(BUILD_PID_LABEL.to_string(), std::process::id().to_string());
         req.stop_signal = "SIGKILL".into();
         req.stop_timeout = 0;
         let c = self
@@ -126,6 +143,29 @@ impl ManagerBackend {
             self.live.lock().expect("live lock").remove(id);
         }
         r
+    }
+
+    /// Removes the containers of builds whose `berth build` is gone (killed,
+    /// or cut off by a `kill -9` of the manager) before they cleaned up.
+    pub async fn sweep_leftovers(&self) {
+        let mut req = berth_proto::manager::ListContainersRequest::new();
+        req.all = true;
+        let Ok(list) = self.m.containers.list_containers(self.m.ctx(), &req).await else {
+            return;
+        };
+        for c in list.containers {
+            if !c.labels.contains_key(BUILD_LABEL) {
+                continue;
+            }
+            let owner = c
+                .labels
+                .get(BUILD_PID_LABEL)
+                .and_then(|p| p.parse::<u32>().ok());
+            if owner.is_some_and(|p| p != std::process::id() && berth_alive(p)) {
+                continue;
+            }
+            let _ = self.delete(&c.id).await;
+        }
     }
 
     /// Removes every container and mount this build still holds: after
@@ -225,24 +265,19 @@ impl Backend for ManagerBackend {
             .map_err(backend_err)
     }
 
-    async fn cached(&self, key: &str) -> Result<Option<Image>, BackendError> {
+    async fn cached(&self, key: &str) -> Result<Option<String>, BackendError> {
         let mut k = BuildCacheKey::new();
         k.key = key.to_string();
-        let entry = match self.m.layers.lookup_build_cache(self.m.ctx(), &k).await {
-            Ok(e) => e,
+        match self.m.layers.lookup_build_cache(self.m.ctx(), &k).await {
+            Ok(e) => Ok(Some(e.image_id)),
             Err(e) => {
                 let e = self.m.err(e);
-                return if e.is_not_found() {
+                if e.is_not_found() {
                     Ok(None)
                 } else {
                     Err(backend_err(e))
-                };
+                }
             }
-        };
-        match self.get_image(&entry.image_id).await {
-            Ok(i) => Ok(Some(image_of(i))),
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(backend_err(e)),
         }
     }
 
@@ -292,7 +327,7 @@ impl Backend for ManagerBackend {
             },
             ..Default::default()
         };
-        self.container(&step.image, cfg, opts).await
+        self.container(&step.image, cfg, opts, &step.labels).await
     }
 
     async fn run_container(&self, id: &str, out: &mut dyn Output) -> Result<i32, BackendError> {
@@ -361,7 +396,9 @@ impl Backend for ManagerBackend {
             cmd: vec!["true".into()],
             ..Default::default()
         };
-        let id = self.container(image_id, cfg, RunOptions::default()).await?;
+        let id = self
+            .container(image_id, cfg, RunOptions::default(), &[])
+            .await?;
         let fail = |msg: String| BackendError::new(format!("mount image {image_id}: {msg}"));
         let mounted = async {
             let mut g = berth_proto::manager::GetContainerRequest::new();

@@ -75,8 +75,8 @@ pub struct MountedImage {
 pub trait Backend: Send + Sync {
     /// An image by reference or id; `pull` fetches it even when present.
     async fn image(&self, reference: &str, pull: bool) -> Result<Image, BackendError>;
-    /// The image a build cache key maps to, if it is still there.
-    async fn cached(&self, key: &str) -> Result<Option<Image>, BackendError>;
+    /// The id of the image a build cache key maps to, if it is still there.
+    async fn cached(&self, key: &str) -> Result<Option<String>, BackendError>;
     async fn remember(&self, key: &str, image_id: &str) -> Result<(), BackendError>;
     async fn create_image(&self, req: NewImage) -> Result<Image, BackendError>;
     /// Creates (does not start) a RUN step's container; returns its id.

@@ -516,6 +516,25 @@ fn open_archive(path: &Path) -> Result<Box<dyn Read>, ContextError> {
     }
 }
 
+/// Unpacks a build context sent as a tar (plain or gzip), as on
+/// `berth build - < context.tar`, into `dir`: entries that would land
+/// outside it are refused by the unpacker.
+pub fn unpack_context(data: &[u8], dir: &Path) -> Result<(), ContextError> {
+    let reader: Box<dyn Read + '_> = if data.starts_with(&[0x1f, 0x8b]) {
+        Box::new(flate2::read::GzDecoder::new(data))
+    } else {
+        Box::new(data)
+    };
+    let mut a = tar::Archive::new(reader);
+    a.set_preserve_permissions(true);
+    a.unpack(dir).map_err(io_err("unpack build context", dir))
+}
+
+/// True for data that starts like a tar archive (plain or gzip).
+pub fn looks_like_tar(data: &[u8]) -> bool {
+    data.starts_with(&[0x1f, 0x8b]) || data.get(257..262) == Some(b"ustar".as_slice())
+}
+
 /// True for a plain or gzip tar archive (ADD unpacks those).
 pub fn is_archive(path: &Path) -> bool {
     let Ok(mut r) = open_archive(path) else {
@@ -762,6 +781,27 @@ mod tests {
         write_layer(&s, &t, &place, None, &mut out).unwrap();
         let paths: Vec<_> = names(&out).into_iter().map(|e| e.0).collect();
         assert_eq!(paths, vec!["opt", "opt/data/file"]);
+    }
+
+    #[test]
+    fn context_tars_unpack_inside_their_dir() {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(4);
+        h.set_mode(0o644);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
+        b.append_data(&mut h, "Dockerfile", &b"FROM"[..]).unwrap();
+        let data = b.into_inner().unwrap();
+        assert!(looks_like_tar(&data));
+        assert!(!looks_like_tar(b"FROM busybox\n"));
+        let d = tempfile::tempdir().unwrap();
+        unpack_context(&data, d.path()).unwrap();
+        assert_eq!(
+            fs::read_to_string(d.path().join("Dockerfile")).unwrap(),
+            "FROM"
+        );
     }
 
     #[test]

@@ -113,6 +113,26 @@ pub fn normalize_tag(t: &str) -> Result<String, BuildError> {
     })
 }
 
+/// A word as a Dockerfile would write it: quoted (with `\\`, `"` and `$`
+/// escaped) unless it is plain.
+fn quote_word(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-/:@+,".contains(c));
+    if plain {
+        return s.to_string();
+    }
+    let mut q = String::from("\"");
+    for c in s.chars() {
+        if matches!(c, '\\' | '"' | '$') {
+            q.push('\\');
+        }
+        q.push(c);
+    }
+    q.push('"');
+    q
+}
+
 /// The first 12 hex digits of an image or container id.
 pub fn short(id: &str) -> String {
     id.trim_start_matches("sha256:").chars().take(12).collect()
@@ -308,22 +328,22 @@ pub async fn build(
     };
     all.truncate(target + 1);
     if !opts.labels.is_empty() {
-        let text = opts
+        // --label is a LABEL step at the end, as docker's classic builder has it
+        let pairs: Vec<(String, String)> = opts
             .labels
             .iter()
-            .map(|(k, v)| format!("{}={}", json!(k), json!(v)))
+            .map(|(k, v)| (quote_word(k), quote_word(v)))
+            .collect();
+        let text = pairs
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()
             .join(" ");
         let last = all.last_mut().expect("at least one stage");
         last.steps.push(Instruction {
             line: 0,
             original: format!("LABEL {text}"),
-            kind: Kind::Label(
-                opts.labels
-                    .iter()
-                    .map(|(k, v)| (json!(k).to_string(), json!(v).to_string()))
-                    .collect(),
-            ),
+            kind: Kind::Label(pairs),
         });
     }
     let total = meta.len() + all.iter().map(|s| 1 + s.steps.len()).sum::<usize>();
@@ -565,11 +585,14 @@ impl Driver<'_> {
             ),
         };
         let key = cache_key(&parent, created_by, config, &extra);
+        // the step's image has the config computed here, cached or made:
+        // the key covers it, so the next step's key is the same both ways
+        let config = config.clone();
         if !self.opts.no_cache {
-            if let Some(img) = self.backend.cached(&key).await? {
+            if let Some(id) = self.backend.cached(&key).await? {
                 self.out.line(" ---> Using cache");
-                self.out.line(&format!(" ---> {}", short(&img.id)));
-                st.image = img;
+                self.out.line(&format!(" ---> {}", short(&id)));
+                st.image = Image { id, config };
                 return Ok(());
             }
         }
@@ -617,7 +640,10 @@ impl Driver<'_> {
         };
         self.backend.remember(&key, &made.id).await?;
         self.out.line(&format!(" ---> {}", short(&made.id)));
-        st.image = made;
+        st.image = Image {
+            id: made.id,
+            config,
+        };
         Ok(())
     }
 
@@ -884,18 +910,17 @@ impl Driver<'_> {
             Kind::Env(pairs) => {
                 let mut env = env_list(&config);
                 let mut shown = Vec::new();
-                // each pair sees the ones before it on the same line
-                let mut vars = vars.clone();
+                // every pair sees the variables from before the line, not
+                // its neighbours (`ENV A=1 B=$A` leaves B empty, as docker does)
                 for (k, v) in pairs {
-                    let k = lex::expand(k, &vars, self.escape).map_err(|e| self.lex_err(i, e))?;
-                    let v = lex::expand(v, &vars, self.escape).map_err(|e| self.lex_err(i, e))?;
+                    let k = x(k)?;
+                    let v = x(v)?;
                     if k.is_empty() {
                         return Err(self.err(i, "ENV names can not be blank"));
                     }
                     env.retain(|e| e.split_once('=').map(|x| x.0).unwrap_or(e) != k);
                     env.push(format!("{k}={v}"));
                     shown.push(format!("{k}={v}"));
-                    vars.push((k, v));
                 }
                 obj(&mut config).insert("Env".into(), json!(env));
                 Action::Config {

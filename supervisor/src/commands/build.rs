@@ -5,7 +5,8 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use berth_build::{BuildError, Output};
+use berth_build::{context, BuildError, Output};
+use tempfile::TempDir;
 
 use crate::builder::ManagerBackend;
 use crate::cli::BuildArgs;
@@ -59,15 +60,62 @@ fn read_stdin() -> Result<String, CliError> {
     Ok(s)
 }
 
-/// Flags to options; bad flags fail here, before anything is built.
-pub fn options(a: &BuildArgs) -> Result<berth_build::Options, CliError> {
+/// The Dockerfile in `ctx`: `-f` as given (relative to the current dir, as
+/// docker takes it) or `ctx/Dockerfile`.
+fn dockerfile_in(ctx: &Path, file: Option<&str>) -> Result<(String, String), CliError> {
+    let path = match file {
+        Some(f) => PathBuf::from(f),
+        None => ctx.join("Dockerfile"),
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        CliError::Invalid(format!(
+            "unable to prepare context: unable to evaluate symlinks in Dockerfile path: {}: {e}",
+            path.display()
+        ))
+    })?;
+    let name = file
+        .map(String::from)
+        .unwrap_or_else(|| display_in(ctx, &path));
+    Ok((name, text))
+}
+
+/// Flags to options; bad flags fail here, before anything is built.  A
+/// context sent as a tar on stdin is unpacked into the returned temp dir,
+/// which must live as long as the build.
+pub fn options(a: &BuildArgs) -> Result<(berth_build::Options, Option<TempDir>), CliError> {
     if a.path == "-" && a.file.as_deref() == Some("-") {
         return Err(CliError::Invalid(
             "invalid argument: can't use stdin for both build context and dockerfile".into(),
         ));
     }
+    let mut unpacked = None;
     let (context, file_name, text) = if a.path == "-" {
-        (None, "Dockerfile".to_string(), read_stdin()?)
+        let mut data = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut data)
+            .map_err(|e| CliError::io("read build context from stdin", e))?;
+        if context::looks_like_tar(&data) {
+            let dir = tempfile::Builder::new()
+                .prefix("berth-build-context-")
+                .tempdir()
+                .map_err(|e| CliError::io("create context dir", e))?;
+            context::unpack_context(&data, dir.path())
+                .map_err(|e| CliError::Invalid(e.to_string()))?;
+            let ctx = dir.path().to_path_buf();
+            let file = a.file.as_deref().map(|f| ctx.join(f).display().to_string());
+            let (_, text) = dockerfile_in(&ctx, file.as_deref())?;
+            unpacked = Some(dir);
+            (
+                Some(ctx),
+                a.file.clone().unwrap_or_else(|| "Dockerfile".into()),
+                text,
+            )
+        } else {
+            let text = String::from_utf8(data).map_err(|_| {
+                CliError::Invalid("the Dockerfile on stdin is not UTF-8 text".into())
+            })?;
+            (None, "Dockerfile".to_string(), text)
+        }
     } else {
         let ctx = PathBuf::from(&a.path);
         if !ctx.is_dir() {
@@ -79,19 +127,7 @@ pub fn options(a: &BuildArgs) -> Result<berth_build::Options, CliError> {
         match a.file.as_deref() {
             Some("-") => (Some(ctx), "Dockerfile".to_string(), read_stdin()?),
             f => {
-                let path = match f {
-                    Some(f) => PathBuf::from(f),
-                    None => ctx.join("Dockerfile"),
-                };
-                let text = std::fs::read_to_string(&path).map_err(|e| {
-                    CliError::Invalid(format!(
-                        "unable to prepare context: unable to evaluate symlinks in Dockerfile path: {}: {e}",
-                        path.display()
-                    ))
-                })?;
-                let name = f
-                    .map(String::from)
-                    .unwrap_or_else(|| display_in(&ctx, &path));
+                let (name, text) = dockerfile_in(&ctx, f)?;
                 (Some(ctx), name, text)
             }
         }
@@ -127,7 +163,7 @@ pub fn options(a: &BuildArgs) -> Result<berth_build::Options, CliError> {
         .map(|t| berth_build::driver::normalize_tag(t).map(|_| t.clone()))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| CliError::Invalid(e.to_string()))?;
-    Ok(berth_build::Options {
+    let opts = berth_build::Options {
         file_name,
         dockerfile: text,
         context,
@@ -140,7 +176,8 @@ pub fn options(a: &BuildArgs) -> Result<berth_build::Options, CliError> {
         network,
         keep_containers: !a.rm && !a.force_rm,
         build_id: build_id(),
-    })
+    };
+    Ok((opts, unpacked))
 }
 
 /// `Dockerfile`, or the path as given when it is elsewhere.
@@ -184,7 +221,7 @@ fn private_mounts() -> Result<(), CliError> {
 
 /// `berth build`.
 pub async fn build(m: &Manager, a: &BuildArgs) -> i32 {
-    let opts = match options(a) {
+    let (opts, _unpacked) = match options(a) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("berth: {e}");
@@ -196,6 +233,7 @@ pub async fn build(m: &Manager, a: &BuildArgs) -> i32 {
         return 1;
     }
     let backend = ManagerBackend::new(m, &opts.build_id);
+    backend.sweep_leftovers().await;
     let mut out = Terminal { quiet: a.quiet };
     let interrupted = async {
         use tokio::signal::unix::{signal, SignalKind};

@@ -152,6 +152,7 @@ impl Manager {
                     options: m.options,
                 })
                 .collect();
+            self.copy_up_volumes(&id, &rec.spec_json, &rootfs).await?;
             Ok::<_, ManagerError>(self.store.update(&id, |r| r.rootfs = rootfs)?)
         }
         .await;

@@ -7,7 +7,8 @@
 //!
 //! Layout: `<root>/manager.redb` (records), `<root>/images/` (image store),
 //! `<root>/containers/<id>/<id>-json.log` (logs); `<state>/manager.sock`,
-//! `<state>/containers/<id>/` (bundles, FIFOs).
+//! `<state>/containers/<id>/` (bundles, FIFOs), `<root>/volumes/<name>/_data`
+//! (volumes).
 
 pub mod bundle;
 pub mod cgroups;
@@ -29,6 +30,8 @@ pub mod signal;
 pub mod store;
 pub mod tasks;
 pub mod timefmt;
+pub mod volume;
+pub mod volume_copy;
 
 /// Version string printed by `--version`.
 pub fn version() -> String {

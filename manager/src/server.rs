@@ -83,6 +83,7 @@ pub async fn serve(cfg: Config) -> Result<(), ServeError> {
         ImageStore::open(&cfg.images_root()).map_err(|e| ServeError::Images(Box::new(e)))?;
     let socket = cfg.socket();
     let mgr = Arc::new(Manager::new(cfg, store, images));
+    mgr.recover_volumes();
     mgr.recover().await;
 
     match std::fs::remove_file(&socket) {
@@ -101,6 +102,9 @@ pub async fn serve(cfg: Config) -> Result<(), ServeError> {
     services.extend(create_events(Arc::new(EventsService(mgr.clone()))));
     services.extend(create_system(Arc::new(SystemService(mgr.clone()))));
     services.extend(create_forward(Arc::new(ForwardService(mgr.clone()))));
+    services.extend(berth_proto::volumes_ttrpc::create_volumes(Arc::new(
+        crate::service::volumes::VolumesService(mgr.clone()),
+    )));
 
     // the socket is created 0600: only root may drive the manager
     let old = umask(Mode::from_bits_truncate(0o177));

@@ -63,6 +63,12 @@ impl Store {
         Ok(Store { db })
     }
 
+    /// The database itself, for modules that keep tables of their own in it
+    /// (volumes).
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
     pub fn get(&self, id: &str) -> Result<Option<ContainerRecord>> {
         let txn = self.db.begin_read().map_err(db)?;
         let table = txn.open_table(CONTAINERS).map_err(db)?;

@@ -9,3 +9,4 @@ pub mod forward;
 pub mod images;
 pub mod system;
 pub mod tasks;
+pub mod volumes;

@@ -82,6 +82,8 @@ pub enum Command {
     System(SystemArgs),
     /// Show the berth version information
     Version,
+    /// Manage volumes
+    Volume(crate::commands::volume::VolumeArgs),
 }
 
 /// Flags shared by `run` and `create`.
@@ -102,7 +104,7 @@ pub struct CreateFlags {
     /// Overwrite the default ENTRYPOINT of the image
     #[arg(long)]
     pub entrypoint: Option<String>,
-    /// Bind mount a volume (host-path:container-path[:ro])
+    /// Bind mount a volume (host-path:container-path[:ro], name:container-path[:ro], container-path)
     #[arg(short = 'v', long = "volume")]
     pub volume: Vec<String>,
     /// Mount a tmpfs directory (path[:options])
@@ -144,6 +146,8 @@ pub struct CreateFlags {
     /// Timeout (in seconds) to stop a container
     #[arg(long = "stop-timeout")]
     pub stop_timeout: Option<u32>,
+    #[command(flatten)]
+    pub mounts: crate::mounts::MountFlags,
     /// Image
     pub image: String,
     /// Command and its arguments
@@ -201,6 +205,9 @@ pub struct RmArgs {
     /// Force the removal of a running container (uses SIGKILL)
     #[arg(short = 'f', long)]
     pub force: bool,
+    /// Remove anonymous volumes associated with the container
+    #[arg(short = 'v', long = "volumes")]
+    pub volumes: bool,
     #[arg(required = true)]
     pub containers: Vec<String>,
 }

@@ -33,6 +33,7 @@ pub struct Manager {
     pub tasks: TasksClient,
     pub events: EventsClient,
     pub system: SystemClient,
+    pub volumes: berth_proto::volumes_ttrpc::VolumesClient,
     socket: String,
 }
 
@@ -43,6 +44,7 @@ impl Manager {
             containers: ContainersClient::new(c.clone()),
             tasks: TasksClient::new(c.clone()),
             events: EventsClient::new(c.clone()),
+            volumes: berth_proto::volumes_ttrpc::VolumesClient::new(c.clone()),
             system: SystemClient::new(c),
             socket: socket.display().to_string(),
         }

@@ -15,6 +15,7 @@ pub mod error;
 pub mod flags;
 pub mod format;
 pub mod logs;
+pub mod mounts;
 pub mod paths;
 pub mod progress;
 pub mod session;
@@ -126,5 +127,6 @@ async fn dispatch(m: &Manager, command: Command, dirs: &Dirs) -> i32 {
             SystemCommand::Prune { all, force } => system::prune(m, all, force).await,
         },
         Command::Version => system::version(m).await,
+        Command::Volume(a) => commands::volume::volume(m, &a).await,
     }
 }

@@ -12,6 +12,7 @@ use crate::cli::{AttachArgs, CreateFlags, KillArgs, Names, RmArgs, StartArgs, St
 use crate::client::Manager;
 use crate::error::{CliError, EXIT_BERTH_FAILED};
 use crate::flags;
+use crate::mounts;
 use crate::session::{self, AttachOptions, Outcome};
 use crate::spec::{self, ImageConfig, Network, RunOptions};
 
@@ -63,6 +64,8 @@ pub fn run_options(f: &CreateFlags) -> Result<RunOptions, CliError> {
             return Err(CliError::Invalid(format!("invalid label: '{l}'")));
         }
     }
+    let plan = mounts::MountPlan::parse(&f.volume, &f.tmpfs, &f.mounts)
+        .map_err(|e| CliError::Invalid(e.to_string()))?;
     Ok(RunOptions {
         entrypoint: f.entrypoint.clone(),
         command: f.command.clone(),
@@ -81,18 +84,9 @@ pub fn run_options(f: &CreateFlags) -> Result<RunOptions, CliError> {
             .map_err(inv)?,
         tty: f.tty,
         open_stdin: f.interactive,
-        binds: f
-            .volume
-            .iter()
-            .map(|v| flags::parse_volume(v))
-            .collect::<Result<_, _>>()
-            .map_err(inv)?,
-        tmpfs: f
-            .tmpfs
-            .iter()
-            .map(|t| flags::parse_tmpfs(t))
-            .collect::<Result<_, _>>()
-            .map_err(inv)?,
+        // volumes join the host binds once they exist (create_container)
+        binds: plan.binds,
+        tmpfs: plan.tmpfs,
         network,
         memory: f
             .memory
@@ -163,11 +157,32 @@ pub async fn create_container(
     f: &CreateFlags,
     client_removes: bool,
 ) -> Result<ContainerInfo, CliError> {
-    let opts = run_options(f)?;
+    let mut opts = run_options(f)?;
     let image = get_or_pull(m, &f.image).await?;
     let cfg = ImageConfig::from_json(&image.config_json)
         .map_err(|e| CliError::Invalid(format!("image {}: {e}", f.image)))?;
-    let spec = spec::build(&cfg, &opts).map_err(|e| CliError::Invalid(e.to_string()))?;
+    let plan = mounts::MountPlan::parse(&f.volume, &f.tmpfs, &f.mounts)
+        .map_err(|e| CliError::Invalid(e.to_string()))?;
+    let volumes = mounts::resolve(m, &plan, &image.config_json).await?;
+    let created = create_with_volumes(m, f, client_removes, &mut opts, &cfg, &volumes).await;
+    if created.is_err() {
+        volumes.rollback(m).await;
+    }
+    created
+}
+
+/// The rest of [`create_container`] once the volumes exist.
+async fn create_with_volumes(
+    m: &Manager,
+    f: &CreateFlags,
+    client_removes: bool,
+    opts: &mut RunOptions,
+    cfg: &ImageConfig,
+    volumes: &mounts::Resolved,
+) -> Result<ContainerInfo, CliError> {
+    opts.binds.extend(volumes.binds.iter().cloned());
+    let mut spec = spec::build(cfg, opts).map_err(|e| CliError::Invalid(e.to_string()))?;
+    mounts::apply_read_only(&mut spec, f.mounts.read_only);
     let (policy, retries) =
         flags::parse_restart(&f.restart).map_err(|e| CliError::Invalid(e.to_string()))?;
     let mut req = CreateContainerRequest::new();
@@ -201,13 +216,14 @@ pub async fn create_container(
         .map_err(|e| m.err(e))
 }
 
-/// Deletes a container, treating "already gone" as success.
-async fn remove_quietly(m: &Manager, id: &str, force: bool) -> Result<(), CliError> {
+/// Deletes a container (`--rm`) and its anonymous volumes, treating
+/// "already gone" as success.
+async fn remove_quietly(m: &Manager, c: &ContainerInfo, force: bool) -> Result<(), CliError> {
     let mut d = DeleteContainerRequest::new();
-    d.id = id.to_string();
+    d.id = c.id.clone();
     d.force = force;
     match m.containers.delete_container(m.ctx(), &d).await {
-        Ok(_) => Ok(()),
+        Ok(_) => crate::commands::volume::remove_anonymous(m, &c.spec_json).await,
         Err(e) => {
             let e = m.err(e);
             if e.is_not_found() {
@@ -244,7 +260,7 @@ pub async fn run(m: &Manager, f: &CreateFlags, detach: bool) -> i32 {
     if detach {
         if let Err((e, code)) = session::start_task(m, &c.id).await {
             if f.rm {
-                let _ = remove_quietly(m, &c.id, true).await;
+                let _ = remove_quietly(m, &c, true).await;
             }
             return fail(e, code);
         }
@@ -260,7 +276,7 @@ pub async fn run(m: &Manager, f: &CreateFlags, detach: bool) -> i32 {
     match outcome {
         Ok(Outcome::Exited(code)) => {
             if f.rm {
-                if let Err(e) = remove_quietly(m, &c.id, false).await {
+                if let Err(e) = remove_quietly(m, &c, false).await {
                     eprintln!("berth: {e}");
                 }
             }
@@ -272,7 +288,7 @@ pub async fn run(m: &Manager, f: &CreateFlags, detach: bool) -> i32 {
         }
         Err((e, code)) => {
             if f.rm {
-                let _ = remove_quietly(m, &c.id, true).await;
+                let _ = remove_quietly(m, &c, true).await;
             }
             fail(e, code)
         }
@@ -407,6 +423,11 @@ pub async fn kill(m: &Manager, a: &KillArgs) -> i32 {
 /// `berth rm`.
 pub async fn rm(m: &Manager, a: &RmArgs) -> i32 {
     each(&a.containers, |n| async move {
+        let spec = if a.volumes {
+            Some(resolve(m, n).await?.spec_json)
+        } else {
+            None
+        };
         let mut d = DeleteContainerRequest::new();
         d.id = n.to_string();
         d.force = a.force;
@@ -414,6 +435,9 @@ pub async fn rm(m: &Manager, a: &RmArgs) -> i32 {
             .delete_container(m.ctx(), &d)
             .await
             .map_err(|e| m.err(e))?;
+        if let Some(spec) = spec {
+            crate::commands::volume::remove_anonymous(m, &spec).await?;
+        }
         Ok(())
     })
     .await

@@ -6,3 +6,4 @@ pub mod images;
 pub mod inspect;
 pub mod system;
 pub mod view;
+pub mod volume;

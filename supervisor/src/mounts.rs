@@ -110,8 +110,6 @@ pub fn parse_v(spec: &str) -> Result<Result<Bind, VolumeMount>, MountError> {
     if parts.len() > 1 && name.is_empty() {
         return Err(bad("empty volume name".into()));
     }
-    check_destination(dst)
-        .map_err(|e| bad(format!("invalid mount config for type \"volume\": {e}")))?;
     let mut read_only = None;
     for o in opts.split(',').filter(|o| !o.is_empty()) {
         match o {
@@ -122,6 +120,8 @@ pub fn parse_v(spec: &str) -> Result<Result<Bind, VolumeMount>, MountError> {
             other => return Err(bad(format!("invalid mode: {other}"))),
         }
     }
+    check_destination(dst)
+        .map_err(|e| bad(format!("invalid mount config for type \"volume\": {e}")))?;
     Ok(Err(VolumeMount {
         name: name.to_string(),
         destination: dst.to_string(),

@@ -17,6 +17,7 @@ pub mod containers;
 pub mod error;
 pub mod events;
 pub mod exec;
+pub mod health;
 pub mod introspect;
 pub mod log;
 pub mod manager;

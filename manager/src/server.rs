@@ -85,6 +85,7 @@ pub async fn serve(cfg: Config) -> Result<(), ServeError> {
     let mgr = Arc::new(Manager::new(cfg, store, images));
     mgr.recover_volumes();
     mgr.recover().await;
+    mgr.start_health_checks();
 
     match std::fs::remove_file(&socket) {
         Ok(()) => {}
@@ -104,6 +105,9 @@ pub async fn serve(cfg: Config) -> Result<(), ServeError> {
     services.extend(create_forward(Arc::new(ForwardService(mgr.clone()))));
     services.extend(berth_proto::volumes_ttrpc::create_volumes(Arc::new(
         crate::service::volumes::VolumesService(mgr.clone()),
+    )));
+    services.extend(berth_proto::health_ttrpc::create_health(Arc::new(
+        crate::service::health::HealthService(mgr.clone()),
     )));
 
     // the socket is created 0600: only root may drive the manager

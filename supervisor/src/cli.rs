@@ -148,6 +148,8 @@ pub struct CreateFlags {
     pub stop_timeout: Option<u32>,
     #[command(flatten)]
     pub mounts: crate::mounts::MountFlags,
+    #[command(flatten)]
+    pub health: crate::health::HealthFlags,
     /// Image
     pub image: String,
     /// Command and its arguments

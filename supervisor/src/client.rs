@@ -34,6 +34,7 @@ pub struct Manager {
     pub events: EventsClient,
     pub system: SystemClient,
     pub volumes: berth_proto::volumes_ttrpc::VolumesClient,
+    pub health: berth_proto::health_ttrpc::HealthClient,
     socket: String,
 }
 
@@ -45,6 +46,7 @@ impl Manager {
             tasks: TasksClient::new(c.clone()),
             events: EventsClient::new(c.clone()),
             volumes: berth_proto::volumes_ttrpc::VolumesClient::new(c.clone()),
+            health: berth_proto::health_ttrpc::HealthClient::new(c.clone()),
             system: SystemClient::new(c),
             socket: socket.display().to_string(),
         }

@@ -14,6 +14,7 @@ pub mod commands;
 pub mod error;
 pub mod flags;
 pub mod format;
+pub mod health;
 pub mod logs;
 pub mod mounts;
 pub mod paths;

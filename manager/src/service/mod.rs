@@ -6,6 +6,7 @@
 pub mod containers;
 pub mod events;
 pub mod forward;
+pub mod health;
 pub mod images;
 pub mod system;
 pub mod tasks;

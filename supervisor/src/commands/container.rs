@@ -66,6 +66,7 @@ pub fn run_options(f: &CreateFlags) -> Result<RunOptions, CliError> {
     }
     let plan = mounts::MountPlan::parse(&f.volume, &f.tmpfs, &f.mounts)
         .map_err(|e| CliError::Invalid(e.to_string()))?;
+    crate::health::from_flags(&f.health).map_err(|e| CliError::Invalid(e.to_string()))?;
     Ok(RunOptions {
         entrypoint: f.entrypoint.clone(),
         command: f.command.clone(),
@@ -163,8 +164,20 @@ pub async fn create_container(
         .map_err(|e| CliError::Invalid(format!("image {}: {e}", f.image)))?;
     let plan = mounts::MountPlan::parse(&f.volume, &f.tmpfs, &f.mounts)
         .map_err(|e| CliError::Invalid(e.to_string()))?;
+    let check =
+        crate::health::from_flags(&f.health).map_err(|e| CliError::Invalid(e.to_string()))?;
+    let check = crate::health::merge(check, &image.config_json);
     let volumes = mounts::resolve(m, &plan, &image.config_json).await?;
-    let created = create_with_volumes(m, f, client_removes, &mut opts, &cfg, &volumes).await;
+    let created = create_with_volumes(
+        m,
+        f,
+        client_removes,
+        &mut opts,
+        &cfg,
+        &volumes,
+        check.as_ref(),
+    )
+    .await;
     if created.is_err() {
         volumes.rollback(m).await;
     }
@@ -179,10 +192,12 @@ async fn create_with_volumes(
     opts: &mut RunOptions,
     cfg: &ImageConfig,
     volumes: &mounts::Resolved,
+    check: Option<&serde_json::Value>,
 ) -> Result<ContainerInfo, CliError> {
     opts.binds.extend(volumes.binds.iter().cloned());
     let mut spec = spec::build(cfg, opts).map_err(|e| CliError::Invalid(e.to_string()))?;
     mounts::apply_read_only(&mut spec, f.mounts.read_only);
+    crate::health::apply(&mut spec, check);
     let (policy, retries) =
         flags::parse_restart(&f.restart).map_err(|e| CliError::Invalid(e.to_string()))?;
     let mut req = CreateContainerRequest::new();

@@ -176,7 +176,7 @@ pub async fn inspect(m: &Manager, a: &InspectArgs) -> i32 {
         let mut v = None;
         if want_c {
             match crate::commands::container::resolve(m, n).await {
-                Ok(c) => v = Some(container_json(&c)),
+                Ok(c) => v = Some(crate::health::with_health(m, container_json(&c), &c.id).await),
                 Err(e) if e.is_not_found() => {}
                 Err(e) => {
                     eprintln!("{e}");

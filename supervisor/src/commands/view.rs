@@ -75,6 +75,11 @@ pub async fn ps(m: &Manager, a: &PsArgs) -> i32 {
         return 0;
     }
     let now = Utc::now();
+    let ids: Vec<String> = list.iter().map(|c| c.id.clone()).collect();
+    let health = crate::health::states(m, &ids).await;
+    let status_of = |c: &ContainerInfo, now| {
+        crate::health::status_with_health(status_of(c, now), c, health.get(&c.id))
+    };
     match a.format.as_deref() {
         Some("json") => {
             for c in &list {

@@ -407,7 +407,12 @@ pub enum SystemCommand {
         /// Do not prompt for confirmation
         #[arg(short = 'f', long)]
         force: bool,
+        /// Prune volumes
+        #[arg(long)]
+        volumes: bool,
     },
+    /// Show berth disk usage
+    Df,
 }
 
 #[cfg(test)]
@@ -505,7 +510,8 @@ mod tests {
             Some(Command::System(SystemArgs {
                 command: SystemCommand::Prune {
                     all: true,
-                    force: true
+                    force: true,
+                    volumes: false
                 }
             }))
         ));

@@ -125,7 +125,12 @@ async fn dispatch(m: &Manager, command: Command, dirs: &Dirs) -> i32 {
         Command::Import(a) => images::import(m, &a, &dirs.state).await,
         Command::System(s) => match s.command {
             SystemCommand::Info => system::info(m).await,
-            SystemCommand::Prune { all, force } => system::prune(m, all, force).await,
+            SystemCommand::Prune {
+                all,
+                force,
+                volumes,
+            } => system::prune(m, all, force, volumes).await,
+            SystemCommand::Df => commands::df::df(m).await,
         },
         Command::Version => system::version(m).await,
         Command::Volume(a) => commands::volume::volume(m, &a).await,

@@ -772,3 +772,71 @@ fn volume_data_and_records_survive_manager_kill() {
     assert!(lines >= last - 1, "log lost lines: {out}");
     b.run(&["volume", "rm", &vol]).ok();
 }
+
+#[test]
+fn system_df_and_prune_know_volumes() {
+    require_root!();
+    let b = Berth::new();
+    b.load_busybox();
+    let (idle, used) = (unique_id("idle"), unique_id("used"));
+    b.run(&[
+        "run",
+        "--rm",
+        "-v",
+        &format!("{idle}:/d"),
+        "busybox",
+        "sh",
+        "-c",
+        "head -c 5000 /dev/zero > /d/blob",
+    ])
+    .ok();
+    let user = unique_id("user");
+    b.run(&[
+        "run",
+        "-d",
+        "--name",
+        &user,
+        "-v",
+        &format!("{used}:/d"),
+        "busybox",
+        "sleep",
+        "300",
+    ])
+    .ok();
+    let df = b.run(&["system", "df"]).ok();
+    let lines: Vec<&str> = df.stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("TYPE            TOTAL     ACTIVE    SIZE      RECLAIMABLE"),
+        "{df}"
+    );
+    let vols = lines
+        .iter()
+        .find(|l| l.starts_with("Local Volumes"))
+        .unwrap_or_else(|| panic!("{df}"));
+    let cells: Vec<&str> = vols.split_whitespace().collect();
+    // Local Volumes TOTAL ACTIVE SIZE RECLAIMABLE (PCT)
+    assert_eq!(&cells[2..6], ["2", "1", "5kB", "5kB"], "{df}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("Containers      1         1")),
+        "{df}"
+    );
+
+    let prune = b.run(&["system", "prune", "-f", "--volumes"]).ok();
+    assert!(prune.stdout.contains("Deleted Volumes:"), "{prune}");
+    assert!(
+        prune.stdout.contains(&idle) && !prune.stdout.contains(&used),
+        "{prune}"
+    );
+    assert!(
+        prune.stdout.contains("Total reclaimed space: 5kB"),
+        "{prune}"
+    );
+    assert_eq!(volume_names(&b), vec![used.clone()]);
+    // without --volumes, volumes stay
+    b.run(&["rm", "-f", &user]).ok();
+    let prune = b.run(&["system", "prune", "-f"]).ok();
+    assert!(!prune.stdout.contains("Deleted Volumes:"), "{prune}");
+    assert_eq!(volume_names(&b), vec![used]);
+}

@@ -485,6 +485,32 @@ pub fn apply_read_only(spec: &mut Value, read_only: bool) {
     }
 }
 
+/// The volume a bind source is, `<root>/volumes/<name>/_data` → `name`.
+pub fn volume_of_source(source: &str) -> Option<&str> {
+    let rest = source.strip_suffix("/_data")?;
+    let (parent, name) = rest.rsplit_once('/')?;
+    (parent.ends_with("/volumes") && !name.is_empty()).then_some(name)
+}
+
+/// `inspect`'s `Mounts`: binds of volume data dirs read as docker's volume
+/// mounts (`Type` volume, `Name`, `Driver`).
+pub fn describe_volume_mounts(container: &mut Value) {
+    let Some(mounts) = container.get_mut("Mounts").and_then(Value::as_array_mut) else {
+        return;
+    };
+    for m in mounts {
+        let name = m["Source"]
+            .as_str()
+            .and_then(volume_of_source)
+            .map(str::to_string);
+        if let Some(name) = name {
+            m["Type"] = Value::String("volume".into());
+            m["Name"] = Value::String(name);
+            m["Driver"] = Value::String("local".into());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -592,6 +618,18 @@ mod tests {
         assert_eq!(p.volumes_from[1].read_only, None);
         assert!(parse_volumes_from("c:rx").is_err());
         assert!(parse_volumes_from(":ro").is_err());
+    }
+
+    #[test]
+    fn inspect_names_volume_mounts() {
+        let mut c = serde_json::json!({"Mounts": [
+            {"Type": "bind", "Source": "/r/volumes/data/_data", "Destination": "/d"},
+            {"Type": "bind", "Source": "/srv/_data", "Destination": "/s"},
+        ]});
+        describe_volume_mounts(&mut c);
+        assert_eq!(c["Mounts"][0]["Type"], "volume");
+        assert_eq!(c["Mounts"][0]["Name"], "data");
+        assert_eq!(c["Mounts"][1]["Type"], "bind");
     }
 
     #[test]

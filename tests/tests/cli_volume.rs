@@ -460,6 +460,17 @@ fn volumes_are_shared_read_only_and_inherited() {
     ]);
     assert_ne!(out.code(), 0, "readonly --mount was writable: {out}");
 
+    let mounts = b.run(&["inspect", "-f", "{{json .Mounts}}", &src]).ok();
+    let mounts: serde_json::Value = serde_json::from_str(mounts.out()).unwrap();
+    let named = mounts
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["Destination"] == "/s")
+        .unwrap_or_else(|| panic!("{mounts}"));
+    assert_eq!(named["Type"], "volume", "{mounts}");
+    assert_eq!(named["Name"], shared.as_str(), "{mounts}");
+
     // --volumes-from: the same volumes at the same paths; :ro makes them read-only
     b.run(&["exec", &src, "sh", "-c", "echo anon > /anon/a"])
         .ok();

@@ -176,7 +176,11 @@ pub async fn inspect(m: &Manager, a: &InspectArgs) -> i32 {
         let mut v = None;
         if want_c {
             match crate::commands::container::resolve(m, n).await {
-                Ok(c) => v = Some(crate::health::with_health(m, container_json(&c), &c.id).await),
+                Ok(c) => {
+                    let mut cj = container_json(&c);
+                    crate::mounts::describe_volume_mounts(&mut cj);
+                    v = Some(crate::health::with_health(m, cj, &c.id).await)
+                }
                 Err(e) if e.is_not_found() => {}
                 Err(e) => {
                     eprintln!("{e}");

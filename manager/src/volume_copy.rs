@@ -152,6 +152,21 @@ fn syncfs(path: &Path) {
     }
 }
 
+/// The spec annotation listing (as a JSON array) the destinations whose
+/// volumes get no copy-up (`-v NAME:/path:nocopy`).
+pub const NOCOPY_ANNOTATION: &str = "berth.volumes.nocopy";
+
+fn nocopy_destinations(spec_json: &str) -> Vec<String> {
+    let spec: serde_json::Value = serde_json::from_str(spec_json).unwrap_or_default();
+    spec.pointer(&format!(
+        "/annotations/{}",
+        NOCOPY_ANNOTATION.replace('/', "~1")
+    ))
+    .and_then(|v| v.as_str())
+    .and_then(|s| serde_json::from_str(s).ok())
+    .unwrap_or_default()
+}
+
 /// The lower dirs of a container's overlay rootfs, top first.
 fn lower_dirs(rootfs: &[MountRecord]) -> Vec<String> {
     rootfs
@@ -242,9 +257,10 @@ impl Manager {
         spec_json: &str,
         rootfs: &[MountRecord],
     ) -> Result<()> {
+        let nocopy = nocopy_destinations(spec_json);
         let wanted: Vec<(String, String)> = volume_mounts_in_spec(&self.volumes_root(), spec_json)
             .into_iter()
-            .filter(|(name, _)| is_empty_dir(&self.volume_data(name)))
+            .filter(|(name, dest)| !nocopy.contains(dest) && is_empty_dir(&self.volume_data(name)))
             .collect();
         if wanted.is_empty() {
             return Ok(());
@@ -338,6 +354,13 @@ mod tests {
         assert!(at("/escape").is_none());
         assert_eq!(at("/up").unwrap(), root);
         assert!(at("/missing").is_none());
+    }
+
+    #[test]
+    fn nocopy_comes_from_the_annotation() {
+        let spec = serde_json::json!({"annotations": {NOCOPY_ANNOTATION: r#"["/a","/b"]"#}});
+        assert_eq!(nocopy_destinations(&spec.to_string()), ["/a", "/b"]);
+        assert!(nocopy_destinations("{}").is_empty());
     }
 
     #[test]

@@ -54,6 +54,8 @@ pub struct VolumeMount {
     pub name: String,
     pub destination: String,
     pub read_only: bool,
+    /// `nocopy`, `volume-nocopy`: no copy-up of the image's content
+    pub nocopy: bool,
     /// `--mount volume-opt=…`, `volume-driver=…`, `volume-label=…`: used
     /// when the volume is created
     pub driver: String,
@@ -111,12 +113,14 @@ pub fn parse_v(spec: &str) -> Result<Result<Bind, VolumeMount>, MountError> {
         return Err(bad("empty volume name".into()));
     }
     let mut read_only = None;
+    let mut nocopy = false;
     for o in opts.split(',').filter(|o| !o.is_empty()) {
         match o {
             "ro" | "rw" if read_only.is_some() => return Err(bad("ro and rw given twice".into())),
             "ro" | "rw" => read_only = Some(o == "ro"),
-            // copy-up skipping and SELinux relabels have no effect here
-            "nocopy" | "z" | "Z" => {}
+            "nocopy" => nocopy = true,
+            // SELinux relabels have no meaning here
+            "z" | "Z" => {}
             other => return Err(bad(format!("invalid mode: {other}"))),
         }
     }
@@ -126,6 +130,7 @@ pub fn parse_v(spec: &str) -> Result<Result<Bind, VolumeMount>, MountError> {
         name: name.to_string(),
         destination: dst.to_string(),
         read_only: read_only.unwrap_or(false),
+        nocopy,
         ..Default::default()
     }))
 }
@@ -190,7 +195,8 @@ pub fn parse_mount(spec: &str) -> Result<Mount, MountError> {
                 }
                 propagation = p;
             }
-            "consistency" | "bind-nonrecursive" | "volume-nocopy" => {}
+            "consistency" | "bind-nonrecursive" => {}
+            "volume-nocopy" => vol.nocopy = truth(v).map_err(bad)?,
             "volume-driver" => vol.driver = need(v)?,
             "volume-label" => {
                 let (k, v) = key_value(&need(v)?);
@@ -407,6 +413,8 @@ pub struct Resolved {
     pub binds: Vec<Bind>,
     /// volumes this call created, removed again by [`Resolved::rollback`]
     pub created: Vec<String>,
+    /// destinations whose volume gets no copy-up
+    pub nocopy: Vec<String>,
 }
 
 impl Resolved {
@@ -467,6 +475,9 @@ pub async fn resolve(
         if info.created {
             out.created.push(info.name.clone());
         }
+        if v.nocopy {
+            out.nocopy.push(v.destination.clone());
+        }
         out.binds.push(Bind {
             source: info.mountpoint,
             destination: v.destination.clone(),
@@ -475,6 +486,18 @@ pub async fn resolve(
         });
     }
     Ok(out)
+}
+
+/// The spec annotation naming the destinations whose volumes the manager
+/// must not fill from the image (a JSON array).
+pub const NOCOPY_ANNOTATION: &str = "berth.volumes.nocopy";
+
+/// Marks the `nocopy` volume mounts in the spec for the manager.
+pub fn apply_nocopy(spec: &mut Value, resolved: &Resolved) {
+    if !resolved.nocopy.is_empty() {
+        spec["annotations"][NOCOPY_ANNOTATION] =
+            Value::String(serde_json::json!(resolved.nocopy).to_string());
+    }
 }
 
 /// `--read-only`: the root filesystem read-only (volumes and binds stay as
@@ -524,6 +547,10 @@ mod tests {
                 ..Default::default()
             })
         );
+        let Err(v) = parse_v("data:/d:nocopy").unwrap() else {
+            panic!("a named volume")
+        };
+        assert!(v.nocopy && !v.read_only);
         let Err(v) = parse_v("data:/d:ro").unwrap() else {
             panic!("a named volume")
         };

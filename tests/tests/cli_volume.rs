@@ -202,6 +202,21 @@ fn copy_up_fills_only_an_empty_volume() {
     let tmp_data = b.root().join("volumes").join(&tmp).join("_data");
     assert_eq!(tmp_data.metadata().unwrap().mode() & 0o7777, 0o1777);
 
+    // nocopy: an empty volume stays empty
+    let bare = unique_id("bare");
+    let out = b
+        .run(&[
+            "run",
+            "--rm",
+            "-v",
+            &format!("{bare}:/etc:nocopy"),
+            "busybox",
+            "ls",
+            "/etc",
+        ])
+        .ok();
+    assert_eq!(out.out(), "", "{out}");
+
     // a volume over a path the image lacks stays empty, and the path is made
     let none = unique_id("none");
     let out = b

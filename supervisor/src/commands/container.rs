@@ -197,6 +197,7 @@ async fn create_with_volumes(
     opts.binds.extend(volumes.binds.iter().cloned());
     let mut spec = spec::build(cfg, opts).map_err(|e| CliError::Invalid(e.to_string()))?;
     mounts::apply_read_only(&mut spec, f.mounts.read_only);
+    mounts::apply_nocopy(&mut spec, volumes);
     crate::health::apply(&mut spec, check);
     let (policy, retries) =
         flags::parse_restart(&f.restart).map_err(|e| CliError::Invalid(e.to_string()))?;

@@ -542,6 +542,13 @@ impl Manager {
     pub fn recover_volumes(&self) {
         let root = self.volumes_root();
         let _ = std::fs::remove_dir_all(root.join(TRASH));
+        // image views a copy-up left mounted
+        if let Ok(views) = std::fs::read_dir(self.cfg.state.join("copyup")) {
+            for v in views.flatten() {
+                crate::bundle::unmount_all(&v.path());
+                let _ = std::fs::remove_dir(v.path());
+            }
+        }
         let table = self.volume_table();
         let recs = match table.list() {
             Ok(r) => r,
@@ -566,6 +573,8 @@ impl Manager {
             let Some(name) = e.file_name().to_str().map(str::to_string) else {
                 continue;
             };
+            // a copy-up cut short: the volume itself is still empty
+            let _ = std::fs::remove_dir_all(e.path().join("_copyup"));
             if validate_name(&name).is_err() || recs.iter().any(|r| r.name == name) {
                 continue;
             }
@@ -678,6 +687,75 @@ mod tests {
         assert_eq!(t.get("v1").unwrap().unwrap(), rec);
         t.remove("v1").unwrap();
         assert!(t.list().unwrap().is_empty());
+    }
+
+    fn manager(dir: &Path) -> Manager {
+        let cfg = crate::config::Config {
+            root: dir.join("root"),
+            state: dir.join("state"),
+            runtime: "berth-runtime".into(),
+            shim: "containerd-shim-berth-v2".into(),
+            manager_bin: "berth-manager".into(),
+            debug: false,
+        };
+        std::fs::create_dir_all(&cfg.root).unwrap();
+        let store = crate::store::Store::open(&cfg.db_path()).unwrap();
+        let images = berth_image_store::ImageStore::open(&cfg.images_root()).unwrap();
+        Manager::new(cfg, store, images)
+    }
+
+    #[tokio::test]
+    async fn a_crash_at_any_step_leaves_a_volume_whole_or_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = manager(dir.path());
+        let none = BTreeMap::new;
+        let kept = m.create_volume("kept", "", none(), none()).await.unwrap();
+        assert!(kept.created);
+        std::fs::write(m.volume_data("kept").join("f"), "data").unwrap();
+        let again = m
+            .create_volume("kept", "local", none(), none())
+            .await
+            .unwrap();
+        assert!(!again.created, "create of an existing volume returns it");
+        m.create_volume("halfgone", "", none(), none())
+            .await
+            .unwrap();
+        // crash states: a directory without record (create cut short), a
+        // record without directory (removal cut short), a parked directory,
+        // a copy-up side directory
+        std::fs::create_dir_all(m.volume_data("orphan")).unwrap();
+        std::fs::create_dir_all(m.volumes_root().join(TRASH)).unwrap();
+        std::fs::rename(
+            m.volume_dir("halfgone"),
+            m.volumes_root().join(TRASH).join("halfgone-1"),
+        )
+        .unwrap();
+        std::fs::create_dir_all(m.volume_dir("kept").join("_copyup/x")).unwrap();
+        drop(m);
+
+        let m = manager(dir.path());
+        m.recover_volumes();
+        let names: Vec<String> = m
+            .list_volumes(false)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|v| v.name)
+            .collect();
+        assert_eq!(names, ["kept", "orphan"]);
+        assert_eq!(
+            std::fs::read(m.volume_data("kept").join("f")).unwrap(),
+            b"data"
+        );
+        assert!(!m.volumes_root().join(TRASH).exists());
+        assert!(!m.volume_dir("kept").join("_copyup").exists());
+
+        assert_eq!(m.remove_volume("kept", false).await.unwrap(), 4);
+        assert!(!m.volume_dir("kept").exists());
+        assert!(m.remove_volume("kept", false).await.is_err());
+        assert_eq!(m.remove_volume("kept", true).await.unwrap(), 0);
+        let (pruned, _) = m.prune_volumes().await.unwrap();
+        assert_eq!(pruned, ["orphan"]);
     }
 
     #[test]

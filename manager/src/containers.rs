@@ -162,6 +162,7 @@ impl Manager {
                 .setup_container_network(&id, &rec.name, req.network.as_ref(), spec)
                 .await?;
             let spec_json = serde_json::to_string(&spec).expect("a JSON value always serializes");
+            self.copy_up_volumes(&id, &spec_json, &rootfs).await?;
             Ok::<_, ManagerError>(self.store.update(&id, |r| {
                 r.rootfs = rootfs;
                 r.spec_json = spec_json;

@@ -101,6 +101,13 @@ pub fn config_json(c: &ImageConfig) -> String {
     if !c.labels.is_empty() {
         o.insert("Labels".into(), serde_json::json!(c.labels));
     }
+    if let Some(h) = c
+        .healthcheck
+        .as_deref()
+        .and_then(|h| serde_json::from_str::<serde_json::Value>(h).ok())
+    {
+        o.insert("Healthcheck".into(), h);
+    }
     if let Some(s) = &c.stop_signal {
         o.insert("StopSignal".into(), serde_json::json!(s));
     }

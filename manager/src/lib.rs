@@ -7,7 +7,8 @@
 //!
 //! Layout: `<root>/manager.redb` (records), `<root>/images/` (image store),
 //! `<root>/containers/<id>/<id>-json.log` (logs); `<state>/manager.sock`,
-//! `<state>/containers/<id>/` (bundles, FIFOs).
+//! `<state>/containers/<id>/` (bundles, FIFOs), `<root>/volumes/<name>/_data`
+//! (volumes).
 //!
 //! Module map. `Manager` (the shared state, in `manager`) has one `impl`
 //! block per concern, each in the module named for it:
@@ -21,6 +22,10 @@
 //! | `introspect` | `top` and `stats` | `service::tasks` |
 //! | `images` | load, import, save, pull, push, list, get, tag, remove images | `service::images` |
 //! | `recovery` | the crash-only start: reconnect live shims, record missed exits | `server` |
+//! | `layers` | commit, images from a parent and a layer tar, diff, history, the build cache | `service::layers` |
+//! | `networking` | networks, endpoints (netns, addresses, ports, names) of containers | `service::networks`, `containers` |
+//! | `volume`, `volume_copy` | local volumes, their records, copy-up of image content | `service::volumes`, `containers` |
+//! | `health` | health checks run as execs, `State.Health` kept in the store | `service::health`, `server` |
 //!
 //! The ttrpc services in `service/` are thin: each method calls one of these.
 //! Beside them: `store` (redb records), `record` (a stored container),
@@ -34,6 +39,7 @@ pub mod containers;
 pub mod error;
 pub mod events;
 pub mod exec;
+pub mod health;
 pub mod images;
 pub mod introspect;
 pub mod layers;
@@ -52,6 +58,8 @@ pub mod stopping;
 pub mod store;
 pub mod tasks;
 pub mod timefmt;
+pub mod volume;
+pub mod volume_copy;
 
 /// Version string printed by `--version`.
 pub fn version() -> String {

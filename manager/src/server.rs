@@ -85,6 +85,7 @@ pub async fn serve(cfg: Config) -> Result<(), ServeError> {
         ImageStore::open(&cfg.images_root()).map_err(|e| ServeError::Images(Box::new(e)))?;
     let socket = cfg.socket();
     let mgr = Arc::new(Manager::new(cfg, store, images));
+    mgr.recover_volumes();
     // networks first: their tables and built-ins, endpoints of removed
     // containers torn down (store reads and netlink, no shims)
     mgr.recover_networks().await;
@@ -111,6 +112,12 @@ pub async fn serve(cfg: Config) -> Result<(), ServeError> {
     services.extend(berth_proto::networks_ttrpc::create_networks(Arc::new(
         NetworksService(mgr.clone()),
     )));
+    services.extend(berth_proto::volumes_ttrpc::create_volumes(Arc::new(
+        crate::service::volumes::VolumesService(mgr.clone()),
+    )));
+    services.extend(berth_proto::health_ttrpc::create_health(Arc::new(
+        crate::service::health::HealthService(mgr.clone()),
+    )));
 
     // the socket is created 0600: only root may drive the manager
     let old = umask(Mode::from_bits_truncate(0o177));
@@ -123,7 +130,11 @@ pub async fn serve(cfg: Config) -> Result<(), ServeError> {
     let mut server = bound.map_err(listen_err)?.register_service(services);
     server.start().await.map_err(listen_err)?;
     let recovery = mgr.clone();
-    tokio::spawn(async move { recovery.recover(recovering).await });
+    tokio::spawn(async move {
+        recovery.recover(recovering).await;
+        // checks exec into containers: only once they are reconnected
+        recovery.start_health_checks();
+    });
 
     let mut term = signal(SignalKind::terminate()).map_err(ServeError::Signal)?;
     let mut int = signal(SignalKind::interrupt()).map_err(ServeError::Signal)?;

@@ -63,7 +63,8 @@ impl Store {
         Ok(Store { db })
     }
 
-    /// The database, for tables other modules own (networks).
+    /// The database, for modules that keep tables of their own in it
+    /// (networks, volumes).
     pub fn db(&self) -> &Database {
         &self.db
     }

@@ -67,3 +67,31 @@ pub mod task;
 pub mod runc_options {
     include!(concat!(env!("OUT_DIR"), "/berth/runc_options.rs"));
 }
+
+/// `berth.manager.v1` Volumes messages (protos/berth/manager/v1/volumes.proto).
+#[allow(clippy::all, missing_docs, unused_mut, dead_code, non_camel_case_types)]
+#[allow(non_snake_case, non_upper_case_globals, unused_results, trivial_casts)]
+pub mod volumes {
+    include!(concat!(env!("OUT_DIR"), "/berth/volumes.rs"));
+}
+
+/// `berth.manager.v1` Volumes async ttrpc server and client.
+#[allow(clippy::all, missing_docs, unused_mut, dead_code, non_camel_case_types)]
+#[allow(non_snake_case, non_upper_case_globals, unused_results, unused_imports)]
+pub mod volumes_ttrpc {
+    include!(concat!(env!("OUT_DIR"), "/berth/volumes_ttrpc.rs"));
+}
+
+/// `berth.manager.v1` Health messages (protos/berth/manager/v1/health.proto).
+#[allow(clippy::all, missing_docs, unused_mut, dead_code, non_camel_case_types)]
+#[allow(non_snake_case, non_upper_case_globals, unused_results, trivial_casts)]
+pub mod health {
+    include!(concat!(env!("OUT_DIR"), "/berth/health.rs"));
+}
+
+/// `berth.manager.v1` Health async ttrpc server and client.
+#[allow(clippy::all, missing_docs, unused_mut, dead_code, non_camel_case_types)]
+#[allow(non_snake_case, non_upper_case_globals, unused_results, unused_imports)]
+pub mod health_ttrpc {
+    include!(concat!(env!("OUT_DIR"), "/berth/health_ttrpc.rs"));
+}

@@ -96,6 +96,8 @@ pub enum Command {
     System(SystemArgs),
     /// Show the berth version information
     Version,
+    /// Manage volumes
+    Volume(crate::commands::volume::VolumeArgs),
 }
 
 /// Flags shared by `run` and `create`.
@@ -116,7 +118,7 @@ pub struct CreateFlags {
     /// Overwrite the default ENTRYPOINT of the image
     #[arg(long)]
     pub entrypoint: Option<String>,
-    /// Bind mount a volume (host-path:container-path[:ro])
+    /// Bind mount a volume (host-path:container-path[:ro], name:container-path[:ro], container-path)
     #[arg(short = 'v', long = "volume")]
     pub volume: Vec<String>,
     /// Mount a tmpfs directory (path[:options])
@@ -160,6 +162,10 @@ pub struct CreateFlags {
     /// Timeout (in seconds) to stop a container
     #[arg(long = "stop-timeout")]
     pub stop_timeout: Option<u32>,
+    #[command(flatten)]
+    pub mounts: crate::mounts::MountFlags,
+    #[command(flatten)]
+    pub health: crate::health::HealthFlags,
     /// Image
     pub image: String,
     /// Command and its arguments
@@ -217,6 +223,9 @@ pub struct RmArgs {
     /// Force the removal of a running container (uses SIGKILL)
     #[arg(short = 'f', long)]
     pub force: bool,
+    /// Remove anonymous volumes associated with the container
+    #[arg(short = 'v', long = "volumes")]
+    pub volumes: bool,
     #[arg(required = true)]
     pub containers: Vec<String>,
 }
@@ -477,7 +486,12 @@ pub enum SystemCommand {
         /// Do not prompt for confirmation
         #[arg(short = 'f', long)]
         force: bool,
+        /// Prune volumes
+        #[arg(long)]
+        volumes: bool,
     },
+    /// Show berth disk usage
+    Df,
 }
 
 #[cfg(test)]
@@ -575,7 +589,8 @@ mod tests {
             Some(Command::System(SystemArgs {
                 command: SystemCommand::Prune {
                     all: true,
-                    force: true
+                    force: true,
+                    volumes: false
                 }
             }))
         ));

@@ -37,6 +37,8 @@ pub struct Manager {
     /// images made from containers and tars, diff, history, the build cache
     pub layers: LayersClient,
     pub networks: berth_proto::networks_ttrpc::NetworksClient,
+    pub volumes: berth_proto::volumes_ttrpc::VolumesClient,
+    pub health: berth_proto::health_ttrpc::HealthClient,
     socket: String,
     /// Where a lost manager's successor is found (or started) again.
     dirs: Option<Dirs>,
@@ -51,7 +53,9 @@ impl Manager {
             events: EventsClient::new(c.clone()),
             system: SystemClient::new(c.clone()),
             layers: LayersClient::new(c.clone()),
-            networks: berth_proto::networks_ttrpc::NetworksClient::new(c),
+            networks: berth_proto::networks_ttrpc::NetworksClient::new(c.clone()),
+            volumes: berth_proto::volumes_ttrpc::VolumesClient::new(c.clone()),
+            health: berth_proto::health_ttrpc::HealthClient::new(c),
             socket: socket.display().to_string(),
             dirs: None,
         }

@@ -18,7 +18,9 @@ pub mod commands;
 pub mod error;
 pub mod flags;
 pub mod format;
+pub mod health;
 pub mod logs;
+pub mod mounts;
 pub mod netflags;
 pub mod paths;
 pub mod progress;
@@ -136,10 +138,16 @@ async fn dispatch(m: &Manager, command: Command, dirs: &Dirs) -> i32 {
         },
         Command::System(s) => match s.command {
             SystemCommand::Info => system::info(m).await,
-            SystemCommand::Prune { all, force } => system::prune(m, all, force).await,
+            SystemCommand::Prune {
+                all,
+                force,
+                volumes,
+            } => system::prune(m, all, force, volumes).await,
+            SystemCommand::Df => commands::df::df(m).await,
         },
         Command::Network(a) => crate::commands::network::network(m, a).await,
         Command::Port(a) => crate::commands::network::port(m, &a).await,
         Command::Version => system::version(m).await,
+        Command::Volume(a) => commands::volume::volume(m, &a).await,
     }
 }

@@ -19,10 +19,11 @@ fn malformed_flags_duplicate_name_and_unknown_image() {
     let b = Berth::new();
     b.load_busybox();
     for args in [
-        &["run", "--rm", "-v", "relative:/x", "busybox", "true"][..],
+        &["run", "--rm", "-v", "relative", "busybox", "true"][..],
+        &["run", "--rm", "-v", "bad/name:/x", "busybox", "true"],
         &["run", "--rm", "-v", "/tmp:/x:bogus", "busybox", "true"],
         &["run", "--rm", "-v", "/no/such/dir:/x", "busybox", "true"],
-        &["run", "--rm", "-v", "/tmp", "busybox", "true"],
+        &["run", "--rm", "-v", "vol:/x:bogus", "busybox", "true"],
         &["create", "-m", "lots", "busybox"],
         &["create", "--network", "bridge", "busybox"],
     ] {

@@ -214,6 +214,13 @@ pub struct RunConfig {
         skip_serializing_if = "Option::is_none"
     )]
     pub stop_signal: Option<String>,
+    /// docker's `HEALTHCHECK` (not in the OCI spec, kept as it is).
+    #[serde(
+        rename = "Healthcheck",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub healthcheck: Option<serde_json::Value>,
 }
 
 impl RunConfig {
@@ -236,6 +243,11 @@ impl RunConfig {
                 .unwrap_or_default(),
             labels: self.labels.clone().unwrap_or_default(),
             stop_signal: self.stop_signal.clone().filter(|s| !s.is_empty()),
+            healthcheck: self
+                .healthcheck
+                .as_ref()
+                .filter(|h| h.is_object())
+                .map(|h| h.to_string()),
         }
     }
 }

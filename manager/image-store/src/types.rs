@@ -33,6 +33,8 @@ pub struct ImageConfig {
     pub volumes: Vec<String>,
     pub labels: BTreeMap<String, String>,
     pub stop_signal: Option<String>,
+    /// docker's `Healthcheck` object, as JSON text.
+    pub healthcheck: Option<String>,
 }
 
 /// `get`: one image in full.

@@ -6,8 +6,10 @@
 pub mod containers;
 pub mod events;
 pub mod forward;
+pub mod health;
 pub mod images;
 pub mod layers;
 pub mod networks;
 pub mod system;
 pub mod tasks;
+pub mod volumes;

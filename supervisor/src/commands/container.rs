@@ -12,6 +12,7 @@ use crate::cli::{AttachArgs, CreateFlags, KillArgs, Names, RmArgs, StartArgs, St
 use crate::client::Manager;
 use crate::error::{CliError, EXIT_BERTH_FAILED};
 use crate::flags;
+use crate::mounts;
 use crate::session::{self, AttachOptions, Outcome};
 use crate::spec::{self, ImageConfig, Network, RunOptions};
 
@@ -61,6 +62,9 @@ pub fn run_options(f: &CreateFlags) -> Result<RunOptions, CliError> {
             return Err(CliError::Invalid(format!("invalid label: '{l}'")));
         }
     }
+    let plan = mounts::MountPlan::parse(&f.volume, &f.tmpfs, &f.mounts)
+        .map_err(|e| CliError::Invalid(e.to_string()))?;
+    crate::health::from_flags(&f.health).map_err(|e| CliError::Invalid(e.to_string()))?;
     Ok(RunOptions {
         entrypoint: f.entrypoint.clone(),
         command: f.command.clone(),
@@ -79,18 +83,9 @@ pub fn run_options(f: &CreateFlags) -> Result<RunOptions, CliError> {
             .map_err(inv)?,
         tty: f.tty,
         open_stdin: f.interactive,
-        binds: f
-            .volume
-            .iter()
-            .map(|v| flags::parse_volume(v))
-            .collect::<Result<_, _>>()
-            .map_err(inv)?,
-        tmpfs: f
-            .tmpfs
-            .iter()
-            .map(|t| flags::parse_tmpfs(t))
-            .collect::<Result<_, _>>()
-            .map_err(inv)?,
+        // volumes join the host binds once they exist (create_container)
+        binds: plan.binds,
+        tmpfs: plan.tmpfs,
         network,
         memory: f
             .memory
@@ -157,11 +152,37 @@ pub async fn get_or_pull(m: &Manager, reference: &str) -> Result<ImageInfo, CliE
 /// `run` opens the log, which the manager makes at create, before the start,
 /// and reads it to its end from the open file whenever the removal comes.
 pub async fn create_container(m: &Manager, f: &CreateFlags) -> Result<ContainerInfo, CliError> {
-    let opts = run_options(f)?;
+    let mut opts = run_options(f)?;
     let image = get_or_pull(m, &f.image).await?;
     let cfg = ImageConfig::from_json(&image.config_json)
         .map_err(|e| CliError::Invalid(format!("image {}: {e}", f.image)))?;
-    let spec = spec::build(&cfg, &opts).map_err(|e| CliError::Invalid(e.to_string()))?;
+    let plan = mounts::MountPlan::parse(&f.volume, &f.tmpfs, &f.mounts)
+        .map_err(|e| CliError::Invalid(e.to_string()))?;
+    let check =
+        crate::health::from_flags(&f.health).map_err(|e| CliError::Invalid(e.to_string()))?;
+    let check = crate::health::merge(check, &image.config_json);
+    let volumes = mounts::resolve(m, &plan, &image.config_json).await?;
+    let created = create_with_volumes(m, f, &mut opts, &cfg, &volumes, check.as_ref()).await;
+    if created.is_err() {
+        volumes.rollback(m).await;
+    }
+    created
+}
+
+/// The rest of [`create_container`] once the volumes exist.
+async fn create_with_volumes(
+    m: &Manager,
+    f: &CreateFlags,
+    opts: &mut RunOptions,
+    cfg: &ImageConfig,
+    volumes: &mounts::Resolved,
+    check: Option<&serde_json::Value>,
+) -> Result<ContainerInfo, CliError> {
+    opts.binds.extend(volumes.binds.iter().cloned());
+    let mut spec = spec::build(cfg, opts).map_err(|e| CliError::Invalid(e.to_string()))?;
+    mounts::apply_read_only(&mut spec, f.mounts.read_only);
+    mounts::apply_nocopy(&mut spec, volumes);
+    crate::health::apply(&mut spec, check);
     let (policy, retries) =
         flags::parse_restart(&f.restart).map_err(|e| CliError::Invalid(e.to_string()))?;
     let mut req = CreateContainerRequest::new();
@@ -200,15 +221,20 @@ pub async fn create_container(m: &Manager, f: &CreateFlags) -> Result<ContainerI
         .map_err(|e| m.err(e))
 }
 
-/// Deletes a container, treating "already gone" as success.
-async fn remove_quietly(m: &Manager, id: &str, force: bool) -> Result<(), CliError> {
+/// Deletes a container (`--rm`) and its anonymous volumes, treating
+/// "already gone" as success.
+async fn remove_quietly(m: &Manager, c: &ContainerInfo, force: bool) -> Result<(), CliError> {
     let mut d = DeleteContainerRequest::new();
-    d.id = id.to_string();
+    d.id = c.id.clone();
     d.force = force;
+    // the manager's auto-remove takes the anonymous volumes too, unless
+    // this delete came first
     match delete_again(m, &d).await {
-        Err(e) if e.is_not_found() => Ok(()),
-        other => other,
+        Err(e) if e.is_not_found() => {}
+        Err(e) => return Err(e),
+        Ok(()) => {}
     }
+    crate::commands::volume::remove_anonymous(m, &c.spec_json).await
 }
 
 /// DeleteContainer, again to the next manager if this one went away; a
@@ -254,7 +280,7 @@ pub async fn run(m: &Manager, f: &CreateFlags, detach: bool) -> i32 {
     if detach {
         if let Err((e, code)) = session::start_task(m, &c.id).await {
             if f.rm {
-                let _ = remove_quietly(m, &c.id, true).await;
+                let _ = remove_quietly(m, &c, true).await;
             }
             return fail(e, code);
         }
@@ -271,7 +297,7 @@ pub async fn run(m: &Manager, f: &CreateFlags, detach: bool) -> i32 {
         Ok(Outcome::Exited(code)) => {
             // the manager removes it (auto-remove); this waits for that
             if f.rm {
-                if let Err(e) = remove_quietly(m, &c.id, false).await {
+                if let Err(e) = remove_quietly(m, &c, false).await {
                     return fail(e, EXIT_BERTH_FAILED);
                 }
             }
@@ -283,7 +309,7 @@ pub async fn run(m: &Manager, f: &CreateFlags, detach: bool) -> i32 {
         }
         Err((e, code)) => {
             if f.rm {
-                let _ = remove_quietly(m, &c.id, true).await;
+                let _ = remove_quietly(m, &c, true).await;
             }
             fail(e, code)
         }
@@ -429,10 +455,19 @@ pub async fn kill(m: &Manager, a: &KillArgs) -> i32 {
 /// `berth rm`.
 pub async fn rm(m: &Manager, a: &RmArgs) -> i32 {
     each(&a.containers, |n| async move {
+        let spec = if a.volumes {
+            Some(resolve(m, n).await?.spec_json)
+        } else {
+            None
+        };
         let mut d = DeleteContainerRequest::new();
         d.id = n.to_string();
         d.force = a.force;
-        delete_again(m, &d).await
+        delete_again(m, &d).await?;
+        if let Some(spec) = spec {
+            crate::commands::volume::remove_anonymous(m, &spec).await?;
+        }
+        Ok(())
     })
     .await
 }

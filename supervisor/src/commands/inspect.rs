@@ -328,7 +328,8 @@ pub async fn inspect(m: &Manager, a: &InspectArgs) -> i32 {
                 Ok(c) => {
                     let mut j = container_json(&c);
                     crate::commands::network::add_network_settings(m, &c, &mut j).await;
-                    v = Some(j)
+                    crate::mounts::describe_volume_mounts(&mut j);
+                    v = Some(crate::health::with_health(m, j, &c.id).await)
                 }
                 Err(e) if e.is_not_found() => {}
                 Err(e) => {

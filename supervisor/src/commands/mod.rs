@@ -2,6 +2,7 @@
 
 pub mod build;
 pub mod container;
+pub mod df;
 pub mod exec;
 pub mod images;
 pub mod inspect;
@@ -9,3 +10,4 @@ pub mod network;
 pub mod layers;
 pub mod system;
 pub mod view;
+pub mod volume;

@@ -41,10 +41,13 @@ pub async fn info(m: &Manager) -> i32 {
 }
 
 /// `berth system prune`: asks first unless `-f`.
-pub async fn prune(m: &Manager, all: bool, force: bool) -> i32 {
+pub async fn prune(m: &Manager, all: bool, force: bool, volumes: bool) -> i32 {
     if !force {
         println!("WARNING! This will remove:");
         println!("  - all stopped containers");
+        if volumes {
+            println!("  - all volumes not used by at least one container");
+        }
         if all {
             println!("  - all images without at least one container associated to them");
         } else {
@@ -69,6 +72,17 @@ pub async fn prune(m: &Manager, all: bool, force: bool) -> i32 {
                 }
                 println!();
             }
+            // after the containers, whose removal frees their volumes
+            let mut reclaimed = p.space_reclaimed;
+            if volumes {
+                match crate::commands::volume::prune_volumes(m).await {
+                    Ok(n) => reclaimed += n,
+                    Err(e) => {
+                        eprintln!("{e}");
+                        return 1;
+                    }
+                }
+            }
             if !p.images_deleted.is_empty() {
                 println!("Deleted Images:");
                 for i in &p.images_deleted {
@@ -76,7 +90,7 @@ pub async fn prune(m: &Manager, all: bool, force: bool) -> i32 {
                 }
                 println!();
             }
-            println!("Total reclaimed space: {}", human_size(p.space_reclaimed));
+            println!("Total reclaimed space: {}", human_size(reclaimed));
             0
         }
         Err(e) => {

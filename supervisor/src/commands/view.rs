@@ -77,6 +77,11 @@ pub async fn ps(m: &Manager, a: &PsArgs) -> i32 {
     let now = Utc::now();
     let ports = crate::commands::network::ports_by_container(m).await;
     let ports_of = |c: &ContainerInfo| ports.get(&c.id).cloned().unwrap_or_default();
+    let ids: Vec<String> = list.iter().map(|c| c.id.clone()).collect();
+    let health = crate::health::states(m, &ids).await;
+    let status_of = |c: &ContainerInfo, now| {
+        crate::health::status_with_health(status_of(c, now), c, health.get(&c.id))
+    };
     match a.format.as_deref() {
         Some("json") => {
             for c in &list {

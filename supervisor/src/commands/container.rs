@@ -162,7 +162,15 @@ pub async fn create_container(m: &Manager, f: &CreateFlags) -> Result<ContainerI
         crate::health::from_flags(&f.health).map_err(|e| CliError::Invalid(e.to_string()))?;
     let check = crate::health::merge(check, &image.config_json);
     let volumes = mounts::resolve(m, &plan, &image.config_json).await?;
-    let created = create_with_volumes(m, f, &mut opts, &cfg, &volumes, check.as_ref()).await;
+    let created = create_with_volumes(
+        m,
+        f,
+        &mut opts,
+        (&cfg, &image.config_json),
+        &volumes,
+        check.as_ref(),
+    )
+    .await;
     if created.is_err() {
         volumes.rollback(m).await;
     }
@@ -174,7 +182,7 @@ async fn create_with_volumes(
     m: &Manager,
     f: &CreateFlags,
     opts: &mut RunOptions,
-    cfg: &ImageConfig,
+    (cfg, image_config_json): (&ImageConfig, &str),
     volumes: &mounts::Resolved,
     check: Option<&serde_json::Value>,
 ) -> Result<ContainerInfo, CliError> {
@@ -211,7 +219,7 @@ async fn create_with_volumes(
     };
     req.stop_timeout = f.stop_timeout.unwrap_or(10);
     req.network = Some(
-        crate::netflags::request(&f.network, &f.net, &image.config_json)
+        crate::netflags::request(&f.network, &f.net, image_config_json)
             .map_err(CliError::Invalid)?,
     )
     .into();

@@ -174,6 +174,63 @@ fn flags_make_starting_healthy_and_unhealthy_containers() {
 }
 
 #[test]
+fn a_check_that_hangs_is_killed_at_its_timeout() {
+    require_root!();
+    let b = Berth::new();
+    b.load_busybox();
+    let c = unique_id("slow");
+    b.run(&[
+        "run",
+        "-d",
+        "--name",
+        &c,
+        "--health-cmd",
+        "sleep 30",
+        "--health-timeout",
+        "200ms",
+        "--health-interval",
+        "300ms",
+        "--health-retries",
+        "1",
+        "busybox",
+        "sleep",
+        "300",
+    ])
+    .ok();
+    wait_status(&b, &c, "unhealthy", Duration::from_secs(15));
+    let h = health(&b, &c);
+    let last = &h["Log"][0];
+    assert_eq!(last["ExitCode"], -1, "{h}");
+    assert_eq!(
+        last["Output"], "Health check exceeded timeout (200ms)",
+        "{h}"
+    );
+    // killed probes do not pile up: at most the one in flight runs
+    for _ in 0..3 {
+        let out = b.run(&["exec", &c, "sh", "-c", "ps -o args | grep -cx 'sleep 30'"]);
+        let n: u32 = out.out().parse().unwrap_or(99);
+        assert!(n <= 1, "probes left running: {out}");
+        std::thread::sleep(Duration::from_millis(400));
+    }
+    // and are reaped: their FIFOs go (two belong to the probe in flight)
+    let id = b
+        .run(&["inspect", "-f", "{{.Id}}", &c])
+        .ok()
+        .out()
+        .to_string();
+    let exec_dir = b.state().join("containers").join(&id).join("exec");
+    let left = std::fs::read_dir(&exec_dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", exec_dir.display()))
+        .count();
+    assert!(
+        left <= 4,
+        "{left} exec FIFOs left in {}",
+        exec_dir.display()
+    );
+    b.run(&["rm", "-f", &c]).ok();
+}
+
+#[test]
 fn checks_resume_after_the_manager_is_killed() {
     require_root!();
     let b = Berth::new();

@@ -61,7 +61,7 @@ fn flags_make_starting_healthy_and_unhealthy_containers() {
         .spawn()
         .unwrap();
     let mut ev_out = events.stdout.take().unwrap();
-    // a slow first check: the container is starting until it has run
+    // a first check 5 s away: the container is starting until it has run
     b.run(&[
         "run",
         "-d",
@@ -70,7 +70,7 @@ fn flags_make_starting_healthy_and_unhealthy_containers() {
         "--health-cmd",
         "echo checked; test -e /tmp/ready",
         "--health-interval",
-        "2s",
+        "5s",
         "--health-retries",
         "5",
         "busybox",
@@ -102,7 +102,7 @@ fn flags_make_starting_healthy_and_unhealthy_containers() {
     );
     assert_eq!(status(&b, &good), "starting");
 
-    wait_status(&b, &good, "healthy", Duration::from_secs(15));
+    wait_status(&b, &good, "healthy", Duration::from_secs(30));
     assert!(
         ps_row(&b, &good).contains("(healthy)"),
         "{}",

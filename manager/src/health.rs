@@ -390,6 +390,9 @@ impl Manager {
                     let _ = self
                         .kill_task(&rec.id, "SIGKILL", false, &exec.exec_id)
                         .await;
+                    // reap it, so the shim, the FIFOs and the exec table let go
+                    let reap = self.wait_exec(&rec.id, &exec.exec_id);
+                    let _ = tokio::time::timeout(Duration::from_secs(5), reap).await;
                     Ok(None)
                 }
             }

@@ -523,6 +523,19 @@ impl Manager {
         Ok((deleted, reclaimed))
     }
 
+    /// Checks that every volume a just-stored container mounts still exists.
+    /// Under the volume lock: a removal either finished before (the
+    /// container is refused) or comes after and sees the container as a user.
+    pub async fn check_volumes_exist(&self, spec_json: &str) -> Result<()> {
+        let _g = VOLUME_OPS.lock().await;
+        for name in volumes_in_spec(&self.volumes_root(), spec_json) {
+            if self.volume_table().get(&name)?.is_none() {
+                return Err(Self::no_such_volume(&name));
+            }
+        }
+        Ok(())
+    }
+
     /// Removes the anonymous volumes a (removed) container's spec mounted
     /// that no other container uses: `rm -v` and `--rm`.
     pub async fn remove_anonymous_volumes(&self, spec_json: &str) {
@@ -756,6 +769,24 @@ mod tests {
         assert_eq!(m.remove_volume("kept", true).await.unwrap(), 0);
         let (pruned, _) = m.prune_volumes().await.unwrap();
         assert_eq!(pruned, ["orphan"]);
+    }
+
+    #[tokio::test]
+    async fn a_container_is_refused_a_volume_removed_under_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = manager(dir.path());
+        let v = m
+            .create_volume("here", "", BTreeMap::new(), BTreeMap::new())
+            .await
+            .unwrap();
+        let spec = |src: &str| {
+            serde_json::json!({"mounts": [{"destination": "/d", "type": "bind", "source": src}]})
+                .to_string()
+        };
+        m.check_volumes_exist(&spec(&v.mountpoint)).await.unwrap();
+        let gone = m.volume_data("gone").display().to_string();
+        let e = m.check_volumes_exist(&spec(&gone)).await.unwrap_err();
+        assert_eq!(e.to_string(), "get gone: no such volume");
     }
 
     #[test]

@@ -257,6 +257,7 @@ impl Manager {
         spec_json: &str,
         rootfs: &[MountRecord],
     ) -> Result<()> {
+        self.check_volumes_exist(spec_json).await?;
         let nocopy = nocopy_destinations(spec_json);
         let wanted: Vec<(String, String)> = volume_mounts_in_spec(&self.volumes_root(), spec_json)
             .into_iter()

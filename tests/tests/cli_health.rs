@@ -61,7 +61,7 @@ fn flags_make_starting_healthy_and_unhealthy_containers() {
         .spawn()
         .unwrap();
     let mut ev_out = events.stdout.take().unwrap();
-    // a slow first check: the container is starting until it has run
+    // a first check 5 s away: the container is starting until it has run
     b.run(&[
         "run",
         "-d",
@@ -70,7 +70,7 @@ fn flags_make_starting_healthy_and_unhealthy_containers() {
         "--health-cmd",
         "echo checked; test -e /tmp/ready",
         "--health-interval",
-        "2s",
+        "5s",
         "--health-retries",
         "5",
         "busybox",
@@ -102,7 +102,7 @@ fn flags_make_starting_healthy_and_unhealthy_containers() {
     );
     assert_eq!(status(&b, &good), "starting");
 
-    wait_status(&b, &good, "healthy", Duration::from_secs(15));
+    wait_status(&b, &good, "healthy", Duration::from_secs(30));
     assert!(
         ps_row(&b, &good).contains("(healthy)"),
         "{}",
@@ -171,6 +171,63 @@ fn flags_make_starting_healthy_and_unhealthy_containers() {
     assert!(!out.stdout.contains("Health"), "{out}");
     assert!(!ps_row(&b, &plain).contains('('), "{}", ps_row(&b, &plain));
     b.run(&["rm", "-f", &good, &bad, &flip, &plain]).ok();
+}
+
+#[test]
+fn a_check_that_hangs_is_killed_at_its_timeout() {
+    require_root!();
+    let b = Berth::new();
+    b.load_busybox();
+    let c = unique_id("slow");
+    b.run(&[
+        "run",
+        "-d",
+        "--name",
+        &c,
+        "--health-cmd",
+        "sleep 30",
+        "--health-timeout",
+        "200ms",
+        "--health-interval",
+        "300ms",
+        "--health-retries",
+        "1",
+        "busybox",
+        "sleep",
+        "300",
+    ])
+    .ok();
+    wait_status(&b, &c, "unhealthy", Duration::from_secs(15));
+    let h = health(&b, &c);
+    let last = &h["Log"][0];
+    assert_eq!(last["ExitCode"], -1, "{h}");
+    assert_eq!(
+        last["Output"], "Health check exceeded timeout (200ms)",
+        "{h}"
+    );
+    // killed probes do not pile up: at most the one in flight runs
+    for _ in 0..3 {
+        let out = b.run(&["exec", &c, "sh", "-c", "ps -o args | grep -cx 'sleep 30'"]);
+        let n: u32 = out.out().parse().unwrap_or(99);
+        assert!(n <= 1, "probes left running: {out}");
+        std::thread::sleep(Duration::from_millis(400));
+    }
+    // and are reaped: their FIFOs go (two belong to the probe in flight)
+    let id = b
+        .run(&["inspect", "-f", "{{.Id}}", &c])
+        .ok()
+        .out()
+        .to_string();
+    let exec_dir = b.state().join("containers").join(&id).join("exec");
+    let left = std::fs::read_dir(&exec_dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", exec_dir.display()))
+        .count();
+    assert!(
+        left <= 4,
+        "{left} exec FIFOs left in {}",
+        exec_dir.display()
+    );
+    b.run(&["rm", "-f", &c]).ok();
 }
 
 #[test]

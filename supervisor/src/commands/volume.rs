@@ -108,7 +108,7 @@ pub async fn create(m: &Manager, a: &CreateArgs) -> i32 {
     let name = match (&a.name_flag, &a.name) {
         (Some(x), Some(y)) if x != y => {
             eprintln!(
-                "conflicting options: either specify --name or provide positional arg, not both"
+                "Conflicting options: either specify --name or provide positional arg, not both"
             );
             return 1;
         }

@@ -3,9 +3,9 @@
 //! reports failures over the sync channel instead of returning them.
 
 use crate::config::Bundle;
-use crate::plan::NamespacePlan;
+use crate::namespaces::NamespacePlan;
 use crate::sync::{Channel, Message};
-use crate::{console, hooks, process, rootfs};
+use crate::{console, hooks, process_setup, rootfs};
 use oci_spec::runtime::LinuxNamespaceType;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
@@ -46,7 +46,7 @@ pub enum Error {
     #[error(transparent)]
     Rootfs(#[from] rootfs::Error),
     #[error(transparent)]
-    Process(#[from] process::Error),
+    Process(#[from] process_setup::Error),
     #[error(transparent)]
     Console(#[from] console::Error),
     #[error(transparent)]
@@ -104,7 +104,7 @@ fn run(ch: &Channel, ctx: &InitContext) -> Result<std::convert::Infallible, Erro
         }
     };
     // until Go, an unprivileged runtime may have needed us dumpable
-    process::set_non_dumpable();
+    process_setup::set_non_dumpable();
     if let Some(direct) = &ctx.direct {
         if let Some(files) = direct.cgroup {
             files.add_self(direct.in_unified).map_err(|e| Error::Io {
@@ -113,7 +113,8 @@ fn run(ch: &Channel, ctx: &InitContext) -> Result<std::convert::Infallible, Erro
             })?;
         }
         if direct.new_cgroup_ns {
-            crate::plan::unshare(libc::CLONE_NEWCGROUP).map_err(sys("create cgroup namespace"))?;
+            crate::namespaces::unshare(libc::CLONE_NEWCGROUP)
+                .map_err(sys("create cgroup namespace"))?;
         }
     }
     let spec = &ctx.bundle.spec;
@@ -234,7 +235,7 @@ fn run(ch: &Channel, ctx: &InitContext) -> Result<std::convert::Infallible, Erro
     }
     let state_dir = open_dir(&ctx.state_dir)?;
     let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().clone());
-    let mut listener = process::NotifyListener::connect(seccomp.as_ref())?;
+    let mut listener = process_setup::NotifyListener::connect(seccomp.as_ref())?;
     if let (Some(l), Some(s)) = (listener.as_mut(), seccomp.as_ref()) {
         let state = ctx.bundle.state_json(ctx.id, host_pid, "created");
         l.describe(
@@ -256,7 +257,7 @@ fn run(ch: &Channel, ctx: &InitContext) -> Result<std::convert::Infallible, Erro
         nix::unistd::chdir("/").map_err(sys("chdir"))?;
     }
     if let Some(p) = spec.linux().as_ref().and_then(|l| l.personality().clone()) {
-        let persona = crate::plan::personality(&p).map_err(|e| Error::Io {
+        let persona = crate::process_setup::personality(&p).map_err(|e| Error::Io {
             what: "personality".into(),
             source: std::io::Error::other(e),
         })?;
@@ -266,17 +267,17 @@ fn run(ch: &Channel, ctx: &InitContext) -> Result<std::convert::Infallible, Erro
         }
     }
     if has_process {
-        process::chdir_cwd(&process)?;
-        process::set_rlimits(&process)?;
+        process_setup::chdir_cwd(&process)?;
+        process_setup::set_rlimits(&process)?;
     }
     if let Some(slave) = &pty {
         console::become_controlling(slave)?;
     }
     drop(pty);
     let exec_plan = has_process
-        .then(|| process::plan_exec(&process, process.user().uid()))
+        .then(|| process_setup::plan_exec(&process, process.user().uid()))
         .transpose()?;
-    process::close_leaked_fds(ctx.preserve_fds)?;
+    process_setup::close_leaked_fds(ctx.preserve_fds)?;
 
     // setup is done: from here the runtime may exit; our parent is whoever
     // reaps us, so a runtime exit must no longer kill us
@@ -307,13 +308,13 @@ fn run(ch: &Channel, ctx: &InitContext) -> Result<std::convert::Infallible, Erro
             source: std::io::Error::other("config.json has no process to run"),
         });
     };
-    process::finalize(
+    process_setup::finalize(
         &process,
         seccomp.as_ref(),
         listener.as_ref(),
-        process::setgroups_allowed(),
+        process_setup::setgroups_allowed(),
     )?;
-    Err(process::exec(&exec_plan).into())
+    Err(process_setup::exec(&exec_plan).into())
 }
 
 fn open_dir(p: &Path) -> Result<OwnedFd, Error> {

@@ -8,7 +8,7 @@
 
 use crate::config::{self, Bundle};
 use crate::init::{self, InitContext};
-use crate::plan::NamespacePlan;
+use crate::namespaces::NamespacePlan;
 use crate::state::{self, ContainerState};
 use crate::sync::{self, Message};
 use crate::{console, hooks, idmap, spawn};
@@ -224,7 +224,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
             // an unprivileged runtime (or newuidmap) may open our /proc files
             // to write the id maps only while we are dumpable; init drops it
             if !id_maps.as_ref().is_some_and(|m| m.needs_dumpable()) {
-                crate::process::set_non_dumpable();
+                crate::process_setup::set_non_dumpable();
             }
             ctx.direct = Some(init::Direct {
                 cgroup: join_files.as_ref(),
@@ -303,7 +303,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
                     cleanup.pids.retain(|p| *p != intermediate);
                 }
                 parent.send(&Message::Go { host_pid: pid })?;
-                let (start_time, _) = crate::proc::stat(init_pid)
+                let (start_time, _) = crate::procfs::stat(init_pid)
                     .ok_or_else(|| Error::Child("init exited right after it was cloned".into()))?;
                 st = Some(ContainerState {
                     id: opts.id.to_string(),

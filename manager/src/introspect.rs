@@ -11,14 +11,12 @@ use crate::record::{now_nanos, timestamp};
 
 const TITLES: &[&str] = &["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"];
 
-/// Clock ticks per second for /proc times.
+/// Clock ticks per second for /proc times (100 if sysconf can't say).
 fn ticks() -> u64 {
-    // SAFETY: sysconf has no memory-safety preconditions.
-    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if t > 0 {
-        t as u64
-    } else {
-        100
+    use nix::unistd::{sysconf, SysconfVar};
+    match sysconf(SysconfVar::CLK_TCK) {
+        Ok(Some(t)) if t > 0 => t as u64,
+        _ => 100,
     }
 }
 

@@ -208,18 +208,9 @@ pub struct ShimClient {
     service: &'static str,
 }
 
-/// ttrpc addresses need a scheme; shims print either form.
-fn ttrpc_address(address: &str) -> String {
-    if address.contains("://") {
-        address.to_string()
-    } else {
-        format!("unix://{address}")
-    }
-}
-
 impl ShimClient {
     pub async fn connect(addr: &ShimAddress) -> Result<ShimClient> {
-        let client = ttrpc::r#async::Client::connect(&ttrpc_address(&addr.address))
+        let client = ttrpc::r#async::Client::connect(&berth_proto::ttrpc_url(&addr.address))
             .await
             .map_err(|source| ShimError::Connect {
                 address: addr.address.clone(),
@@ -407,11 +398,5 @@ mod tests {
         assert!(parse_bootstrap(r#"{"version":3,"address":"","protocol":"ttrpc"}"#).is_err());
         assert!(parse_bootstrap(r#"{"version":3,"address":"x","protocol":"grpc"}"#).is_err());
         assert!(parse_bootstrap(r#"{"version":9,"address":"x"}"#).is_err());
-    }
-
-    #[test]
-    fn plain_paths_get_a_scheme() {
-        assert_eq!(ttrpc_address("/a/b.sock"), "unix:///a/b.sock");
-        assert_eq!(ttrpc_address("unix:///a"), "unix:///a");
     }
 }

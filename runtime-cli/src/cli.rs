@@ -466,6 +466,45 @@ pub fn normalize_args<I: IntoIterator<Item = String>>(args: I) -> Vec<String> {
     out
 }
 
+/// Parses exec's `--user uid[:gid]`.
+pub fn parse_user(s: &str) -> Result<(u32, Option<u32>), String> {
+    let (u, g) = match s.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (s, None),
+    };
+    let uid = u
+        .parse()
+        .map_err(|_| format!("invalid user {s:?}: want uid[:gid] as numbers"))?;
+    let gid = g
+        .map(|g| {
+            g.parse()
+                .map_err(|_| format!("invalid user {s:?}: want uid[:gid] as numbers"))
+        })
+        .transpose()?;
+    Ok((uid, gid))
+}
+
+/// Parses a Go-style duration (`5s`, `500ms`, `1m`).
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let err = || format!("invalid duration {s:?}");
+    let split = s.find(|c: char| c.is_ascii_alphabetic()).ok_or_else(err)?;
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num.parse().map_err(|_| err())?;
+    let secs = match unit {
+        "ns" => n / 1e9,
+        "us" | "µs" => n / 1e6,
+        "ms" => n / 1e3,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(err()),
+    };
+    if secs <= 0.0 {
+        return Err(err());
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
+}
+
 #[cfg(test)]
 mod subcommand_name_tests {
     use super::*;
@@ -571,5 +610,23 @@ mod tests {
         assert!(
             matches!(cli.command, Command::Exec(e) if e.tty && e.command == ["sh", "-c", "echo"])
         );
+    }
+}
+
+#[cfg(test)]
+mod value_tests {
+    use super::*;
+
+    #[test]
+    fn users_and_durations() {
+        assert_eq!(parse_user("1000:100"), Ok((1000, Some(100))));
+        assert_eq!(parse_user("7"), Ok((7, None)));
+        assert!(parse_user("bob").is_err());
+        assert_eq!(parse_duration("5s"), Ok(std::time::Duration::from_secs(5)));
+        assert_eq!(
+            parse_duration("250ms"),
+            Ok(std::time::Duration::from_millis(250))
+        );
+        assert!(parse_duration("5").is_err());
     }
 }

@@ -1,6 +1,5 @@
 //! Loading and checking a bundle's `config.json` before anything is created.
 
-use crate::plan;
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use serde::Deserialize;
 use std::collections::HashSet;
@@ -218,7 +217,7 @@ pub fn validate(spec: &Spec) -> Result<(), Error> {
     }
     if let Some(sysctl) = linux.sysctl() {
         for key in sysctl.keys() {
-            plan::check_sysctl(key, &|t| has(t)).map_err(invalid)?;
+            crate::sysctl::check_sysctl(key, &|t| has(t)).map_err(invalid)?;
         }
     }
     for m in spec.mounts().iter().flatten() {
@@ -256,7 +255,7 @@ pub fn validate(spec: &Spec) -> Result<(), Error> {
         berth_seccomp::Filter::build(seccomp).map_err(|e| invalid(e.to_string()))?;
     }
     if let Some(p) = linux.personality() {
-        plan::personality(p).map_err(invalid)?;
+        crate::process_setup::personality(p).map_err(invalid)?;
     }
     Ok(())
 }

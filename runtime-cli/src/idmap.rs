@@ -8,7 +8,6 @@
 //! the user. [`check`] tells which path a config takes and refuses, before
 //! anything is created, maps that neither can write.
 
-use crate::plan;
 use oci_spec::runtime::LinuxIdMapping;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -185,8 +184,7 @@ fn write_one(kind: &Kind, w: Writer, pid: i32, maps: &[LinuxIdMapping]) -> Resul
     match w {
         Writer::Direct => {
             let path = format!("/proc/{pid}/{}", kind.map_file);
-            std::fs::write(&path, plan::id_map_text(maps))
-                .map_err(|source| Error::Write { path, source })
+            std::fs::write(&path, id_map_text(maps)).map_err(|source| Error::Write { path, source })
         }
         Writer::Helper => {
             let tool = find_tool(kind.tool).unwrap_or_else(|| PathBuf::from(kind.tool));
@@ -277,6 +275,21 @@ fn is_executable(p: &Path) -> bool {
     std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
+/// Formats id mappings as `/proc/<pid>/uid_map` wants them.
+pub fn id_map_text(maps: &[LinuxIdMapping]) -> String {
+    maps.iter()
+        .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+        .collect()
+}
+
+/// Maps a container uid to its host uid through the mappings.
+pub fn map_to_host(maps: &[LinuxIdMapping], id: u32) -> Option<u32> {
+    maps.iter().find_map(|m| {
+        let off = id.checked_sub(m.container_id())?;
+        (off < m.size()).then(|| m.host_id() + off)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -341,5 +354,27 @@ mod tests {
         );
         let other = [map(0, 0, 1)];
         assert!(check_granted(&UID, &other, 1000, &ranges, &bob()).is_err());
+    }
+
+    #[test]
+    fn id_maps_format_and_translate() {
+        let maps = vec![
+            LinuxIdMappingBuilder::default()
+                .container_id(0u32)
+                .host_id(1000u32)
+                .size(1u32)
+                .build()
+                .unwrap(),
+            LinuxIdMappingBuilder::default()
+                .container_id(1u32)
+                .host_id(100000u32)
+                .size(65536u32)
+                .build()
+                .unwrap(),
+        ];
+        assert_eq!(id_map_text(&maps), "0 1000 1\n1 100000 65536\n");
+        assert_eq!(map_to_host(&maps, 0), Some(1000));
+        assert_eq!(map_to_host(&maps, 5), Some(100004));
+        assert_eq!(map_to_host(&maps, 70000), None);
     }
 }

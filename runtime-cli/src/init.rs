@@ -3,9 +3,9 @@
 //! reports failures over the sync channel instead of returning them.
 
 use crate::config::Bundle;
-use crate::plan::NamespacePlan;
+use crate::namespaces::NamespacePlan;
 use crate::sync::{Channel, Message};
-use crate::{console, hooks, process, rootfs};
+use crate::{console, hooks, process_setup, rootfs, safe_open};
 use oci_spec::runtime::LinuxNamespaceType;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
@@ -46,7 +46,7 @@ pub enum Error {
     #[error(transparent)]
     Rootfs(#[from] rootfs::Error),
     #[error(transparent)]
-    Process(#[from] process::Error),
+    Process(#[from] process_setup::Error),
     #[error(transparent)]
     Console(#[from] console::Error),
     #[error(transparent)]
@@ -94,64 +94,27 @@ fn run(ch: &Channel, ctx: &InitContext) -> Result<std::convert::Infallible, Erro
     // if the runtime dies mid-setup, so does the half-made container
     // SAFETY: prctl with integer arguments.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
-    let host_pid = match ch.reply()? {
-        Message::Go { host_pid } => host_pid,
-        other => {
-            return Err(Error::Io {
-                what: "sync".into(),
-                source: std::io::Error::other(format!("unexpected message {other:?}")),
-            })
-        }
-    };
+    // 1. wait for the runtime to place us (cgroup, id maps)
+    let host_pid = wait_for_go(ch)?;
     // until Go, an unprivileged runtime may have needed us dumpable
-    process::set_non_dumpable();
+    process_setup::set_non_dumpable();
     if let Some(direct) = &ctx.direct {
-        if let Some(files) = direct.cgroup {
-            files.add_self(direct.in_unified).map_err(|e| Error::Io {
-                what: "join cgroup".into(),
-                source: std::io::Error::other(e),
-            })?;
-        }
-        if direct.new_cgroup_ns {
-            crate::plan::unshare(libc::CLONE_NEWCGROUP).map_err(sys("create cgroup namespace"))?;
-        }
+        join_cgroup_directly(direct)?;
     }
     let spec = &ctx.bundle.spec;
     // a config without a process may be created (the spec requires one only
     // at start): init sets up with the defaults and refuses at start
     let has_process = spec.process().is_some();
     let process = spec.process().clone().unwrap_or_default();
-    if ctx.plan.has_user() {
-        // be root of the user namespace, so what setup creates is root's
-        let _ = nix::unistd::setresgid(0.into(), 0.into(), 0.into());
-        let _ = nix::unistd::setresuid(0.into(), 0.into(), 0.into());
-    }
-    nix::unistd::setsid().map_err(sys("setsid"))?;
-    if !ctx.no_new_keyring {
-        join_session_keyring(ctx.id);
-    }
+    // 2. identity inside: root of a new user namespace, session, keyring, names
+    become_session_leader(ctx)?;
     if ctx.plan.creates(LinuxNamespaceType::Uts) {
-        if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
-            nix::unistd::sethostname(h).map_err(sys("sethostname"))?;
-        }
-        if let Some(d) = spec.domainname().as_deref().filter(|d| !d.is_empty()) {
-            // SAFETY: setdomainname reads len bytes from the string's buffer.
-            if unsafe { libc::setdomainname(d.as_ptr().cast(), d.len()) } != 0 {
-                return Err(sys("setdomainname")(nix::Error::last()));
-            }
-        }
+        set_host_names(spec)?;
     }
     if let Some(adj) = process.oom_score_adj() {
-        // through a verified procfs, so the value reaches the kernel
-        let fd = crate::safe_open::ProcFs::open()
-            .and_then(|p| p.open_self("oom_score_adj", libc::O_WRONLY))
-            .map_err(|e| Error::Io {
-                what: "set oom_score_adj".into(),
-                source: std::io::Error::other(e),
-            })?;
-        nix::unistd::write(fd.as_raw_fd(), adj.to_string().as_bytes())
-            .map_err(sys("set oom_score_adj"))?;
+        set_oom_score_adj(adj)?;
     }
+    // 3. the root: mounts, cgroup mount, /dev
     let rootfs = &ctx.bundle.rootfs;
     let root = if ctx.plan.creates(LinuxNamespaceType::Mount) {
         Some(rootfs::prepare(&rootfs::Context {
@@ -165,41 +128,9 @@ fn run(ch: &Channel, ctx: &InitContext) -> Result<std::convert::Infallible, Erro
     } else {
         None
     };
-    let terminal = process.terminal().unwrap_or(false);
-    let pty = if terminal {
-        // the container's own devpts, else (no devpts mount) the host's
-        let ptmx = match root.as_ref().map(rootfs::open_ptmx) {
-            Some(Ok(fd)) => fd,
-            Some(Err(rootfs::Error::Open(crate::safe_open::Error::Open {
-                source: nix::Error::ENOENT,
-                ..
-            })))
-            | None => console::open_ptmx()?,
-            Some(Err(e)) => return Err(e.into()),
-        };
-        let pty = console::open_pty(ptmx)?;
-        if let Some(size) = process.console_size() {
-            console::set_size(
-                pty.master.as_raw_fd(),
-                size.height() as u16,
-                size.width() as u16,
-            );
-        }
-        if let Some(root) = &root {
-            rootfs::bind_console(root, &pty.slave)?;
-        }
-        let _ = nix::unistd::fchown(
-            pty.slave.as_raw_fd(),
-            Some(process.user().uid().into()),
-            None,
-        );
-        match ctx.console_socket {
-            Some(sock) => console::send_master(sock, &pty.master, &pty.slave_name)?,
-            None => ch
-                .send_with_fd(&Message::ConsoleMaster, Some(pty.master.as_raw_fd()))
-                .map_err(|e| Error::Sync(e.into()))?,
-        }
-        Some(pty.slave)
+    // 4. the console, its master sent to the caller
+    let pty = if process.terminal().unwrap_or(false) {
+        Some(setup_console(ch, ctx, root.as_ref(), &process)?)
     } else {
         None
     };
@@ -207,6 +138,7 @@ fn run(ch: &Channel, ctx: &InitContext) -> Result<std::convert::Infallible, Erro
         let _ = nix::unistd::close(sock);
     }
 
+    // 5. hooks: the runtime's (prestart, createRuntime), then createContainer
     #[allow(deprecated)]
     let needs_runtime_hooks = spec.hooks().as_ref().is_some_and(|h| {
         h.prestart().as_ref().is_some_and(|v| !v.is_empty())
@@ -226,6 +158,7 @@ fn run(ch: &Channel, ctx: &InitContext) -> Result<std::convert::Infallible, Erro
         hooks::run("createContainer", &hs, &state)?;
     }
 
+    // 6. the cwd, the seccomp listener, the root protected and entered
     if let Some(root) = &root {
         // a missing cwd is created inside the rootfs like a mount
         // destination, so it can't be steered onto the host
@@ -234,7 +167,7 @@ fn run(ch: &Channel, ctx: &InitContext) -> Result<std::convert::Infallible, Erro
     }
     let state_dir = open_dir(&ctx.state_dir)?;
     let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().clone());
-    let mut listener = process::NotifyListener::connect(seccomp.as_ref())?;
+    let mut listener = process_setup::NotifyListener::connect(seccomp.as_ref())?;
     if let (Some(l), Some(s)) = (listener.as_mut(), seccomp.as_ref()) {
         let state = ctx.bundle.state_json(ctx.id, host_pid, "created");
         l.describe(
@@ -256,27 +189,21 @@ fn run(ch: &Channel, ctx: &InitContext) -> Result<std::convert::Infallible, Erro
         nix::unistd::chdir("/").map_err(sys("chdir"))?;
     }
     if let Some(p) = spec.linux().as_ref().and_then(|l| l.personality().clone()) {
-        let persona = crate::plan::personality(&p).map_err(|e| Error::Io {
-            what: "personality".into(),
-            source: std::io::Error::other(e),
-        })?;
-        // SAFETY: personality takes an integer persona.
-        if unsafe { libc::personality(persona) } == -1 {
-            return Err(sys("personality")(nix::Error::last()));
-        }
+        set_personality(&p)?;
     }
+    // 7. the process's own setup, then Ready and wait for `start`
     if has_process {
-        process::chdir_cwd(&process)?;
-        process::set_rlimits(&process)?;
+        process_setup::chdir_cwd(&process)?;
+        process_setup::set_rlimits(&process)?;
     }
     if let Some(slave) = &pty {
         console::become_controlling(slave)?;
     }
     drop(pty);
     let exec_plan = has_process
-        .then(|| process::plan_exec(&process, process.user().uid()))
+        .then(|| process_setup::plan_exec(&process, process.user().uid()))
         .transpose()?;
-    process::close_leaked_fds(ctx.preserve_fds)?;
+    process_setup::close_leaked_fds(ctx.preserve_fds)?;
 
     // setup is done: from here the runtime may exit; our parent is whoever
     // reaps us, so a runtime exit must no longer kill us
@@ -287,6 +214,7 @@ fn run(ch: &Channel, ctx: &InitContext) -> Result<std::convert::Infallible, Erro
     // the runtime stops listening after Ready: later failures go to stderr
     let _ = nix::sys::socket::shutdown(ch.raw(), nix::sys::socket::Shutdown::Both);
 
+    // 8. started: startContainer hooks, the last steps, execve
     // the FIFO stays open until execve closes it, so `start` returns once
     // the program runs (or reads why it couldn't)
     let start_fifo = wait_for_start(&state_dir)?;
@@ -307,13 +235,140 @@ fn run(ch: &Channel, ctx: &InitContext) -> Result<std::convert::Infallible, Erro
             source: std::io::Error::other("config.json has no process to run"),
         });
     };
-    process::finalize(
+    process_setup::finalize(
         &process,
         seccomp.as_ref(),
         listener.as_ref(),
-        process::setgroups_allowed(),
+        process_setup::setgroups_allowed(),
     )?;
-    Err(process::exec(&exec_plan).into())
+    Err(process_setup::exec(&exec_plan).into())
+}
+
+/// Waits for the runtime's Go: our pid as the host sees it.
+fn wait_for_go(ch: &Channel) -> Result<i32, Error> {
+    match ch.reply()? {
+        Message::Go { host_pid } => Ok(host_pid),
+        other => Err(Error::Io {
+            what: "sync".into(),
+            source: std::io::Error::other(format!("unexpected message {other:?}")),
+        }),
+    }
+}
+
+/// A directly cloned init joins its cgroups itself, then makes its cgroup
+/// namespace (after the join, so the namespace's root is the container's).
+fn join_cgroup_directly(direct: &Direct<'_>) -> Result<(), Error> {
+    if let Some(files) = direct.cgroup {
+        files.add_self(direct.in_unified).map_err(|e| Error::Io {
+            what: "join cgroup".into(),
+            source: std::io::Error::other(e),
+        })?;
+    }
+    if direct.new_cgroup_ns {
+        crate::namespaces::unshare(libc::CLONE_NEWCGROUP)
+            .map_err(sys("create cgroup namespace"))?;
+    }
+    Ok(())
+}
+
+/// Root of a new user namespace (so what setup creates is root's), a new
+/// session, and the container's own session keyring.
+fn become_session_leader(ctx: &InitContext<'_>) -> Result<(), Error> {
+    if ctx.plan.has_user() {
+        // be root of the user namespace, so what setup creates is root's
+        let _ = nix::unistd::setresgid(0.into(), 0.into(), 0.into());
+        let _ = nix::unistd::setresuid(0.into(), 0.into(), 0.into());
+    }
+    nix::unistd::setsid().map_err(sys("setsid"))?;
+    if !ctx.no_new_keyring {
+        join_session_keyring(ctx.id);
+    }
+    Ok(())
+}
+
+/// The spec's hostname and domain name, in the container's UTS namespace.
+fn set_host_names(spec: &oci_spec::runtime::Spec) -> Result<(), Error> {
+    if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
+        nix::unistd::sethostname(h).map_err(sys("sethostname"))?;
+    }
+    if let Some(d) = spec.domainname().as_deref().filter(|d| !d.is_empty()) {
+        // SAFETY: setdomainname reads len bytes from the string's buffer.
+        if unsafe { libc::setdomainname(d.as_ptr().cast(), d.len()) } != 0 {
+            return Err(sys("setdomainname")(nix::Error::last()));
+        }
+    }
+    Ok(())
+}
+
+/// Writes the process's oom_score_adj through a verified procfs, so the
+/// value reaches the kernel.
+fn set_oom_score_adj(adj: i32) -> Result<(), Error> {
+    let fd = crate::safe_open::ProcFs::open()
+        .and_then(|p| p.open_self("oom_score_adj", libc::O_WRONLY))
+        .map_err(|e| Error::Io {
+            what: "set oom_score_adj".into(),
+            source: std::io::Error::other(e),
+        })?;
+    nix::unistd::write(fd.as_raw_fd(), adj.to_string().as_bytes())
+        .map_err(sys("set oom_score_adj"))?;
+    Ok(())
+}
+
+/// A pty for a terminal process: from the container's own devpts (else the
+/// host's), bound on /dev/console, the master sent to the console socket
+/// (or to the runtime for `run`). Returns the slave.
+fn setup_console(
+    ch: &Channel,
+    ctx: &InitContext<'_>,
+    root: Option<&safe_open::Root>,
+    process: &oci_spec::runtime::Process,
+) -> Result<OwnedFd, Error> {
+    // the container's own devpts, else (no devpts mount) the host's
+    let ptmx = match root.map(rootfs::open_ptmx) {
+        Some(Ok(fd)) => fd,
+        Some(Err(rootfs::Error::Open(crate::safe_open::Error::Open {
+            source: nix::Error::ENOENT,
+            ..
+        })))
+        | None => console::open_ptmx()?,
+        Some(Err(e)) => return Err(e.into()),
+    };
+    let pty = console::open_pty(ptmx)?;
+    if let Some(size) = process.console_size() {
+        console::set_size(
+            pty.master.as_raw_fd(),
+            size.height() as u16,
+            size.width() as u16,
+        );
+    }
+    if let Some(root) = root {
+        rootfs::bind_console(root, &pty.slave)?;
+    }
+    let _ = nix::unistd::fchown(
+        pty.slave.as_raw_fd(),
+        Some(process.user().uid().into()),
+        None,
+    );
+    match ctx.console_socket {
+        Some(sock) => console::send_master(sock, &pty.master, &pty.slave_name)?,
+        None => ch
+            .send_with_fd(&Message::ConsoleMaster, Some(pty.master.as_raw_fd()))
+            .map_err(|e| Error::Sync(e.into()))?,
+    }
+    Ok(pty.slave)
+}
+
+/// The spec's execution domain.
+fn set_personality(p: &oci_spec::runtime::LinuxPersonality) -> Result<(), Error> {
+    let persona = crate::process_setup::personality(p).map_err(|e| Error::Io {
+        what: "personality".into(),
+        source: std::io::Error::other(e),
+    })?;
+    // SAFETY: personality takes an integer persona.
+    if unsafe { libc::personality(persona) } == -1 {
+        return Err(sys("personality")(nix::Error::last()));
+    }
+    Ok(())
 }
 
 fn open_dir(p: &Path) -> Result<OwnedFd, Error> {

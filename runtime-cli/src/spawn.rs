@@ -10,7 +10,6 @@
 //! asked, then the others), and clones the container process as the
 //! runtime's own child (CLONE_PARENT) so the runtime can wait for it.
 
-use crate::plan;
 use crate::sync::{Channel, Message};
 use berth_cgroups::Cgroup;
 use oci_spec::runtime::LinuxNamespaceType;
@@ -151,7 +150,7 @@ pub unsafe fn clone_direct(
 /// Where the container process goes: cgroup and namespaces.
 pub struct Placement<'a> {
     pub cgroup: Option<&'a Cgroup>,
-    /// namespaces to join, in `plan::JOIN_ORDER`
+    /// namespaces to join, in `crate::namespaces::JOIN_ORDER`
     pub join: &'a [(LinuxNamespaceType, OwnedFd)],
     /// unshare a user namespace (the runtime writes its id maps on request)
     pub new_user: bool,
@@ -167,22 +166,26 @@ pub fn intermediate(
     placement: &Placement,
     child: impl FnOnce(&Channel) -> std::convert::Infallible,
 ) -> ! {
-    crate::process::set_non_dumpable();
+    crate::process_setup::set_non_dumpable();
     let result = (|| -> Result<(), String> {
         if let Some(cg) = placement.cgroup {
             cg.add_self(JOINED_UNIFIED.load(Ordering::Relaxed))
                 .map_err(|e| format!("join cgroup: {e}"))?;
         }
         for (t, fd) in placement.join {
-            plan::setns(fd.as_raw_fd(), *t)
-                .map_err(|e| format!("join {} namespace: {e}", plan::proc_ns_name(*t)))?;
+            crate::namespaces::setns(fd.as_raw_fd(), *t).map_err(|e| {
+                format!(
+                    "join {} namespace: {e}",
+                    crate::namespaces::proc_ns_name(*t)
+                )
+            })?;
         }
         if placement.new_user {
             // read before the unshare: until the maps exist, our euid in the
             // new namespace is the overflow id
             // SAFETY: geteuid has no failure mode.
             let unprivileged = unsafe { libc::geteuid() } != 0;
-            plan::unshare(libc::CLONE_NEWUSER)
+            crate::namespaces::unshare(libc::CLONE_NEWUSER)
                 .map_err(|e| format!("create user namespace: {e}"))?;
             // an unprivileged runtime (or newuidmap) may open our /proc files
             // only while we are dumpable; the new credentials just reset that
@@ -199,7 +202,8 @@ pub fn intermediate(
             }
         }
         if placement.new != 0 {
-            plan::unshare(placement.new).map_err(|e| format!("create namespaces: {e}"))?;
+            crate::namespaces::unshare(placement.new)
+                .map_err(|e| format!("create namespaces: {e}"))?;
         }
         let pid = clone_parent()?;
         if pid == 0 {

@@ -197,7 +197,7 @@ impl ContainerState {
     /// Works out the status from the live system: init's liveness, the exec
     /// FIFO and the freezer.
     pub fn status(&self, root: &Path) -> Status {
-        if !crate::proc::is_alive(self.pid, self.pid_start_time) {
+        if !crate::procfs::is_alive(self.pid, self.pid_start_time) {
             return Status::Stopped;
         }
         if self.dir(root).join(EXEC_FIFO).exists() {

@@ -75,15 +75,6 @@ struct Queue {
     draining: bool,
 }
 
-/// containerd's `TTRPC_ADDRESS` is a bare socket path.
-fn ttrpc_url(address: &str) -> String {
-    if address.contains("://") {
-        address.to_string()
-    } else {
-        format!("unix://{address}")
-    }
-}
-
 impl Publisher {
     /// A publisher to containerd at `ttrpc_address`; with none, events are
     /// dropped.
@@ -92,7 +83,7 @@ impl Publisher {
             namespace,
             url: ttrpc_address
                 .filter(|a| !a.is_empty())
-                .map(|a| ttrpc_url(&a)),
+                .map(|a| berth_proto::ttrpc_url(&a)),
             inner: Mutex::new(Queue::default()),
         }
     }
@@ -212,6 +203,6 @@ mod tests {
             ev::TaskExit::descriptor().full_name()
         );
         assert_eq!(ev::TaskOOM::TYPE_URL, ev::TaskOOM::descriptor().full_name());
-        assert_eq!(ttrpc_url("/run/c.sock"), "unix:///run/c.sock");
+        assert_eq!(berth_proto::ttrpc_url("/run/c.sock"), "unix:///run/c.sock");
     }
 }

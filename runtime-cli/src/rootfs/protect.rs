@@ -19,7 +19,7 @@ pub fn protect(spec: &Spec, root: &Root) -> Result<(), Error> {
         // the container's), whichever procfs mount the file is opened on
         let proc = safe_open::ProcFs::open()?;
         for (k, v) in &sysctls {
-            let p = crate::plan::sysctl_path(k);
+            let p = crate::sysctl::sysctl_path(k);
             let rel = p.strip_prefix("/proc").unwrap_or(&p);
             let fd = proc.open_file(rel, libc::O_WRONLY | libc::O_TRUNC)?;
             nix::unistd::write(fd.as_raw_fd(), v.as_bytes()).map_err(sys("set sysctl", &p))?;

@@ -2,7 +2,6 @@
 //! and `exec`: rlimits, identity, capabilities, no_new_privs, seccomp,
 //! descriptor hygiene and execve.
 
-use crate::plan;
 use caps::{CapSet, Capability, CapsHashSet};
 use nix::unistd::{Gid, Uid};
 use oci_spec::runtime::{LinuxCapabilities, LinuxSeccomp, Process};
@@ -131,7 +130,7 @@ pub fn set_rlimits(process: &Process) -> Result<(), Error> {
             rlim_max: r.hard(),
         };
         // SAFETY: setrlimit reads the rlimit struct we pass by reference.
-        let rc = unsafe { libc::setrlimit(plan::rlimit_resource(r.typ()), &lim) };
+        let rc = unsafe { libc::setrlimit(rlimit_resource(r.typ()), &lim) };
         if rc != 0 {
             return Err(Error::Rlimit {
                 resource: format!("{:?}", r.typ()),
@@ -191,7 +190,7 @@ fn to_caps(
 ) -> Option<CapsHashSet> {
     list.as_ref().map(|l| {
         l.iter()
-            .filter_map(|c| plan::parse_capability(&c.to_string()).ok())
+            .filter_map(|c| parse_capability(&c.to_string()).ok())
             .collect()
     })
 }
@@ -437,4 +436,68 @@ pub fn setgroups_allowed() -> bool {
 /// `caps` capability from an oci-spec one (for exec's `--cap`).
 pub fn oci_cap(c: Capability) -> Option<oci_spec::runtime::Capability> {
     c.to_string().parse().ok()
+}
+
+/// rlimit type → resource number for setrlimit.
+pub fn rlimit_resource(t: oci_spec::runtime::PosixRlimitType) -> libc::__rlimit_resource_t {
+    match t {
+        oci_spec::runtime::PosixRlimitType::RlimitCpu => libc::RLIMIT_CPU,
+        oci_spec::runtime::PosixRlimitType::RlimitFsize => libc::RLIMIT_FSIZE,
+        oci_spec::runtime::PosixRlimitType::RlimitData => libc::RLIMIT_DATA,
+        oci_spec::runtime::PosixRlimitType::RlimitStack => libc::RLIMIT_STACK,
+        oci_spec::runtime::PosixRlimitType::RlimitCore => libc::RLIMIT_CORE,
+        oci_spec::runtime::PosixRlimitType::RlimitRss => libc::RLIMIT_RSS,
+        oci_spec::runtime::PosixRlimitType::RlimitNproc => libc::RLIMIT_NPROC,
+        oci_spec::runtime::PosixRlimitType::RlimitNofile => libc::RLIMIT_NOFILE,
+        oci_spec::runtime::PosixRlimitType::RlimitMemlock => libc::RLIMIT_MEMLOCK,
+        oci_spec::runtime::PosixRlimitType::RlimitAs => libc::RLIMIT_AS,
+        oci_spec::runtime::PosixRlimitType::RlimitLocks => libc::RLIMIT_LOCKS,
+        oci_spec::runtime::PosixRlimitType::RlimitSigpending => libc::RLIMIT_SIGPENDING,
+        oci_spec::runtime::PosixRlimitType::RlimitMsgqueue => libc::RLIMIT_MSGQUEUE,
+        oci_spec::runtime::PosixRlimitType::RlimitNice => libc::RLIMIT_NICE,
+        oci_spec::runtime::PosixRlimitType::RlimitRtprio => libc::RLIMIT_RTPRIO,
+        oci_spec::runtime::PosixRlimitType::RlimitRttime => libc::RLIMIT_RTTIME,
+    }
+}
+
+/// Personality domain → persona value.
+pub fn personality(p: &oci_spec::runtime::LinuxPersonality) -> Result<libc::c_ulong, String> {
+    let base: libc::c_ulong = match p.domain() {
+        oci_spec::runtime::LinuxPersonalityDomain::PerLinux => 0x0000,
+        oci_spec::runtime::LinuxPersonalityDomain::PerLinux32 => 0x0008,
+    };
+    if p.flags().as_ref().is_some_and(|f| !f.is_empty()) {
+        return Err("linux.personality.flags are not supported".into());
+    }
+    Ok(base)
+}
+
+/// Parses a capability name as config.json spells it.
+pub fn parse_capability(name: &str) -> Result<caps::Capability, String> {
+    let upper = name.to_ascii_uppercase();
+    let full = if upper.starts_with("CAP_") {
+        upper
+    } else {
+        format!("CAP_{upper}")
+    };
+    full.parse::<caps::Capability>()
+        .map_err(|_| format!("unknown capability {name:?}"))
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::*;
+
+    #[test]
+    fn capabilities_by_name() {
+        assert_eq!(
+            parse_capability("CAP_CHOWN"),
+            Ok(caps::Capability::CAP_CHOWN)
+        );
+        assert_eq!(
+            parse_capability("net_raw"),
+            Ok(caps::Capability::CAP_NET_RAW)
+        );
+        assert!(parse_capability("CAP_BOGUS").is_err());
+    }
 }

@@ -1,9 +1,10 @@
 //! `exec`: a new process in a running container's namespaces and cgroup.
 
 use crate::cli::ExecArgs;
+use crate::commands::create;
 use crate::state::{self, ContainerState, Status};
 use crate::sync::{self, Channel, Message};
-use crate::{console, create, foreground, plan, process, spawn};
+use crate::{console, foreground, process_setup, spawn};
 use oci_spec::runtime::{LinuxCapabilities, LinuxNamespaceType, Process};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::MetadataExt;
@@ -53,7 +54,7 @@ pub fn exec(root: &std::path::Path, args: &ExecArgs) -> Result<i32, Error> {
         return Err(Error::NeedConsoleSocket);
     }
     // connected here: the listener's path is the host's
-    let listener = process::NotifyListener::connect(
+    let listener = process_setup::NotifyListener::connect(
         st.config
             .linux()
             .as_ref()
@@ -184,7 +185,7 @@ fn build_process(st: &ContainerState, args: &ExecArgs) -> Result<Process, Error>
     }
     p.set_env(Some(env));
     if let Some(u) = &args.user {
-        let (uid, gid) = plan::parse_user(u).map_err(Error::Invalid)?;
+        let (uid, gid) = crate::cli::parse_user(u).map_err(Error::Invalid)?;
         let mut user = p.user().clone();
         user.set_uid(uid);
         user.set_gid(gid.unwrap_or(0));
@@ -201,8 +202,8 @@ fn build_process(st: &ContainerState, args: &ExecArgs) -> Result<Process, Error>
     if !args.cap.is_empty() {
         let mut caps: LinuxCapabilities = p.capabilities().clone().unwrap_or_default();
         for name in &args.cap {
-            let c = plan::parse_capability(name).map_err(Error::Invalid)?;
-            let Some(oc) = process::oci_cap(c) else {
+            let c = crate::process_setup::parse_capability(name).map_err(Error::Invalid)?;
+            let Some(oc) = process_setup::oci_cap(c) else {
                 continue;
             };
             let add = |s: Option<std::collections::HashSet<oci_spec::runtime::Capability>>| {
@@ -223,8 +224,8 @@ fn build_process(st: &ContainerState, args: &ExecArgs) -> Result<Process, Error>
 /// The container's namespaces that differ from ours, in join order.
 fn container_namespaces(pid: i32) -> Result<Vec<(LinuxNamespaceType, OwnedFd)>, Error> {
     let mut out = Vec::new();
-    for t in plan::JOIN_ORDER {
-        let name = plan::proc_ns_name(*t);
+    for t in crate::namespaces::JOIN_ORDER {
+        let name = crate::namespaces::proc_ns_name(*t);
         let theirs = format!("/proc/{pid}/ns/{name}");
         let ours = format!("/proc/self/ns/{name}");
         let (Ok(a), Ok(b)) = (std::fs::metadata(&theirs), std::fs::metadata(&ours)) else {
@@ -255,7 +256,7 @@ fn run_child(
     st: &ContainerState,
     process: &Process,
     seccomp: Option<&oci_spec::runtime::LinuxSeccomp>,
-    mut listener: Option<process::NotifyListener>,
+    mut listener: Option<process_setup::NotifyListener>,
     console_socket: Option<RawFd>,
     preserve_fds: u32,
 ) -> String {
@@ -300,22 +301,23 @@ fn run_child(
         if let Some(s) = console_socket {
             let _ = nix::unistd::close(s);
         }
-        process::chdir_cwd(process).map_err(|e| e.to_string())?;
-        process::set_rlimits(process).map_err(|e| e.to_string())?;
-        let plan = process::plan_exec(process, process.user().uid()).map_err(|e| e.to_string())?;
-        process::close_leaked_fds(preserve_fds).map_err(|e| e.to_string())?;
-        process::finalize(
+        process_setup::chdir_cwd(process).map_err(|e| e.to_string())?;
+        process_setup::set_rlimits(process).map_err(|e| e.to_string())?;
+        let plan =
+            process_setup::plan_exec(process, process.user().uid()).map_err(|e| e.to_string())?;
+        process_setup::close_leaked_fds(preserve_fds).map_err(|e| e.to_string())?;
+        process_setup::finalize(
             process,
             seccomp,
             listener.as_ref(),
-            process::setgroups_allowed(),
+            process_setup::setgroups_allowed(),
         )
         .map_err(|e| e.to_string())?;
         // our parent is the runtime (CLONE_PARENT), which exits at once
         // under --detach: from here its death must not take us along
         // SAFETY: prctl with integer arguments.
         unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0) };
-        Err(process::exec(&plan).to_string())
+        Err(process_setup::exec(&plan).to_string())
     };
     match inner() {
         Ok(never) => match never {},

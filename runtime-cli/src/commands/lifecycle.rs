@@ -77,7 +77,7 @@ pub fn start_loaded(root: &Path, st: &ContainerState) -> Result<(), Error> {
         )];
         match nix::poll::poll(&mut pfd, 100) {
             Ok(0) | Err(nix::Error::EINTR) => {
-                if !crate::proc::is_alive(st.pid, st.pid_start_time) {
+                if !crate::procfs::is_alive(st.pid, st.pid_start_time) {
                     return Err(Error::Stopped);
                 }
             }
@@ -207,7 +207,7 @@ fn kill_and_wait(st: &ContainerState) {
     // SAFETY: kill only sends a signal.
     unsafe { libc::kill(st.pid, libc::SIGKILL) };
     let deadline = Instant::now() + Duration::from_secs(10);
-    while crate::proc::is_alive(st.pid, st.pid_start_time) && Instant::now() < deadline {
+    while crate::procfs::is_alive(st.pid, st.pid_start_time) && Instant::now() < deadline {
         // our own child (a foreground run) must be reaped to stop being alive
         // SAFETY: waitpid with WNOHANG on a pid that may or may not be ours.
         unsafe { libc::waitpid(st.pid, std::ptr::null_mut(), libc::WNOHANG) };

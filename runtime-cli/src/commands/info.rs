@@ -2,7 +2,7 @@
 //! container's cgroup, and describing the runtime.
 
 use crate::cli::{EventsArgs, UpdateArgs};
-use crate::plan;
+
 use crate::state::{self, ContainerState, Status};
 use oci_spec::runtime::LinuxResources;
 use std::io::Write;
@@ -97,7 +97,7 @@ pub fn events(root: &Path, args: &EventsArgs, out: &mut dyn Write) -> Result<(),
         writeln!(out, "{}", stats_event()?).ok();
         return Ok(());
     }
-    let interval = plan::parse_duration(&args.interval).map_err(Error::Invalid)?;
+    let interval = crate::cli::parse_duration(&args.interval).map_err(Error::Invalid)?;
     let mut ooms = cg.oom_kill_count().unwrap_or(0);
     while st.status(root) != Status::Stopped {
         let now = cg.oom_kill_count().unwrap_or(ooms);

@@ -8,7 +8,7 @@
 
 use crate::config::{self, Bundle};
 use crate::init::{self, InitContext};
-use crate::plan::NamespacePlan;
+use crate::namespaces::NamespacePlan;
 use crate::state::{self, ContainerState};
 use crate::sync::{self, Message};
 use crate::{console, hooks, idmap, spawn};
@@ -118,30 +118,16 @@ impl Drop for Cleanup {
 }
 
 pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
+    // 1. the bundle, checked: nothing exists yet if it is bad
     let bundle = config::load(opts.bundle)?;
     let spec = &bundle.spec;
-    let process = spec.process().clone();
-    let terminal = process.as_ref().and_then(|p| p.terminal()).unwrap_or(false);
-    if terminal && opts.console_socket.is_none() && !opts.foreground {
-        return Err(Error::NeedConsoleSocket);
-    }
+    check_console(opts, spec)?;
     let linux = spec.linux().clone().unwrap_or_default();
     let plan = NamespacePlan::from_spec(linux.namespaces().as_deref().unwrap_or(&[]));
     let caller = idmap::Caller::current();
-    if caller.uid != 0 && !plan.has_user() {
-        return Err(Error::RootlessNeedsUserns(caller.uid));
-    }
-    let id_maps = if plan.new_user {
-        Some(idmap::check(
-            &caller,
-            linux.uid_mappings().as_deref().unwrap_or(&[]),
-            linux.gid_mappings().as_deref().unwrap_or(&[]),
-        )?)
-    } else {
-        None
-    };
+    let id_maps = check_id_maps(&caller, &plan, &linux)?;
 
-    // the console socket and namespace paths are resolved on the host,
+    // 2. host handles: the console socket and namespace paths are resolved on the host,
     // before anything is created, so a bad one changes nothing
     let console_sock = opts.console_socket.map(console::connect).transpose()?;
     let join_fds: Vec<(LinuxNamespaceType, OwnedFd)> = plan
@@ -150,6 +136,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
         .map(|(t, p)| open_ns(p).map(|fd| (*t, fd)))
         .collect::<Result<_, _>>()?;
 
+    // 3. the state dir (the id is taken), the cgroup, the exec FIFO
     let dir = state::create_dir(opts.root, opts.id)?;
     let mut cleanup = Cleanup {
         dir: Some(dir.clone()),
@@ -166,17 +153,10 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
     let cgroup = setup_cgroup(&bundle, opts.id, caller.uid, &mountinfo)?;
     cleanup.cgroup = cgroup.clone();
 
-    let fifo = dir.join(state::EXEC_FIFO);
-    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
-        .map_err(sys(format!("mkfifo {}", fifo.display())))?;
-    // the umask trimmed the mode; init may run as a mapped or non-root user
-    std::fs::set_permissions(&fifo, std::os::unix::fs::PermissionsExt::from_mode(0o622)).map_err(
-        |source| Error::Io {
-            what: format!("chmod {}", fifo.display()),
-            source,
-        },
-    )?;
+    make_exec_fifo(&dir)?;
 
+    // 4. the container's init, cloned into its namespaces (directly, or
+    // through an intermediate child that joins namespaces first)
     let (parent, child) = sync::pair()?;
     let mut ctx = InitContext {
         id: opts.id,
@@ -224,7 +204,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
             // an unprivileged runtime (or newuidmap) may open our /proc files
             // to write the id maps only while we are dumpable; init drops it
             if !id_maps.as_ref().is_some_and(|m| m.needs_dumpable()) {
-                crate::process::set_non_dumpable();
+                crate::process_setup::set_non_dumpable();
             }
             ctx.direct = Some(init::Direct {
                 cgroup: join_files.as_ref(),
@@ -265,6 +245,8 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
     drop(child);
     drop(console_sock);
 
+    // 5. follow init's setup: id maps, its pid (then the state is staged),
+    // the createRuntime hooks, the console, until it waits on the FIFO
     let mut init_pid = 0;
     let mut console = None;
     let mut st: Option<ContainerState> = None;
@@ -303,25 +285,13 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
                     cleanup.pids.retain(|p| *p != intermediate);
                 }
                 parent.send(&Message::Go { host_pid: pid })?;
-                let (start_time, _) = crate::proc::stat(init_pid)
-                    .ok_or_else(|| Error::Child("init exited right after it was cloned".into()))?;
-                st = Some(ContainerState {
-                    id: opts.id.to_string(),
-                    pid: init_pid,
-                    pid_start_time: start_time,
-                    bundle: bundle.dir.clone(),
-                    rootfs: bundle.rootfs.clone(),
-                    created: state::rfc3339_now(),
-                    // `list` shows who runs a rootless container; root's stays empty
-                    owner: match (caller.uid, &caller.name) {
-                        (0, _) => String::new(),
-                        (_, Some(name)) => name.clone(),
-                        (uid, None) => uid.to_string(),
-                    },
-                    annotations: spec.annotations().clone().unwrap_or_default(),
-                    cgroup: cgroup.clone(),
-                    config: spec.clone(),
-                });
+                st = Some(container_state(
+                    opts,
+                    &bundle,
+                    &caller,
+                    cgroup.clone(),
+                    init_pid,
+                )?);
                 // the fsync is slow on some disks: it runs while init sets up
                 let copy = st.clone();
                 let root = opts.root.to_path_buf();
@@ -330,16 +300,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
                 }));
             }
             Message::RunCreateRuntimeHooks => {
-                let st = bundle.state_json(opts.id, init_pid, "created");
-                if let Some(h) = spec.hooks() {
-                    #[allow(deprecated)]
-                    hooks::run("prestart", h.prestart().as_deref().unwrap_or(&[]), &st)?;
-                    hooks::run(
-                        "createRuntime",
-                        h.create_runtime().as_deref().unwrap_or(&[]),
-                        &st,
-                    )?;
-                }
+                run_create_runtime_hooks(&bundle, opts.id, init_pid)?;
                 parent.send(&Message::HooksDone)?;
             }
             Message::ConsoleMaster => console = fd,
@@ -349,6 +310,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
         }
     }
 
+    // 6. the state installed, the pid file written: the container exists
     let st = st.ok_or_else(|| Error::Child("init reported ready before its pid".into()))?;
     staging.install()?;
     if let Some(p) = opts.pid_file {
@@ -358,6 +320,97 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
     cleanup.cgroup = None;
     cleanup.pids.clear();
     Ok(Created { state: st, console })
+}
+
+/// A terminal needs somewhere to send its master: a console socket, or
+/// `run` in the foreground.
+fn check_console(opts: &CreateOptions, spec: &oci_spec::runtime::Spec) -> Result<(), Error> {
+    let process = spec.process().as_ref();
+    let terminal = process.and_then(|p| p.terminal()).unwrap_or(false);
+    if terminal && opts.console_socket.is_none() && !opts.foreground {
+        return Err(Error::NeedConsoleSocket);
+    }
+    Ok(())
+}
+
+/// The id maps a new user namespace gets, checked against what the caller
+/// may map; a caller other than root needs a user namespace.
+fn check_id_maps(
+    caller: &idmap::Caller,
+    plan: &NamespacePlan,
+    linux: &oci_spec::runtime::Linux,
+) -> Result<Option<idmap::Plan>, Error> {
+    if caller.uid != 0 && !plan.has_user() {
+        return Err(Error::RootlessNeedsUserns(caller.uid));
+    }
+    if !plan.new_user {
+        return Ok(None);
+    }
+    Ok(Some(idmap::check(
+        caller,
+        linux.uid_mappings().as_deref().unwrap_or(&[]),
+        linux.gid_mappings().as_deref().unwrap_or(&[]),
+    )?))
+}
+
+/// The FIFO init blocks on until `start` opens it.
+fn make_exec_fifo(dir: &Path) -> Result<(), Error> {
+    let fifo = dir.join(state::EXEC_FIFO);
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
+        .map_err(sys(format!("mkfifo {}", fifo.display())))?;
+    // the umask trimmed the mode; init may run as a mapped or non-root user
+    std::fs::set_permissions(&fifo, std::os::unix::fs::PermissionsExt::from_mode(0o622)).map_err(
+        |source| Error::Io {
+            what: format!("chmod {}", fifo.display()),
+            source,
+        },
+    )
+}
+
+/// The container's record once init has its pid.
+fn container_state(
+    opts: &CreateOptions,
+    bundle: &config::Bundle,
+    caller: &idmap::Caller,
+    cgroup: Option<berth_cgroups::Cgroup>,
+    init_pid: i32,
+) -> Result<ContainerState, Error> {
+    let spec = &bundle.spec;
+    let (start_time, _) = crate::procfs::stat(init_pid)
+        .ok_or_else(|| Error::Child("init exited right after it was cloned".into()))?;
+    Ok(ContainerState {
+        id: opts.id.to_string(),
+        pid: init_pid,
+        pid_start_time: start_time,
+        bundle: bundle.dir.clone(),
+        rootfs: bundle.rootfs.clone(),
+        created: state::rfc3339_now(),
+        // `list` shows who runs a rootless container; root's stays empty
+        owner: match (caller.uid, &caller.name) {
+            (0, _) => String::new(),
+            (_, Some(name)) => name.clone(),
+            (uid, None) => uid.to_string(),
+        },
+        annotations: spec.annotations().clone().unwrap_or_default(),
+        cgroup,
+        config: spec.clone(),
+    })
+}
+
+/// The prestart and createRuntime hooks, run by the runtime in the host's
+/// namespaces while init waits.
+fn run_create_runtime_hooks(bundle: &config::Bundle, id: &str, init_pid: i32) -> Result<(), Error> {
+    let st = bundle.state_json(id, init_pid, "created");
+    if let Some(h) = bundle.spec.hooks() {
+        #[allow(deprecated)]
+        hooks::run("prestart", h.prestart().as_deref().unwrap_or(&[]), &st)?;
+        hooks::run(
+            "createRuntime",
+            h.create_runtime().as_deref().unwrap_or(&[]),
+            &st,
+        )?;
+    }
+    Ok(())
 }
 
 /// The state file being written and fsynced on another thread; joined

@@ -432,11 +432,13 @@ fn build_cache_survives_kill_9_of_the_manager_and_forgets_removed_images() {
         let e = l.store_build_cache(ctx(), &bad).await.unwrap_err();
         assert_eq!(code_of(&e), ttrpc::Code::NOT_FOUND);
     });
-    // the intermediate image (a parent) is listed only by id lookups, the
+    // the intermediate image (a parent) is listed only with -a, the
     // untagged top one as <none>
     let listed = image_ids(&b);
     assert!(listed.contains(&cfg_id), "{listed:?}");
     assert!(!listed.contains(&copy_id), "{listed:?}");
+    let all = b.run(&["images", "-a", "-q", "--no-trunc"]).ok();
+    assert!(all.stdout.contains(&copy_id), "{all}");
     let run = b.run(&["run", "--rm", &cfg_id]).ok();
     assert_eq!(run.out(), "cached");
     let hist = b.run(&["history", &cfg_id]).ok();

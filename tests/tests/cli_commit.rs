@@ -17,8 +17,11 @@ use berth_proto::ttrpc;
 use cli_support::{conformance_script, run_cmd, Berth, CMD_TIMEOUT};
 
 /// What the container does to busybox's filesystem: adds a file, deletes
-/// one, and replaces a directory with a new one holding one file.
-const CHANGES: &str = "echo hi > /tmp/x; rm /bin/ls; rm -rf /etc; mkdir /etc; echo new > /etc/f";
+/// one, replaces a directory with a new one holding one file, and makes a
+/// hard link pair with odd mode, owner and mtime, and a fifo.
+const CHANGES: &str = "echo hi > /tmp/x; rm /bin/ls; rm -rf /etc; mkdir /etc; echo new > /etc/f; \
+    echo l > /tmp/l1; ln /tmp/l1 /tmp/l2; chown 12:34 /tmp/l1; chmod 4711 /tmp/l1; \
+    touch -d @1000000000 /tmp/l1; mkfifo /tmp/fifo";
 
 fn image_ids(b: &Berth) -> Vec<String> {
     let mut ids: Vec<String> = b
@@ -86,6 +89,18 @@ fn commit_keeps_the_container_changes_and_only_in_the_new_image() {
         ])
         .ok();
     assert_eq!(run.out(), "f\nhas-cat\nyes", "{run}");
+    // hard links, modes, ownership, mtimes and fifos come through
+    let run = b
+        .run(&[
+            "run", "--rm", &tag, "sh", "-c",
+            "stat -c '%h %a %u:%g %Y' /tmp/l1 /tmp/l2; [ /tmp/l1 -ef /tmp/l2 ] && echo same; test -p /tmp/fifo && echo fifo",
+        ])
+        .ok();
+    assert_eq!(
+        run.out(),
+        "2 4711 12:34 1000000000\n2 4711 12:34 1000000000\nsame\nfifo",
+        "{run}"
+    );
     // the old one does not
     let run = b
         .run(&[

@@ -139,11 +139,10 @@ impl<W: Write> LayerWriter<W> {
                 self.pax(&xattrs)?;
                 let mut h = header(&meta, kind);
                 h.set_size(0);
-                if kind != tar::EntryType::Fifo {
-                    let dev = meta.rdev();
-                    h.set_device_major(libc::major(dev))?;
-                    h.set_device_minor(libc::minor(dev))?;
-                }
+                // a fifo carries 0:0, written out: readers parse the fields
+                let dev = if kind == tar::EntryType::Fifo { 0 } else { meta.rdev() };
+                h.set_device_major(libc::major(dev))?;
+                h.set_device_minor(libc::minor(dev))?;
                 self.tar.append_data(&mut h, &rel, io::empty())?;
             }
         }

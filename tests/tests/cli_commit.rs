@@ -59,9 +59,12 @@ fn commit_keeps_the_container_changes_and_only_in_the_new_image() {
     }
     // the replaced /etc lost busybox's files, as docker lists them
     assert!(lines.contains(&"D /etc/passwd"), "{diff}");
-    // a file modified in place makes its directory changed, listed first
+    // a changed directory comes before what changed inside it
     let etc = lines.iter().position(|l| *l == "C /etc").unwrap();
-    assert!(etc < lines.iter().position(|l| *l == "A /etc/f").unwrap(), "{diff}");
+    assert!(
+        etc < lines.iter().position(|l| *l == "A /etc/f").unwrap(),
+        "{diff}"
+    );
 
     let tag = format!("committed-{name}:v1");
     let out = b

@@ -327,13 +327,20 @@ impl Manager {
         Ok(())
     }
 
-    /// Every image, as the CLI lists them.
+    /// The images, as the CLI lists them: untagged parents of other images
+    /// (build steps, commits) only with `all` (`images -a`).
     pub async fn list_images(
         &self,
-        _req: pb::ListImagesRequest,
+        req: pb::ListImagesRequest,
     ) -> Result<pb::ListImagesResponse, ManagerError> {
         let store = self.images.clone();
-        let list = tokio::task::spawn_blocking(move || store.list())
+        let list = tokio::task::spawn_blocking(move || {
+            if req.all {
+                store.list_all()
+            } else {
+                store.list()
+            }
+        })
             .await
             .map_err(ManagerError::internal)?
             .map_err(image_error)?;

@@ -105,9 +105,15 @@ impl Manager {
             cache_key: non_empty(&req.build_cache_key),
         };
         // Paused, nothing in the container writes while its upper dir is read.
+        // Recorded as paused while it is, so a manager killed meanwhile
+        // leaves a container `unpause` can resume.
         let paused = if req.pause && rec.status == Status::Running {
             let client = self.running_client(&rec)?;
             client.pause(&rec.id).await?;
+            if let Err(e) = self.store.update(&rec.id, |r| r.status = Status::Paused) {
+                let _ = client.resume(&rec.id).await;
+                return Err(e.into());
+            }
             Some(client)
         } else {
             None
@@ -116,12 +122,17 @@ impl Manager {
         let made = blocking(&self.images, move |s| s.commit_snapshot(&key, &spec)).await;
         if let Some(client) = paused {
             if let Err(e) = client.resume(&rec.id).await {
-                // the image is made; the container must not stay frozen unnoticed
+                // still recorded as paused: `unpause` can try again
                 return Err(ManagerError::Internal(format!(
                     "container {} stays paused after commit: {e}",
                     rec.name
                 )));
             }
+            self.store.update(&rec.id, |r| {
+                if r.status == Status::Paused {
+                    r.status = Status::Running
+                }
+            })?;
         }
         let summary = made?;
         self.container_event(&rec, "commit", &[]);

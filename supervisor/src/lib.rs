@@ -5,11 +5,13 @@
 //! - [`cli`]: the command line; [`commands`]: one module per command group
 //! - [`builder`]: `berth build`'s driver backend over the manager
 //! - [`client`]: connection and manager autostart; [`paths`]: dirs, binary
-//! - [`spec`] + [`flags`]: the spec builder and flag parsers (pure)
+//! - [`spec`] + [`flags`]: the spec builder and flag parsers (pure);
+//!   [`change`]: `commit -c` instructions
 //! - [`session`], [`logs`], [`tty`]: attach, log following, raw mode
 //! - [`format`], [`progress`]: docker's output shapes
 
 pub mod builder;
+pub mod change;
 pub mod cli;
 pub mod client;
 pub mod commands;
@@ -25,9 +27,9 @@ pub mod tty;
 
 use clap::Parser;
 
-use cli::{Cli, Command, SystemCommand};
+use cli::{Cli, Command, ImageCommand, SystemCommand};
 use client::Manager;
-use commands::{build, container, exec, images, inspect, system, view};
+use commands::{build, container, exec, images, inspect, layers, system, view};
 use error::EXIT_BERTH_FAILED;
 use paths::Dirs;
 
@@ -124,6 +126,13 @@ async fn dispatch(m: &Manager, command: Command, dirs: &Dirs) -> i32 {
         Command::Save(a) => images::save(m, &a, &dirs.state).await,
         Command::Import(a) => images::import(m, &a, &dirs.state).await,
         Command::Build(a) => build::build(m, &a).await,
+        Command::Commit(a) => layers::commit(m, &a).await,
+        Command::History(a) => layers::history(m, &a).await,
+        Command::Diff(a) => layers::diff(m, &a).await,
+        Command::Image(i) => match i.command {
+            ImageCommand::Inspect(a) => layers::image_inspect(m, &a).await,
+            ImageCommand::History(a) => layers::history(m, &a).await,
+        },
         Command::System(s) => match s.command {
             SystemCommand::Info => system::info(m).await,
             SystemCommand::Prune { all, force } => system::prune(m, all, force).await,

@@ -28,8 +28,11 @@ impl Registry {
     }
 
     fn start(images: &std::path::Path) -> Registry {
-        // a port of our own so a registry someone else runs is never touched
-        let port = 20000 + (std::process::id() % 20000) as u16;
+        // a port of our own so a registry someone else runs (or this file's
+        // other test, running beside) is never touched
+        static STARTED: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+        let nth = STARTED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let port = 20000 + (std::process::id() % 10000) as u16 * 2 + nth % 2;
         let r = Registry {
             base: tempfile::Builder::new()
                 .prefix("berth-registry-")
@@ -94,4 +97,48 @@ fn push_then_pull_round_trip_through_a_loopback_registry() {
     assert_eq!(out.err_lines().len(), 1, "{out}");
     let images_after = b.run(&["images", "-q"]).ok();
     assert_eq!(images_after.stdout.lines().count(), 1, "{images_after}");
+}
+
+#[test]
+fn committed_image_pushes_and_pulls_back() {
+    require_root!();
+    let b = Berth::new();
+    let archive = b.load_busybox();
+    let reg = Registry::start(archive.parent().unwrap());
+    let name = unique_id("pushed");
+    b.run(&[
+        "run",
+        "--name",
+        &name,
+        "busybox",
+        "sh",
+        "-c",
+        "echo pushed > /made; rm /bin/ls",
+    ])
+    .ok();
+    let tagged = format!(
+        "127.0.0.1:{}/berth-test/{}:v1",
+        reg.port,
+        name.to_lowercase()
+    );
+    b.run(&["commit", &name, &tagged]).ok();
+    b.run(&["rm", &name]).ok();
+    b.run(&["push", &tagged]).ok();
+
+    // a berth that never saw it pulls it and runs it
+    let other = Berth::new();
+    other.run(&["pull", &tagged]).ok();
+    let out = other
+        .run(&[
+            "run",
+            "--rm",
+            &tagged,
+            "sh",
+            "-c",
+            "cat /made; test -e /bin/ls || echo no-ls",
+        ])
+        .ok();
+    assert_eq!(out.out(), "pushed\nno-ls");
+    let hist = other.run(&["history", "-q", &tagged]).ok();
+    assert!(hist.stdout.lines().count() >= 2, "{hist}");
 }

@@ -122,10 +122,24 @@ impl ImageStore {
             None => None,
         };
         let mut lease = Lease::new(self);
+        if let Some(p) = &parent {
+            // the parent may lose its last name meanwhile; its layers must stay
+            for l in &p.layers {
+                lease.add(l.as_str());
+            }
+            for c in chain_ids(&p.diff_ids) {
+                lease.add(c.as_str());
+            }
+        }
         let made = self.stage_image(spec, run_config, parent.as_ref(), layer, &mut lease);
-        let res = made.and_then(|(rec, layer_size)| {
+        let res = made.and_then(|(rec, new_diff)| {
             self.ensure_layers(&rec, &mut lease, &mut |_| {})?;
-            let new_diff = layer_size.as_ref().map(|(d, n)| (d, *n));
+            // what `history` shows for it: the bytes of the files in it
+            let new_diff = match new_diff {
+                Some(d) => Some((d.clone(), self.unpacked_size(&d, &rec)?)),
+                None => None,
+            };
+            let new_diff = new_diff.as_ref().map(|(d, n)| (d, *n));
             let _g = self.commit_lock.lock().unwrap_or_else(|e| e.into_inner());
             self.meta.write(|t| {
                 put_image_txn(t, &names, &rec)?;
@@ -299,7 +313,7 @@ impl ImageStore {
     }
 
     /// Writes the layer, config and manifest blobs (leased); returns the
-    /// image's record and the new layer's (diff id, uncompressed size).
+    /// image's record and the new layer's diff id.
     fn stage_image(
         &self,
         spec: &NewImage,
@@ -307,7 +321,7 @@ impl ImageStore {
         parent: Option<&ImageRecord>,
         layer: NewLayer<'_>,
         lease: &mut Lease<'_>,
-    ) -> Result<(ImageRecord, Option<(Digest, u64)>), Error> {
+    ) -> Result<(ImageRecord, Option<Digest>), Error> {
         let (mut cfg, base) = match parent {
             Some(p) => {
                 let cfg = self.config_value(&p.config)?;
@@ -363,6 +377,12 @@ impl ImageStore {
         if !spec.author.is_empty() {
             obj.insert("author".into(), json!(spec.author));
         }
+        // the image's own comment is its newest step's (docker's `Comment`)
+        if spec.comment.is_empty() {
+            obj.remove("comment");
+        } else {
+            obj.insert("comment".into(), json!(spec.comment));
+        }
         let mut entry = serde_json::Map::new();
         entry.insert("created".into(), json!(now));
         if !spec.author.is_empty() {
@@ -403,7 +423,8 @@ impl ImageStore {
                 annotations: BTreeMap::new(),
                 platform: None,
             });
-            layer_size = Some((diff_id, plain));
+            let _ = plain;
+            layer_size = Some(diff_id);
         }
         let cfg_data = serde_json::to_vec(&cfg).unwrap_or_default();
         let cfg_digest = self.content.put(&cfg_data)?;
@@ -470,4 +491,105 @@ fn check_run_config(c: &Value) -> Result<Value, Error> {
     serde_json::from_value::<RunConfig>(c.clone())
         .map_err(|e| CreateError::BadConfig(e.to_string()))?;
     Ok(c.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layer_tar(dir: &Path, files: &[(&str, &[u8])]) -> PathBuf {
+        let path = dir.join("layer.tar");
+        let mut b = tar::Builder::new(File::create(&path).unwrap());
+        for (name, data) in files {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_entry_type(tar::EntryType::Regular);
+            b.append_data(&mut h, name, *data).unwrap();
+        }
+        b.into_inner().unwrap().sync_all().unwrap();
+        path
+    }
+
+    #[test]
+    fn scratch_then_config_step_then_history() {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            return; // unpacking sets ownership
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let store = ImageStore::open(&dir.path().join("store")).unwrap();
+        let tar = layer_tar(dir.path(), &[("app/hello", b"hello\n")]);
+        let base = store
+            .create_image(
+                &NewImage {
+                    created_by: "COPY app /app".into(),
+                    cache_key: Some("k1".into()),
+                    ..Default::default()
+                },
+                NewLayer::Tar(&tar),
+            )
+            .unwrap();
+        let top = store
+            .create_image(
+                &NewImage {
+                    parent: Some(base.id.to_string()),
+                    config: Some(json!({"Cmd": ["cat", "/app/hello"]})),
+                    created_by: "CMD [\"cat\"]".into(),
+                    reference: Some("made:1".into()),
+                    ..Default::default()
+                },
+                NewLayer::None,
+            )
+            .unwrap();
+        let info = store.get("made:1").unwrap();
+        assert_eq!(info.id, top.id);
+        assert_eq!(info.diff_ids.len(), 1);
+        assert_eq!(
+            info.config.cmd,
+            Some(vec!["cat".into(), "/app/hello".into()])
+        );
+        let h = store.history("made:1").unwrap();
+        assert_eq!(h.len(), 2);
+        assert!(h[0].empty_layer && h[0].size == 0 && h[0].id == Some(top.id.clone()));
+        assert_eq!(h[0].tags, vec!["docker.io/library/made:1".to_string()]);
+        assert_eq!((h[1].size, h[1].id.clone()), (6, Some(base.id.clone())));
+        assert_eq!(
+            store.lookup_build_cache("k1").unwrap(),
+            Some(base.id.clone())
+        );
+        // the untagged base is a parent and a cache entry's image: prune keeps it
+        store.prune(false).unwrap();
+        assert!(store.get(base.id.as_str()).is_ok());
+        let raw = store.raw_image("made:1").unwrap();
+        assert_eq!(raw.parent, Some(base.id.clone()));
+        let cfg: Value = serde_json::from_slice(&raw.config).unwrap();
+        assert_eq!(cfg["history"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn bad_config_and_bad_tar_leave_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ImageStore::open(&dir.path().join("store")).unwrap();
+        let e = store
+            .create_image(
+                &NewImage {
+                    config: Some(json!({"Cmd": "not a list"})),
+                    ..Default::default()
+                },
+                NewLayer::None,
+            )
+            .unwrap_err();
+        assert!(e.to_string().starts_with("image config: "), "{e}");
+        let junk = dir.path().join("junk.tar");
+        std::fs::write(&junk, vec![7u8; 1500]).unwrap();
+        assert!(store
+            .create_image(&NewImage::default(), NewLayer::Tar(&junk))
+            .is_err());
+        assert!(store.list_all().unwrap().is_empty());
+        let blobs = std::fs::read_dir(dir.path().join("store/blobs/sha256"))
+            .unwrap()
+            .count();
+        assert_eq!(blobs, 0);
+    }
 }

@@ -19,8 +19,22 @@ pub(crate) struct Resolved {
 }
 
 impl ImageStore {
-    /// Every image: one entry per name, plus one per dangling image.
+    /// Every image: one entry per name, plus one per dangling image, except
+    /// untagged intermediate images (parents of stored images), which
+    /// docker's `images` shows only with `-a` ([`ImageStore::list_all`]).
     pub fn list(&self) -> Result<Vec<ImageSummary>, Error> {
+        let parents = self.kept_manifests(false)?;
+        Ok(self
+            .meta
+            .images()?
+            .into_iter()
+            .filter(|(k, r)| !(k.starts_with('@') && parents.contains(&r.manifest)))
+            .map(|(k, r)| summary(&k, &r))
+            .collect())
+    }
+
+    /// Every image, intermediate ones included.
+    pub fn list_all(&self) -> Result<Vec<ImageSummary>, Error> {
         Ok(self
             .meta
             .images()?
@@ -128,9 +142,8 @@ impl ImageStore {
                 }
             }
         }
-        if gone && self.kept_manifests()?.contains(&r.rec.manifest) {
-            // a parent of a stored image or a build cache entry's image
-            // stays, untagged
+        if gone && r.name.is_some() && self.kept_manifests(false)?.contains(&r.rec.manifest) {
+            // untagging a parent of a stored image leaves it there, untagged
             let _g = self.commit_lock.lock().unwrap_or_else(|e| e.into_inner());
             self.meta.put_image(&[], &r.rec)?;
             gone = false;
@@ -153,7 +166,7 @@ impl ImageStore {
             .into_iter()
             .map(|(_, c)| c.image)
             .collect();
-        let kept = self.kept_manifests()?;
+        let kept = self.kept_manifests(true)?;
         let mut report = PruneReport::default();
         {
             let _g = self.commit_lock.lock().unwrap_or_else(|e| e.into_inner());

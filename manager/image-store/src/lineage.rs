@@ -7,7 +7,8 @@
 //! - `build_cache`: a build step's key (computed by the front end) → the
 //!   image it made; an image a key points at is kept when untagged, and a
 //!   key whose image is gone finds nothing;
-//! - `layer_sizes`: diff id → uncompressed size, as `history` shows it.
+//! - `layer_sizes`: diff id → the bytes of the files in the layer, as
+//!   `history` shows its size.
 
 use std::collections::HashSet;
 
@@ -133,30 +134,34 @@ impl ImageStore {
         Ok(p.and_then(|p| Digest::parse(&p).ok()))
     }
 
-    /// Images kept even when untagged: those a build cache key points at,
-    /// and parents of stored images.
-    pub(crate) fn kept_manifests(&self) -> Result<HashSet<Digest>, Error> {
+    /// Images kept even when untagged: parents of stored images and, with
+    /// `cached`, those a build cache key points at.
+    pub(crate) fn kept_manifests(&self, cached: bool) -> Result<HashSet<Digest>, Error> {
         let present: HashSet<Digest> = self
             .meta
             .images()?
             .into_iter()
             .map(|(_, r)| r.manifest)
             .collect();
-        let (parents, cached) = self.meta.read(|t| {
+        let (parents, cache_refs) = self.meta.read(|t| {
             let mut parents = Vec::new();
             for row in t.open_table(PARENTS)?.iter()? {
                 let (k, v) = row?;
                 parents.push((k.value().to_string(), v.value().to_string()));
             }
-            let mut cached = Vec::new();
+            let mut refs = Vec::new();
             for row in t.open_table(BUILD_CACHE)?.iter()? {
                 let (k, v) = row?;
                 let rec: CacheRecord = decode(k.value(), v.value())?;
-                cached.push(rec.manifest);
+                refs.push(rec.manifest);
             }
-            Ok((parents, cached))
+            Ok((parents, refs))
         })?;
-        let mut kept: HashSet<Digest> = cached.into_iter().collect();
+        let mut kept: HashSet<Digest> = if cached {
+            cache_refs.into_iter().collect()
+        } else {
+            HashSet::new()
+        };
         for (child, parent) in parents {
             let (Ok(child), Ok(parent)) = (Digest::parse(&child), Digest::parse(&parent)) else {
                 continue;
@@ -168,8 +173,8 @@ impl ImageStore {
         Ok(kept)
     }
 
-    /// The uncompressed size of layer `diff_id` (blob `blob`), counted once
-    /// and remembered.
+    /// The size `history` shows for layer `diff_id` (blob `blob`): the
+    /// bytes of the files in it, counted once and remembered.
     pub(crate) fn layer_size(&self, diff_id: &Digest, blob: &Digest) -> Result<u64, Error> {
         let known = self.meta.read(|t| {
             let tab = t.open_table(LAYER_SIZES)?;
@@ -179,14 +184,39 @@ impl ImageStore {
         if let Some(n) = known {
             return Ok(n);
         }
-        let f = self.content.open_blob(blob)?;
-        let ioe = |e| Error::io(format!("read layer {blob}"), e);
-        let mut plain = crate::unpack::decompress(std::io::BufReader::new(f)).map_err(ioe)?;
-        let n = std::io::copy(&mut plain, &mut std::io::sink()).map_err(ioe)?;
+        let n = self.content_bytes(blob)?;
         self.meta.write(|t| {
             t.open_table(LAYER_SIZES)?.insert(diff_id.as_str(), n)?;
             Ok(())
         })?;
+        Ok(n)
+    }
+
+    /// The size of the layer of `rec` whose diff id is `diff_id`.
+    pub(crate) fn unpacked_size(
+        &self,
+        diff_id: &Digest,
+        rec: &crate::meta::ImageRecord,
+    ) -> Result<u64, Error> {
+        match rec.diff_ids.iter().position(|d| d == diff_id) {
+            Some(i) => self.content_bytes(&rec.layers[i]),
+            None => Ok(0),
+        }
+    }
+
+    /// The sum of the sizes of the regular files in layer blob `blob`.
+    fn content_bytes(&self, blob: &Digest) -> Result<u64, Error> {
+        let f = self.content.open_blob(blob)?;
+        let ioe = |e| Error::io(format!("read layer {blob}"), e);
+        let plain = crate::unpack::decompress(std::io::BufReader::new(f)).map_err(ioe)?;
+        let mut archive = tar::Archive::new(plain);
+        let mut n = 0;
+        for entry in archive.entries().map_err(ioe)? {
+            let entry = entry.map_err(ioe)?;
+            if entry.header().entry_type().is_file() {
+                n += entry.size();
+            }
+        }
         Ok(n)
     }
 }

@@ -1,13 +1,15 @@
 //! `berth inspect`: docker-shaped JSON for containers and images, and the
-//! `-f '{{.Path}}'` subset of Go templates scripts use most.
+//! subset of Go templates scripts use most: `{{.Path}}` (printed as Go
+//! prints it), `{{json .Path}}`, `{{len .Path}}`, `{{index .Path "key"}}`.
 
-use berth_proto::manager::{ContainerInfo, GetImageRequest, ImageInfo};
+use berth_proto::layers::{InspectImageRequest, InspectImageResponse};
+use berth_proto::manager::ContainerInfo;
 use serde_json::{json, Value};
 
 use crate::cli::InspectArgs;
 use crate::client::Manager;
 use crate::error::CliError;
-use crate::format::{rfc3339, ts};
+use crate::format::{familiar, rfc3339, ts};
 
 /// A container as docker's inspect shows it.
 pub fn container_json(c: &ContainerInfo) -> Value {
@@ -103,27 +105,166 @@ fn is_default_mount(m: &Value) -> bool {
     matches!(m["destination"].as_str(), Some("/dev" | "/dev/shm"))
 }
 
-/// An image as docker's inspect shows it.
-pub fn image_json(i: &ImageInfo) -> Value {
+/// The keys docker's image `Config` always carries, with their zero values.
+const IMAGE_CONFIG_DEFAULTS: [(&str, Value); 17] = [
+    ("Hostname", Value::String(String::new())),
+    ("Domainname", Value::String(String::new())),
+    ("User", Value::String(String::new())),
+    ("AttachStdin", Value::Bool(false)),
+    ("AttachStdout", Value::Bool(false)),
+    ("AttachStderr", Value::Bool(false)),
+    ("Tty", Value::Bool(false)),
+    ("OpenStdin", Value::Bool(false)),
+    ("StdinOnce", Value::Bool(false)),
+    ("Env", Value::Null),
+    ("Cmd", Value::Null),
+    ("Image", Value::String(String::new())),
+    ("Volumes", Value::Null),
+    ("WorkingDir", Value::String(String::new())),
+    ("Entrypoint", Value::Null),
+    ("OnBuild", Value::Null),
+    ("Labels", Value::Null),
+];
+
+/// An image as docker's inspect shows it, from its config blob as stored.
+pub fn raw_image_json(i: &InspectImageResponse) -> Value {
     let cfg: Value = serde_json::from_str(&i.config_json).unwrap_or(Value::Null);
-    let inner = if cfg.get("config").is_some() {
-        cfg["config"].clone()
-    } else {
-        cfg
-    };
+    let mut config = serde_json::Map::new();
+    for (k, v) in IMAGE_CONFIG_DEFAULTS.iter() {
+        config.insert(k.to_string(), v.clone());
+    }
+    if let Some(stored) = cfg["config"].as_object() {
+        for (k, v) in stored {
+            config.insert(k.clone(), v.clone());
+        }
+    }
+    let s = |k: &str| cfg[k].as_str().unwrap_or_default().to_string();
     json!({
         "Id": i.id,
-        "RepoTags": i.references,
-        "RepoDigests": if i.manifest_digest.is_empty() { vec![] } else { vec![i.manifest_digest.clone()] },
-        "Created": rfc3339(ts(i.created.as_ref())),
-        "Config": inner,
-        "Architecture": i.architecture,
-        "Os": i.os,
+        "RepoTags": i.references.iter().map(|r| familiar(r)).collect::<Vec<_>>(),
+        "RepoDigests": [],
+        "Parent": i.parent,
+        "Comment": s("comment"),
+        "Created": s("created"),
+        "DockerVersion": s("docker_version"),
+        "Author": s("author"),
+        "Config": config,
+        "Architecture": s("architecture"),
+        "Os": s("os"),
         "Size": i.size,
+        "RootFS": {
+            "Type": cfg["rootfs"]["type"].as_str().unwrap_or("layers"),
+            "Layers": cfg["rootfs"]["diff_ids"].as_array().cloned().unwrap_or_default(),
+        },
+        "Metadata": {"LastTagTime": "0001-01-01T00:00:00Z"},
     })
 }
 
-/// Evaluates `{{.A.B}}` and `{{json .A}}` against `v`; other text is kept.
+/// Splits a template action into its words, keeping quoted strings whole.
+fn action_words(action: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    for c in action.chars() {
+        match c {
+            '"' => {
+                cur.push(c);
+                quoted = !quoted;
+            }
+            c if c.is_whitespace() && !quoted => {
+                if !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+            }
+            c => cur.push(c),
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// Evaluates one action: `.A.B`, `json .A`, `len .A`, `index .A "k"`.
+fn eval_action(action: &str, v: &Value) -> Result<String, String> {
+    let words = action_words(action);
+    let field = |path: &str| {
+        lookup(v, path).ok_or_else(|| format!("template: {action:?}: can't evaluate field {path}"))
+    };
+    match words.as_slice() {
+        [f, path] if f == "json" => Ok(json_go(field(path)?)),
+        [f, path] if f == "len" => match field(path)? {
+            Value::Array(a) => Ok(a.len().to_string()),
+            Value::Object(o) => Ok(o.len().to_string()),
+            Value::String(s) => Ok(s.len().to_string()),
+            Value::Null => Ok("0".into()),
+            other => Err(format!("template: {action:?}: len of {other}")),
+        },
+        [f, path, key] if f == "index" => {
+            let base = field(path)?;
+            let got = match key.parse::<usize>() {
+                Ok(n) => base.get(n),
+                Err(_) => base.get(key.trim_matches('"')),
+            };
+            Ok(got.map_or_else(|| "<no value>".to_string(), |x| go_print(x, key)))
+        }
+        [path] => {
+            let last = path.rsplit('.').next().unwrap_or(path);
+            Ok(go_print(field(path)?, last))
+        }
+        _ => Err(format!("template: {action:?}: unsupported action")),
+    }
+}
+
+/// What Go's `json` template function prints: compact, with `<`, `>` and
+/// `&` escaped.
+fn json_go(v: &Value) -> String {
+    v.to_string()
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
+}
+
+/// Fields docker's structs hold as slices or maps: their nil prints `[]` or
+/// `map[]`, not `<no value>`.
+const SLICE_FIELDS: [&str; 8] = [
+    "Cmd",
+    "Entrypoint",
+    "Env",
+    "OnBuild",
+    "Layers",
+    "RepoTags",
+    "RepoDigests",
+    "Args",
+];
+const MAP_FIELDS: [&str; 4] = ["Labels", "Volumes", "ExposedPorts", "Options"];
+
+/// A value as Go's template printing shows it: `[a b]`, `map[k:v]`.
+fn go_print(v: &Value, field: &str) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null if SLICE_FIELDS.contains(&field) => "[]".into(),
+        Value::Null if MAP_FIELDS.contains(&field) => "map[]".into(),
+        Value::Null => "<no value>".into(),
+        Value::Array(a) => format!(
+            "[{}]",
+            a.iter()
+                .map(|x| go_print(x, ""))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+        Value::Object(o) => format!(
+            "map[{}]",
+            o.iter()
+                .map(|(k, x)| format!("{k}:{}", go_print(x, k)))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+        other => other.to_string(),
+    }
+}
+
+/// Evaluates the `{{…}}` actions of `tpl` against `v`; other text is kept.
 pub fn render_template(tpl: &str, v: &Value) -> Result<String, String> {
     let mut out = String::new();
     let mut rest = tpl;
@@ -133,22 +274,7 @@ pub fn render_template(tpl: &str, v: &Value) -> Result<String, String> {
         let end = after
             .find("}}")
             .ok_or_else(|| format!("template: unclosed action in {tpl:?}"))?;
-        let action = after[..end].trim();
-        let (as_json, path) = match action.strip_prefix("json ") {
-            Some(p) => (true, p.trim()),
-            None => (false, action),
-        };
-        let field = lookup(v, path)
-            .ok_or_else(|| format!("template: {action:?}: can't evaluate field {path}"))?;
-        if as_json {
-            out.push_str(&field.to_string());
-        } else {
-            match field {
-                Value::String(s) => out.push_str(s),
-                Value::Null => out.push_str("<no value>"),
-                other => out.push_str(&other.to_string()),
-            }
-        }
+        out.push_str(&eval_action(after[..end].trim(), v)?);
         rest = &after[end + 2..];
     }
     out.push_str(rest);
@@ -164,6 +290,29 @@ fn lookup<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
         cur = cur.get(part)?;
     }
     Some(cur)
+}
+
+/// Prints inspected objects: through the template `format`, or as docker's
+/// indented JSON array. Returns the exit code.
+pub fn print_inspected(found: &[Value], format: Option<&str>) -> i32 {
+    match format {
+        Some(tpl) => {
+            for v in found {
+                match render_template(tpl, v) {
+                    Ok(s) => println!("{s}"),
+                    Err(e) => {
+                        eprintln!("{e}");
+                        return 1;
+                    }
+                }
+            }
+        }
+        None => println!(
+            "{}",
+            serde_json::to_string_pretty(&Value::Array(found.to_vec())).unwrap_or_default()
+        ),
+    }
+    0
 }
 
 /// `berth inspect`.
@@ -185,10 +334,15 @@ pub async fn inspect(m: &Manager, a: &InspectArgs) -> i32 {
             }
         }
         if v.is_none() && want_i {
-            let mut r = GetImageRequest::new();
-            r.reference = n.clone();
-            match m.images.get_image(m.ctx(), &r).await.map_err(|e| m.err(e)) {
-                Ok(i) => v = Some(image_json(&i)),
+            let mut r = InspectImageRequest::new();
+            r.image = n.clone();
+            match m
+                .layers
+                .inspect_image(m.ctx(), &r)
+                .await
+                .map_err(|e| m.err(e))
+            {
+                Ok(i) => v = Some(raw_image_json(&i)),
                 Err(e) if e.is_not_found() => {}
                 Err(e) => {
                     eprintln!("{e}");
@@ -209,24 +363,10 @@ pub async fn inspect(m: &Manager, a: &InspectArgs) -> i32 {
             }
         }
     }
-    match &a.format {
-        Some(tpl) => {
-            for v in &found {
-                match render_template(tpl, v) {
-                    Ok(s) => println!("{s}"),
-                    Err(e) => {
-                        eprintln!("{e}");
-                        return 1;
-                    }
-                }
-            }
-        }
-        None => println!(
-            "{}",
-            serde_json::to_string_pretty(&Value::Array(found)).unwrap_or_default()
-        ),
+    match print_inspected(&found, a.format.as_deref()) {
+        0 => code,
+        c => c,
     }
-    code
 }
 
 #[cfg(test)]
@@ -243,6 +383,29 @@ mod tests {
         );
         assert_eq!(render_template("{{json .Env}}", &v).unwrap(), "[\"A=1\"]");
         assert!(render_template("{{.Nope}}", &v).is_err());
+        assert_eq!(render_template("{{len .Env}}", &v).unwrap(), "1");
+        assert_eq!(render_template("{{.Env}}", &v).unwrap(), "[A=1]");
+        assert_eq!(
+            render_template("{{index .State \"Pid\"}}", &v).unwrap(),
+            "5"
+        );
+        let img = json!({"Config": {"Cmd": ["sh", "-c", "a<b"], "Entrypoint": null, "Labels": {"k": "v"}}});
+        assert_eq!(
+            render_template("{{.Config.Cmd}}", &img).unwrap(),
+            "[sh -c a<b]"
+        );
+        assert_eq!(
+            render_template("{{.Config.Entrypoint}}", &img).unwrap(),
+            "[]"
+        );
+        assert_eq!(
+            render_template("{{.Config.Labels}}", &img).unwrap(),
+            "map[k:v]"
+        );
+        assert_eq!(
+            render_template("{{json .Config.Cmd}}", &img).unwrap(),
+            "[\"sh\",\"-c\",\"a\\u003cb\"]"
+        );
         assert!(render_template("{{.Name", &v).is_err());
     }
 

@@ -5,5 +5,6 @@ pub mod container;
 pub mod exec;
 pub mod images;
 pub mod inspect;
+pub mod layers;
 pub mod system;
 pub mod view;

@@ -8,7 +8,6 @@
 
 use std::collections::BTreeSet;
 use std::ffi::CString;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -349,16 +348,9 @@ impl Backend for ManagerBackend {
                 .map_err(|e| backend_err(m.err(e)))
         };
         // the shim creates the log as the task starts
-        let mut file = None;
-        for _ in 0..500 {
-            match File::open(&att.log_path) {
-                Ok(f) => {
-                    file = Some(f);
-                    break;
-                }
-                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
-            }
-        }
+        let file = crate::session::open_log(&att.log_path)
+            .await
+            .map_err(backend_err)?;
         let waited = match file {
             Some(f) => Reader::new(f)
                 .follow(|e| out.process(e.stream == Stream::Stderr, &e.text), wait)

@@ -53,6 +53,48 @@ fn has_tag(b: &Berth, repo: &str) -> bool {
         .any(|l| l.split_whitespace().next() == Some(repo))
 }
 
+/// Starts `berth build ARGS` and returns once its RUN step printed
+/// `started`.
+fn build_until_started(b: &Berth, args: &[&str]) -> std::process::Child {
+    let mut child = b
+        .command(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(30)) {
+        let started = line == "started";
+        seen.push(line);
+        if started {
+            return child;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("the RUN step never printed `started`: {seen:?}");
+}
+
+/// Waits (20s at most) for `child` to exit; kills it and fails with `why`
+/// if it does not.
+fn exit_within(child: &mut std::process::Child, why: &str) -> std::process::ExitStatus {
+    let done = wait_until(Duration::from_secs(20), || {
+        matches!(child.try_wait(), Ok(Some(_)))
+    });
+    if !done {
+        let _ = child.kill();
+    }
+    assert!(done, "{why}");
+    child.wait().unwrap()
+}
+
 const SEVEN: &str = "FROM busybox
 RUN echo built > /built
 COPY greeting.txt /app/
@@ -479,39 +521,11 @@ fn ctrl_c_in_a_run_step_removes_its_container() {
         &b,
         &[("Dockerfile", "FROM busybox\nRUN echo started; sleep 60\n")],
     );
-    let mut child = b
-        .command(["build", "-t", "interrupted", ctx.to_str().unwrap()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let mut seen = Vec::new();
-    while let Ok(line) = rx.recv_timeout(Duration::from_secs(30)) {
-        let started = line == "started";
-        seen.push(line);
-        if started {
-            break;
-        }
-    }
-    assert_eq!(seen.last().map(String::as_str), Some("started"), "{seen:?}");
+    let mut child = build_until_started(&b, &["build", "-t", "interrupted", ctx.to_str().unwrap()]);
     assert_eq!(b.container_ids().len(), 1, "the RUN container is there");
     // SAFETY: kill has no memory effects; the pid is our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let done = wait_until(Duration::from_secs(20), || {
-        matches!(child.try_wait(), Ok(Some(_)))
-    });
-    if !done {
-        let _ = child.kill();
-    }
-    assert!(done, "berth build did not stop on SIGINT");
-    let status = child.wait().unwrap();
+    let status = exit_within(&mut child, "berth build did not stop on SIGINT");
     assert_eq!(status.code(), Some(130));
     assert!(!has_tag(&b, "interrupted"));
     b.assert_all_gone(&[]);
@@ -529,37 +543,10 @@ fn killed_manager_mid_build_leaves_nothing_for_the_next_build() {
             "FROM busybox\nRUN echo first > /first\nRUN echo started; sleep 60\n",
         )],
     );
-    let mut child = b
-        .command(["build", ctx.to_str().unwrap()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let mut seen = Vec::new();
-    while let Ok(line) = rx.recv_timeout(Duration::from_secs(30)) {
-        let started = line == "started";
-        seen.push(line);
-        if started {
-            break;
-        }
-    }
-    assert_eq!(seen.last().map(String::as_str), Some("started"), "{seen:?}");
+    let mut child = build_until_started(&b, &["build", ctx.to_str().unwrap()]);
     b.kill_manager();
-    let done = wait_until(Duration::from_secs(20), || {
-        matches!(child.try_wait(), Ok(Some(_)))
-    });
-    if !done {
-        let _ = child.kill();
-    }
-    assert!(done, "berth build did not end with its manager gone");
-    assert_ne!(child.wait().unwrap().code(), Some(0));
+    let status = exit_within(&mut child, "berth build did not end with its manager gone");
+    assert_ne!(status.code(), Some(0));
 
     // the next build (a new manager) reuses the step that finished and
     // removes the container the cut-off build left

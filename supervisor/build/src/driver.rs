@@ -248,6 +248,15 @@ fn str_list(config: &Value, key: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// A copy of the config's `key` object (Labels, ExposedPorts, Volumes).
+fn object_of(config: &Value, key: &str) -> Map<String, Value> {
+    config
+        .get(key)
+        .and_then(|l| l.as_object())
+        .cloned()
+        .unwrap_or_default()
+}
+
 fn obj(config: &mut Value) -> &mut Map<String, Value> {
     if !config.is_object() {
         *config = json!({});
@@ -929,11 +938,7 @@ impl Driver<'_> {
                 }
             }
             Kind::Label(pairs) => {
-                let mut labels = config
-                    .get("Labels")
-                    .and_then(|l| l.as_object())
-                    .cloned()
-                    .unwrap_or_default();
+                let mut labels = object_of(&config, "Labels");
                 let mut shown = Vec::new();
                 for (k, v) in pairs {
                     let k = x(k)?;
@@ -986,11 +991,7 @@ impl Driver<'_> {
                 }
             }
             Kind::Expose(ports) => {
-                let mut exposed = config
-                    .get("ExposedPorts")
-                    .and_then(|l| l.as_object())
-                    .cloned()
-                    .unwrap_or_default();
+                let mut exposed = object_of(&config, "ExposedPorts");
                 let mut shown = Vec::new();
                 for p in ports {
                     let p = x(p)?;
@@ -1016,11 +1017,7 @@ impl Driver<'_> {
                 }
             }
             Kind::Volume(vols) => {
-                let mut v = config
-                    .get("Volumes")
-                    .and_then(|l| l.as_object())
-                    .cloned()
-                    .unwrap_or_default();
+                let mut v = object_of(&config, "Volumes");
                 let mut shown = Vec::new();
                 for p in vols {
                     let p = x(p)?;

@@ -781,11 +781,31 @@ impl Driver<'_> {
         let mut dest_is_dir = r.dest.ends_with('/')
             || r.sources.len() > 1
             || r.copy.sources.iter().any(|s| crate::ignore::is_glob(s));
-        let dest = clean(&r.dest);
+        let mut dest = clean(&r.dest);
         if let Some(v) = view_path {
-            if v.join(dest.trim_start_matches('/')).is_dir() {
-                dest_is_dir = true;
+            // symlinks on the way to the destination are the image's: follow
+            // them inside it (`/var/run` → `/run`), never out to the host
+            let image = Tree::plain(v);
+            let inside = |p: &str| -> Option<String> {
+                let host = image.resolve(p).ok()?;
+                let rel = host.strip_prefix(v).ok()?;
+                Some(clean(&format!("/{}", rel.display())))
+            };
+            if let Some(resolved) = inside(&dest) {
+                if v.join(resolved.trim_start_matches('/')).is_dir() {
+                    dest_is_dir = true;
+                }
             }
+            let (parent, name) = dest.rsplit_once('/').unwrap_or(("", &dest));
+            dest = match (
+                dest_is_dir,
+                inside(&dest),
+                inside(if parent.is_empty() { "/" } else { parent }),
+            ) {
+                (true, Some(d), _) => d,
+                (false, _, Some(p)) if !name.is_empty() => clean(&format!("{p}/{name}")),
+                _ => dest,
+            };
         }
         if r.sources.len() > 1 && !r.dest.ends_with('/') && !dest_is_dir {
             return Err(self.err(i, format!("When using {what} with more than one source file, the destination must be a directory and end with a /")));

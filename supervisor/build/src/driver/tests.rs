@@ -116,6 +116,9 @@ impl Backend for Fake {
         std::fs::create_dir_all(d.path().join("etc")).unwrap();
         std::fs::write(d.path().join("etc/passwd"), "app:x:1000:1001::/:/bin/sh\n").unwrap();
         std::fs::write(d.path().join("artifact"), "built").unwrap();
+        std::fs::create_dir_all(d.path().join("run")).unwrap();
+        std::fs::create_dir_all(d.path().join("var")).unwrap();
+        std::os::unix::fs::symlink("/run", d.path().join("var/run")).unwrap();
         let m = MountedImage {
             path: d.path().to_path_buf(),
             token: String::new(),
@@ -355,6 +358,24 @@ async fn failures_name_the_step_and_leave_nothing() {
         .unwrap_err()
         .to_string()
         .contains("must be lowercase"));
+}
+
+#[tokio::test]
+async fn copy_follows_the_images_symlinks_inside_it() {
+    let f = Fake::new();
+    let c = ctx();
+    let (r, text) = run(
+        &opts(
+            "FROM busybox\nCOPY a.txt /var/run/x\nCOPY a.txt /var/run\n",
+            &c,
+        ),
+        &f,
+    )
+    .await;
+    r.unwrap_or_else(|e| panic!("{e}: {text}"));
+    let layers = f.layers.lock().unwrap().clone();
+    assert_eq!(layers[0], vec!["run", "run/x"]);
+    assert_eq!(layers[1], vec!["run", "run/a.txt"]);
 }
 
 #[test]

@@ -560,3 +560,78 @@ fn killed_manager_mid_build_leaves_nothing_for_the_next_build() {
     assert!(out.stdout.contains("first\n"), "{out}");
     b.assert_all_gone(&[]);
 }
+
+/// The shared docker peer (../shared/conformance/docker-env.sh; never
+/// stopped here), and the image a test loaded into it, removed on drop.
+struct DockerPeer {
+    exports: Vec<(String, String)>,
+    image: String,
+}
+
+impl DockerPeer {
+    fn start(image: &str) -> DockerPeer {
+        let start = cli_support::run_cmd(
+            std::process::Command::new("bash")
+                .arg(cli_support::conformance_script("docker-env.sh"))
+                .arg("start"),
+            Duration::from_secs(600),
+        );
+        assert!(start.status.success(), "docker-env.sh start: {start}");
+        let exports = start
+            .stdout
+            .split_whitespace()
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.trim_matches('"').to_string()))
+            .collect();
+        DockerPeer {
+            exports,
+            image: image.to_string(),
+        }
+    }
+
+    fn docker(&self, args: &[&str]) -> Out {
+        let mut c = std::process::Command::new("docker");
+        c.args(args);
+        for (k, v) in &self.exports {
+            c.env(k, v);
+        }
+        cli_support::run_cmd(&mut c, Duration::from_secs(120))
+    }
+}
+
+impl Drop for DockerPeer {
+    fn drop(&mut self) {
+        let _ = self.docker(&["rmi", "-f", &self.image]);
+    }
+}
+
+#[test]
+fn built_image_loads_into_docker() {
+    require_root!();
+    let b = Berth::new();
+    b.load_busybox();
+    let tag = format!("berth-built/{}:v1", unique_id("docker"));
+    let ctx = context(
+        &b,
+        &[
+            (
+                "Dockerfile",
+                "FROM busybox\nRUN echo from-run > /run.txt && rm /bin/ls\nCOPY f.txt /f.txt\nWORKDIR /srv\nCMD [\"sh\", \"-c\", \"cat /run.txt /f.txt; pwd; test -e /bin/ls || echo no-ls\"]\n",
+            ),
+            ("f.txt", "from-copy\n"),
+        ],
+    );
+    build(&b, &["-t", &tag], &ctx).ok();
+    let archive = b.scratch("out").join("built.tar");
+    b.run(&["save", "-o", archive.to_str().unwrap(), &tag]).ok();
+
+    let peer = DockerPeer::start(&tag);
+    let load = peer.docker(&["load", "-i", archive.to_str().unwrap()]);
+    assert!(load.status.success(), "{load}");
+    let run = peer.docker(&["run", "--rm", "--network", "none", &tag]);
+    assert!(run.status.success(), "{run}");
+    assert_eq!(run.stdout, "from-run\nfrom-copy\n/srv\nno-ls\n", "{run}");
+    let history = peer.docker(&["history", "--format", "{{.CreatedBy}}", &tag]);
+    assert!(history.status.success(), "{history}");
+    assert!(history.stdout.contains("WORKDIR /srv"), "{history}");
+}

@@ -30,6 +30,9 @@ const BUILD_LABEL: &str = "berth.build";
 /// tell the leftovers of a killed one from the containers of a live one.
 const BUILD_PID_LABEL: &str = "berth.build.pid";
 
+/// Set on the containers of `--rm=false` builds, which stay.
+const KEEP_LABEL: &str = "berth.build.keep";
+
 /// True while `pid` is a running `berth` process.
 fn berth_alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/comm"))
@@ -153,7 +156,7 @@ impl ManagerBackend {
             return;
         };
         for c in list.containers {
-            if !c.labels.contains_key(BUILD_LABEL) {
+            if !c.labels.contains_key(BUILD_LABEL) || c.labels.contains_key(KEEP_LABEL) {
                 continue;
             }
             let owner = c

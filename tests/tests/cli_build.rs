@@ -635,3 +635,21 @@ fn built_image_loads_into_docker() {
     assert!(history.status.success(), "{history}");
     assert!(history.stdout.contains("WORKDIR /srv"), "{history}");
 }
+
+#[test]
+fn rm_false_keeps_the_intermediate_container() {
+    require_root!();
+    let b = Berth::new();
+    b.load_busybox();
+    let ctx = context(&b, &[("Dockerfile", "FROM busybox\nRUN echo kept\n")]);
+    let out = build(&b, &["--rm=false"], &ctx).ok();
+    assert!(
+        !out.stdout.contains("Removing intermediate container"),
+        "{out}"
+    );
+    assert_eq!(b.container_ids().len(), 1, "{out}");
+    // a later build leaves it alone: it was kept on purpose
+    let ctx2 = context(&b, &[("Dockerfile", "FROM busybox\nRUN echo other\n")]);
+    build(&b, &[], &ctx2).ok();
+    assert_eq!(b.container_ids().len(), 1);
+}

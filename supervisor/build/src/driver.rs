@@ -410,7 +410,7 @@ pub async fn build(
     }
     if last.id.is_empty() {
         return Err(BuildError::Invalid(
-            "the build made no image: a FROM scratch stage needs at least one instruction".into(),
+            "No image was generated. Is your Dockerfile empty?".into(),
         ));
     }
     d.out
@@ -906,7 +906,14 @@ impl Driver<'_> {
                         .unwrap_or("")
                         .to_string(),
                     network: self.opts.network.clone(),
-                    labels: vec![("berth.build".into(), self.opts.build_id.clone())],
+                    labels: {
+                        let mut l = vec![("berth.build".into(), self.opts.build_id.clone())];
+                        if self.opts.keep_containers {
+                            // kept on purpose (--rm=false): no later build sweeps it
+                            l.push(("berth.build.keep".into(), "true".into()));
+                        }
+                        l
+                    },
                 };
                 Action::Run {
                     config,

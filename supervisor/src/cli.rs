@@ -387,6 +387,9 @@ pub struct EventsArgs {
 
 #[derive(Debug, Args)]
 pub struct ImagesArgs {
+    /// Show all images (default hides intermediate images)
+    #[arg(short = 'a', long)]
+    pub all: bool,
     /// Only show image IDs
     #[arg(short = 'q', long)]
     pub quiet: bool,

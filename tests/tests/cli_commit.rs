@@ -17,8 +17,11 @@ use berth_proto::ttrpc;
 use cli_support::{conformance_script, run_cmd, Berth, CMD_TIMEOUT};
 
 /// What the container does to busybox's filesystem: adds a file, deletes
-/// one, and replaces a directory with a new one holding one file.
-const CHANGES: &str = "echo hi > /tmp/x; rm /bin/ls; rm -rf /etc; mkdir /etc; echo new > /etc/f";
+/// one, replaces a directory with a new one holding one file, and makes a
+/// hard link pair with odd mode, owner and mtime, and a fifo.
+const CHANGES: &str = "echo hi > /tmp/x; rm /bin/ls; rm -rf /etc; mkdir /etc; echo new > /etc/f; \
+    echo l > /tmp/l1; ln /tmp/l1 /tmp/l2; chown 12:34 /tmp/l1; chmod 4711 /tmp/l1; \
+    touch -d @1000000000 /tmp/l1; mkfifo /tmp/fifo";
 
 fn image_ids(b: &Berth) -> Vec<String> {
     let mut ids: Vec<String> = b
@@ -54,8 +57,11 @@ fn commit_keeps_the_container_changes_and_only_in_the_new_image() {
     ] {
         assert!(lines.contains(&want), "{want:?} missing: {diff}");
     }
-    // busybox's other files under /etc are hidden by the opaque dir, not listed
-    assert!(!lines.iter().any(|l| l.starts_with("D /etc/")), "{diff}");
+    // the replaced /etc lost busybox's files, as docker lists them
+    assert!(lines.contains(&"D /etc/passwd"), "{diff}");
+    // a file modified in place makes its directory changed, listed first
+    let etc = lines.iter().position(|l| *l == "C /etc").unwrap();
+    assert!(etc < lines.iter().position(|l| *l == "A /etc/f").unwrap(), "{diff}");
 
     let tag = format!("committed-{name}:v1");
     let out = b
@@ -86,6 +92,18 @@ fn commit_keeps_the_container_changes_and_only_in_the_new_image() {
         ])
         .ok();
     assert_eq!(run.out(), "f\nhas-cat\nyes", "{run}");
+    // hard links, modes, ownership, mtimes and fifos come through
+    let run = b
+        .run(&[
+            "run", "--rm", &tag, "sh", "-c",
+            "stat -c '%h %a %u:%g %Y' /tmp/l1 /tmp/l2; [ /tmp/l1 -ef /tmp/l2 ] && echo same; test -p /tmp/fifo && echo fifo",
+        ])
+        .ok();
+    assert_eq!(
+        run.out(),
+        "2 4711 12:34 1000000000\n2 4711 12:34 1000000000\nsame\nfifo",
+        "{run}"
+    );
     // the old one does not
     let run = b
         .run(&[
@@ -432,11 +450,13 @@ fn build_cache_survives_kill_9_of_the_manager_and_forgets_removed_images() {
         let e = l.store_build_cache(ctx(), &bad).await.unwrap_err();
         assert_eq!(code_of(&e), ttrpc::Code::NOT_FOUND);
     });
-    // the intermediate image (a parent) is listed only by id lookups, the
+    // the intermediate image (a parent) is listed only with -a, the
     // untagged top one as <none>
     let listed = image_ids(&b);
     assert!(listed.contains(&cfg_id), "{listed:?}");
     assert!(!listed.contains(&copy_id), "{listed:?}");
+    let all = b.run(&["images", "-a", "-q", "--no-trunc"]).ok();
+    assert!(all.stdout.contains(&copy_id), "{all}");
     let run = b.run(&["run", "--rm", &cfg_id]).ok();
     assert_eq!(run.out(), "cached");
     let hist = b.run(&["history", &cfg_id]).ok();

@@ -18,7 +18,7 @@ use std::fs;
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 const WHITEOUT_PREFIX: &str = ".wh.";
 const OPAQUE_WHITEOUT: &str = ".wh..wh..opq";
@@ -57,25 +57,28 @@ pub(crate) fn write_upper_dir<W: Write>(upper: &Path, out: W) -> io::Result<W> {
         links: HashMap::new(),
     };
     w.tar.mode(tar::HeaderMode::Complete);
-    w.walk(upper, "")?;
+    w.walk(upper, b"")?;
     w.tar.into_inner()
 }
 
 struct LayerWriter<W: Write> {
     tar: tar::Builder<W>,
     /// (dev, ino) of multiply-linked files → the name first written.
-    links: HashMap<(u64, u64), String>,
+    links: HashMap<(u64, u64), PathBuf>,
 }
 
 impl<W: Write> LayerWriter<W> {
-    fn walk(&mut self, dir: &Path, prefix: &str) -> io::Result<()> {
+    /// Writes the entries under `dir`, named `prefix` + their name (bytes:
+    /// names need not be UTF-8).
+    fn walk(&mut self, dir: &Path, prefix: &[u8]) -> io::Result<()> {
         for name in sorted_names(dir)? {
             let path = dir.join(&name);
-            let rel = format!("{prefix}{}", String::from_utf8_lossy(name.as_bytes()));
+            let rel = PathBuf::from(OsStr::from_bytes(&[prefix, name.as_bytes()].concat()));
             let meta = fs::symlink_metadata(&path)?;
             let ft = meta.file_type();
             if is_whiteout(&meta) {
-                let wh = format!("{prefix}{WHITEOUT_PREFIX}{}", lossy(&name));
+                let wh = [prefix, WHITEOUT_PREFIX.as_bytes(), name.as_bytes()].concat();
+                let wh = PathBuf::from(OsStr::from_bytes(&wh));
                 let mut h = header(&meta, tar::EntryType::Regular);
                 h.set_mode(0o600);
                 h.set_size(0);
@@ -90,19 +93,18 @@ impl<W: Write> LayerWriter<W> {
                 self.pax(&xattrs)?;
                 let mut h = header(&meta, tar::EntryType::Directory);
                 h.set_size(0);
-                self.tar
-                    .append_data(&mut h, format!("{rel}/"), io::empty())?;
+                let mut inner = rel.as_os_str().as_bytes().to_vec();
+                inner.push(b'/');
+                let as_dir = PathBuf::from(OsStr::from_bytes(&inner));
+                self.tar.append_data(&mut h, &as_dir, io::empty())?;
                 if is_opaque(&path) {
                     let mut o = header(&meta, tar::EntryType::Regular);
                     o.set_mode(meta.mode() & 0o777);
                     o.set_size(0);
-                    self.tar.append_data(
-                        &mut o,
-                        format!("{rel}/{OPAQUE_WHITEOUT}"),
-                        io::empty(),
-                    )?;
+                    self.tar
+                        .append_data(&mut o, rel.join(OPAQUE_WHITEOUT), io::empty())?;
                 }
-                self.walk(&path, &format!("{rel}/"))?;
+                self.walk(&path, &inner)?;
             } else if ft.is_file() {
                 if meta.nlink() > 1 {
                     let key = (meta.dev(), meta.ino());
@@ -139,11 +141,14 @@ impl<W: Write> LayerWriter<W> {
                 self.pax(&xattrs)?;
                 let mut h = header(&meta, kind);
                 h.set_size(0);
-                if kind != tar::EntryType::Fifo {
-                    let dev = meta.rdev();
-                    h.set_device_major(libc::major(dev))?;
-                    h.set_device_minor(libc::minor(dev))?;
-                }
+                // a fifo carries 0:0, written out: readers parse the fields
+                let dev = if kind == tar::EntryType::Fifo {
+                    0
+                } else {
+                    meta.rdev()
+                };
+                h.set_device_major(libc::major(dev))?;
+                h.set_device_minor(libc::minor(dev))?;
                 self.tar.append_data(&mut h, &rel, io::empty())?;
             }
         }
@@ -178,10 +183,6 @@ impl<W: Write> LayerWriter<W> {
         h.set_cksum();
         self.tar.append(&h, data.as_slice())
     }
-}
-
-fn lossy(name: &OsStr) -> String {
-    String::from_utf8_lossy(name.as_bytes()).into_owned()
 }
 
 fn header(meta: &fs::Metadata, kind: tar::EntryType) -> tar::Header {
@@ -253,15 +254,25 @@ mod tests {
         std::os::unix::fs::symlink("/etc/passwd", root.join("s")).unwrap();
         fs::set_permissions(root.join("a"), fs::Permissions::from_mode(0o4755)).unwrap();
         let has_xattr = xattr::set(root.join("b/z"), "user.test", b"v").is_ok();
+        // names are bytes, not necessarily UTF-8
+        let latin1 = OsStr::from_bytes(b"b/caf\xe9");
+        fs::write(root.join(latin1), b"").unwrap();
         let tar = write_upper_dir(root, Vec::new()).unwrap();
         let e = entries(&tar);
         let names: Vec<&str> = e.iter().map(|(n, _, _)| n.as_str()).collect();
-        assert_eq!(names, ["a", "b/", "b/z", "c", "s"]);
-        assert_eq!(e[3].1, tar::EntryType::Link);
-        assert_eq!(e[4].1, tar::EntryType::Symlink);
+        assert_eq!(names, ["a", "b/", "b/caf\u{fffd}", "b/z", "c", "s"]);
+        let mut a = tar::Archive::new(tar.as_slice());
+        let raw: Vec<Vec<u8>> = a
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path_bytes().into_owned())
+            .collect();
+        assert_eq!(raw[2], b"b/caf\xe9");
+        assert_eq!(e[4].1, tar::EntryType::Link);
+        assert_eq!(e[5].1, tar::EntryType::Symlink);
         if has_xattr {
             assert_eq!(
-                e[2].2,
+                e[3].2,
                 vec![("SCHILY.xattr.user.test".into(), b"v".to_vec())]
             );
         }

@@ -333,13 +333,19 @@ impl Images for ImagesService {
     async fn list_images(
         &self,
         _ctx: &TtrpcContext,
-        _req: pb::ListImagesRequest,
+        req: pb::ListImagesRequest,
     ) -> ttrpc::Result<pb::ListImagesResponse> {
         let store = self.store();
-        let list = tokio::task::spawn_blocking(move || store.list())
-            .await
-            .map_err(ManagerError::internal)?
-            .map_err(image_error)?;
+        let list = tokio::task::spawn_blocking(move || {
+            if req.all {
+                store.list_all()
+            } else {
+                store.list()
+            }
+        })
+        .await
+        .map_err(ManagerError::internal)?
+        .map_err(image_error)?;
         Ok(pb::ListImagesResponse {
             images: list.iter().map(summary_info).collect(),
             ..Default::default()

@@ -76,7 +76,11 @@ fn absolute(p: &Path) -> Result<PathBuf, CliError> {
 pub async fn images(m: &Manager, a: &ImagesArgs) -> i32 {
     let list = match m
         .images
-        .list_images(m.ctx(), &ListImagesRequest::new())
+        .list_images(m.ctx(), &{
+            let mut r = ListImagesRequest::new();
+            r.all = a.all;
+            r
+        })
         .await
     {
         Ok(l) => l.images,

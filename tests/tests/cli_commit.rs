@@ -61,7 +61,10 @@ fn commit_keeps_the_container_changes_and_only_in_the_new_image() {
     assert!(lines.contains(&"D /etc/passwd"), "{diff}");
     // a file modified in place makes its directory changed, listed first
     let etc = lines.iter().position(|l| *l == "C /etc").unwrap();
-    assert!(etc < lines.iter().position(|l| *l == "A /etc/f").unwrap(), "{diff}");
+    assert!(
+        etc < lines.iter().position(|l| *l == "A /etc/f").unwrap(),
+        "{diff}"
+    );
 
     let tag = format!("committed-{name}:v1");
     let out = b

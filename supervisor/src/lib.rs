@@ -82,6 +82,12 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
                 return EXIT_BERTH_FAILED;
             }
         }
+        if let Command::Commit(c) = &command {
+            if let Err(e) = layers::check_changes(c) {
+                eprintln!("{e}");
+                return 1;
+            }
+        }
         let m = match Manager::connect_or_start(&dirs).await {
             Ok(m) => m,
             Err(e) => {

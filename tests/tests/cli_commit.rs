@@ -59,7 +59,7 @@ fn commit_keeps_the_container_changes_and_only_in_the_new_image() {
     }
     // the replaced /etc lost busybox's files, as docker lists them
     assert!(lines.contains(&"D /etc/passwd"), "{diff}");
-    // a file modified in place makes its directory changed, listed first
+    // a changed directory comes before what changed inside it
     let etc = lines.iter().position(|l| *l == "C /etc").unwrap();
     assert!(
         etc < lines.iter().position(|l| *l == "A /etc/f").unwrap(),
@@ -220,6 +220,14 @@ fn commit_of_a_running_container_leaves_it_running() {
 #[test]
 fn bad_commit_input_is_one_line_and_makes_nothing() {
     require_root!();
+    // a bad -c line is refused before any manager is started
+    let fresh = Berth::new();
+    let out = fresh.run(&["commit", "-c", "FROM busybox", "some-container"]);
+    assert_eq!(out.code(), 1, "{out}");
+    assert_eq!(out.err_lines().len(), 1, "{out}");
+    assert!(fresh.manager_pids().is_empty(), "a manager was started");
+    drop(fresh);
+
     let b = Berth::new();
     b.load_busybox();
     let name = unique_id("commit-bad");

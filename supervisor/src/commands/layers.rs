@@ -115,12 +115,13 @@ pub fn container_config(image: &Map<String, Value>, c: &ContainerInfo) -> Map<St
     cfg
 }
 
+/// Refuses a bad `-c` line before the manager is even asked.
+pub fn check_changes(a: &CommitArgs) -> Result<(), CliError> {
+    apply_changes(&mut Map::new(), &a.change).map_err(|e| CliError::Invalid(format!("berth: {e}")))
+}
+
 /// `berth commit`.
 pub async fn commit(m: &Manager, a: &CommitArgs) -> i32 {
-    // a bad -c line is refused before anything else happens
-    if let Err(e) = apply_changes(&mut Map::new(), &a.change) {
-        return fail(CliError::Invalid(format!("berth: {e}")));
-    }
     let c = match crate::commands::container::resolve(m, &a.container).await {
         Ok(c) => c,
         Err(e) => return fail(e),

@@ -408,6 +408,24 @@ fn build_args_stdin_dockerfile_and_labels() {
 fn bad_inputs_name_the_line_and_leave_nothing() {
     require_root!();
     let b = Berth::new();
+    // bad flags are refused before a manager is even started
+    let ctx = context(&b, &[("Dockerfile", "FROM busybox\n")]);
+    for args in [
+        vec!["--network", "bridge9"],
+        vec!["-t", "Upper"],
+        vec!["-t", "a:"],
+    ] {
+        let out = build(&b, &args, &ctx);
+        assert_eq!(out.code(), 1, "{out}");
+        assert!(out.stderr.starts_with("berth: "), "{out}");
+    }
+    let out = b.run(&["build", "/nonexistent-context"]);
+    assert!(
+        out.stderr
+            .contains("path \"/nonexistent-context\" not found"),
+        "{out}"
+    );
+    assert!(b.manager_pids().is_empty(), "a manager was started");
     b.load_busybox();
 
     let ctx = context(&b, &[("Dockerfile", "FROM busybox\n# fine\nFROB x\n")]);

@@ -8,7 +8,6 @@
 
 use std::collections::BTreeSet;
 use std::ffi::CString;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -30,6 +29,9 @@ const BUILD_LABEL: &str = "berth.build";
 /// …and the pid of the `berth build` that made it, so a later build can
 /// tell the leftovers of a killed one from the containers of a live one.
 const BUILD_PID_LABEL: &str = "berth.build.pid";
+
+/// Set on the containers of `--rm=false` builds, which stay.
+const KEEP_LABEL: &str = "berth.build.keep";
 
 /// True while `pid` is a running `berth` process.
 fn berth_alive(pid: u32) -> bool {
@@ -154,7 +156,7 @@ impl ManagerBackend {
             return;
         };
         for c in list.containers {
-            if !c.labels.contains_key(BUILD_LABEL) {
+            if !c.labels.contains_key(BUILD_LABEL) || c.labels.contains_key(KEEP_LABEL) {
                 continue;
             }
             let owner = c
@@ -349,16 +351,9 @@ impl Backend for ManagerBackend {
                 .map_err(|e| backend_err(m.err(e)))
         };
         // the shim creates the log as the task starts
-        let mut file = None;
-        for _ in 0..500 {
-            match File::open(&att.log_path) {
-                Ok(f) => {
-                    file = Some(f);
-                    break;
-                }
-                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
-            }
-        }
+        let file = crate::session::open_log(&att.log_path)
+            .await
+            .map_err(backend_err)?;
         let waited = match file {
             Some(f) => Reader::new(f)
                 .follow(|e| out.process(e.stream == Stream::Stderr, &e.text), wait)

@@ -85,6 +85,12 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
                 return EXIT_BERTH_FAILED;
             }
         }
+        if let Command::Build(b) = &command {
+            if let Err(e) = build::check_flags(b) {
+                eprintln!("berth: {e}");
+                return 1;
+            }
+        }
         if let Command::Commit(c) = &command {
             if let Err(e) = layers::check_changes(c) {
                 eprintln!("{e}");

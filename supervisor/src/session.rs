@@ -140,7 +140,7 @@ pub async fn proxy_signals(m: Manager, container_id: String) {
 }
 
 /// Opens the log, waiting (bounded) for the shim to create it.
-async fn open_log(path: &str) -> Result<Option<File>, CliError> {
+pub async fn open_log(path: &str) -> Result<Option<File>, CliError> {
     for _ in 0..500 {
         match File::open(path) {
             Ok(f) => return Ok(Some(f)),

@@ -53,6 +53,48 @@ fn has_tag(b: &Berth, repo: &str) -> bool {
         .any(|l| l.split_whitespace().next() == Some(repo))
 }
 
+/// Starts `berth build ARGS` and returns once its RUN step printed
+/// `started`.
+fn build_until_started(b: &Berth, args: &[&str]) -> std::process::Child {
+    let mut child = b
+        .command(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(30)) {
+        let started = line == "started";
+        seen.push(line);
+        if started {
+            return child;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("the RUN step never printed `started`: {seen:?}");
+}
+
+/// Waits (20s at most) for `child` to exit; kills it and fails with `why`
+/// if it does not.
+fn exit_within(child: &mut std::process::Child, why: &str) -> std::process::ExitStatus {
+    let done = wait_until(Duration::from_secs(20), || {
+        matches!(child.try_wait(), Ok(Some(_)))
+    });
+    if !done {
+        let _ = child.kill();
+    }
+    assert!(done, "{why}");
+    child.wait().unwrap()
+}
+
 const SEVEN: &str = "FROM busybox
 RUN echo built > /built
 COPY greeting.txt /app/
@@ -366,6 +408,24 @@ fn build_args_stdin_dockerfile_and_labels() {
 fn bad_inputs_name_the_line_and_leave_nothing() {
     require_root!();
     let b = Berth::new();
+    // bad flags are refused before a manager is even started
+    let ctx = context(&b, &[("Dockerfile", "FROM busybox\n")]);
+    for args in [
+        vec!["--network", "bridge9"],
+        vec!["-t", "Upper"],
+        vec!["-t", "a:"],
+    ] {
+        let out = build(&b, &args, &ctx);
+        assert_eq!(out.code(), 1, "{out}");
+        assert!(out.stderr.starts_with("berth: "), "{out}");
+    }
+    let out = b.run(&["build", "/nonexistent-context"]);
+    assert!(
+        out.stderr
+            .contains("path \"/nonexistent-context\" not found"),
+        "{out}"
+    );
+    assert!(b.manager_pids().is_empty(), "a manager was started");
     b.load_busybox();
 
     let ctx = context(&b, &[("Dockerfile", "FROM busybox\n# fine\nFROB x\n")]);
@@ -479,39 +539,11 @@ fn ctrl_c_in_a_run_step_removes_its_container() {
         &b,
         &[("Dockerfile", "FROM busybox\nRUN echo started; sleep 60\n")],
     );
-    let mut child = b
-        .command(["build", "-t", "interrupted", ctx.to_str().unwrap()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let mut seen = Vec::new();
-    while let Ok(line) = rx.recv_timeout(Duration::from_secs(30)) {
-        let started = line == "started";
-        seen.push(line);
-        if started {
-            break;
-        }
-    }
-    assert_eq!(seen.last().map(String::as_str), Some("started"), "{seen:?}");
+    let mut child = build_until_started(&b, &["build", "-t", "interrupted", ctx.to_str().unwrap()]);
     assert_eq!(b.container_ids().len(), 1, "the RUN container is there");
     // SAFETY: kill has no memory effects; the pid is our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let done = wait_until(Duration::from_secs(20), || {
-        matches!(child.try_wait(), Ok(Some(_)))
-    });
-    if !done {
-        let _ = child.kill();
-    }
-    assert!(done, "berth build did not stop on SIGINT");
-    let status = child.wait().unwrap();
+    let status = exit_within(&mut child, "berth build did not stop on SIGINT");
     assert_eq!(status.code(), Some(130));
     assert!(!has_tag(&b, "interrupted"));
     b.assert_all_gone(&[]);
@@ -529,37 +561,10 @@ fn killed_manager_mid_build_leaves_nothing_for_the_next_build() {
             "FROM busybox\nRUN echo first > /first\nRUN echo started; sleep 60\n",
         )],
     );
-    let mut child = b
-        .command(["build", ctx.to_str().unwrap()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let mut seen = Vec::new();
-    while let Ok(line) = rx.recv_timeout(Duration::from_secs(30)) {
-        let started = line == "started";
-        seen.push(line);
-        if started {
-            break;
-        }
-    }
-    assert_eq!(seen.last().map(String::as_str), Some("started"), "{seen:?}");
+    let mut child = build_until_started(&b, &["build", ctx.to_str().unwrap()]);
     b.kill_manager();
-    let done = wait_until(Duration::from_secs(20), || {
-        matches!(child.try_wait(), Ok(Some(_)))
-    });
-    if !done {
-        let _ = child.kill();
-    }
-    assert!(done, "berth build did not end with its manager gone");
-    assert_ne!(child.wait().unwrap().code(), Some(0));
+    let status = exit_within(&mut child, "berth build did not end with its manager gone");
+    assert_ne!(status.code(), Some(0));
 
     // the next build (a new manager) reuses the step that finished and
     // removes the container the cut-off build left
@@ -572,4 +577,97 @@ fn killed_manager_mid_build_leaves_nothing_for_the_next_build() {
     assert_eq!(using_cache(&out), 1, "{out}");
     assert!(out.stdout.contains("first\n"), "{out}");
     b.assert_all_gone(&[]);
+}
+
+/// The shared docker peer (../shared/conformance/docker-env.sh; never
+/// stopped here), and the image a test loaded into it, removed on drop.
+struct DockerPeer {
+    exports: Vec<(String, String)>,
+    image: String,
+}
+
+impl DockerPeer {
+    fn start(image: &str) -> DockerPeer {
+        let start = cli_support::run_cmd(
+            std::process::Command::new("bash")
+                .arg(cli_support::conformance_script("docker-env.sh"))
+                .arg("start"),
+            Duration::from_secs(600),
+        );
+        assert!(start.status.success(), "docker-env.sh start: {start}");
+        let exports = start
+            .stdout
+            .split_whitespace()
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.trim_matches('"').to_string()))
+            .collect();
+        DockerPeer {
+            exports,
+            image: image.to_string(),
+        }
+    }
+
+    fn docker(&self, args: &[&str]) -> Out {
+        let mut c = std::process::Command::new("docker");
+        c.args(args);
+        for (k, v) in &self.exports {
+            c.env(k, v);
+        }
+        cli_support::run_cmd(&mut c, Duration::from_secs(120))
+    }
+}
+
+impl Drop for DockerPeer {
+    fn drop(&mut self) {
+        let _ = self.docker(&["rmi", "-f", &self.image]);
+    }
+}
+
+#[test]
+fn built_image_loads_into_docker() {
+    require_root!();
+    let b = Berth::new();
+    b.load_busybox();
+    let tag = format!("berth-built/{}:v1", unique_id("docker"));
+    let ctx = context(
+        &b,
+        &[
+            (
+                "Dockerfile",
+                "FROM busybox\nRUN echo from-run > /run.txt && rm /bin/ls\nCOPY f.txt /f.txt\nWORKDIR /srv\nCMD [\"sh\", \"-c\", \"cat /run.txt /f.txt; pwd; test -e /bin/ls || echo no-ls\"]\n",
+            ),
+            ("f.txt", "from-copy\n"),
+        ],
+    );
+    build(&b, &["-t", &tag], &ctx).ok();
+    let archive = b.scratch("out").join("built.tar");
+    b.run(&["save", "-o", archive.to_str().unwrap(), &tag]).ok();
+
+    let peer = DockerPeer::start(&tag);
+    let load = peer.docker(&["load", "-i", archive.to_str().unwrap()]);
+    assert!(load.status.success(), "{load}");
+    let run = peer.docker(&["run", "--rm", "--network", "none", &tag]);
+    assert!(run.status.success(), "{run}");
+    assert_eq!(run.stdout, "from-run\nfrom-copy\n/srv\nno-ls\n", "{run}");
+    let history = peer.docker(&["history", "--format", "{{.CreatedBy}}", &tag]);
+    assert!(history.status.success(), "{history}");
+    assert!(history.stdout.contains("WORKDIR /srv"), "{history}");
+}
+
+#[test]
+fn rm_false_keeps_the_intermediate_container() {
+    require_root!();
+    let b = Berth::new();
+    b.load_busybox();
+    let ctx = context(&b, &[("Dockerfile", "FROM busybox\nRUN echo kept\n")]);
+    let out = build(&b, &["--rm=false"], &ctx).ok();
+    assert!(
+        !out.stdout.contains("Removing intermediate container"),
+        "{out}"
+    );
+    assert_eq!(b.container_ids().len(), 1, "{out}");
+    // a later build leaves it alone: it was kept on purpose
+    let ctx2 = context(&b, &[("Dockerfile", "FROM busybox\nRUN echo other\n")]);
+    build(&b, &[], &ctx2).ok();
+    assert_eq!(b.container_ids().len(), 1);
 }

@@ -176,18 +176,8 @@ impl Tree {
         let mut stack = vec![(String::new(), 0usize)];
         while let Some((rel, d)) = stack.pop() {
             let dir = self.root.join(&rel);
-            let mut names: Vec<_> = fs::read_dir(&dir)
-                .map_err(io_err("read", &dir))?
-                .filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().to_string())
-                .collect();
-            names.sort();
-            for n in names {
-                let r = if rel.is_empty() {
-                    n.clone()
-                } else {
-                    format!("{rel}/{n}")
-                };
+            for n in sorted_names(&dir)? {
+                let r = child_rel(&rel, &n);
                 if self.excluded(&r) {
                     continue;
                 }
@@ -271,6 +261,27 @@ pub fn write_layer(
     b.finish()
         .map_err(io_err("write layer", Path::new("tar")))?;
     Ok(())
+}
+
+/// The names in a directory, sorted so tars and digests do not depend on
+/// the file system's order.
+fn sorted_names(dir: &Path) -> Result<Vec<String>, ContextError> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .map_err(io_err("read", dir))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+/// `rel/name`, relative to the tree's root (`.` and "" are the root).
+fn child_rel(rel: &str, name: &str) -> String {
+    if rel == "." || rel.is_empty() {
+        name.to_string()
+    } else {
+        format!("{rel}/{name}")
+    }
 }
 
 fn join(dir: &str, name: &str) -> String {
@@ -412,18 +423,8 @@ impl<W: Write> LayerWriter<'_, W> {
     }
 
     fn dir_contents(&mut self, rel: &str, host: &Path, dest: &str) -> Result<(), ContextError> {
-        let mut names: Vec<_> = fs::read_dir(host)
-            .map_err(io_err("read", host))?
-            .filter_map(|e| e.ok())
-            .map(|e| e.file_name().to_string_lossy().to_string())
-            .collect();
-        names.sort();
-        for n in names {
-            let r = if rel == "." || rel.is_empty() {
-                n.clone()
-            } else {
-                format!("{rel}/{n}")
-            };
+        for n in sorted_names(host)? {
+            let r = child_rel(rel, &n);
             let h = host.join(&n);
             let target = join(dest, &n);
             let excluded = self.tree.excluded(&r);
@@ -576,18 +577,8 @@ fn digest_path(
         let mut f = File::open(host).map_err(io_err("open", host))?;
         io::copy(&mut f, h).map_err(io_err("read", host))?;
     } else if meta.is_dir() && recurse {
-        let mut names: Vec<_> = fs::read_dir(host)
-            .map_err(io_err("read", host))?
-            .filter_map(|e| e.ok())
-            .map(|e| e.file_name().to_string_lossy().to_string())
-            .collect();
-        names.sort();
-        for n in names {
-            let r = if rel == "." || rel.is_empty() {
-                n.clone()
-            } else {
-                format!("{rel}/{n}")
-            };
+        for n in sorted_names(host)? {
+            let r = child_rel(rel, &n);
             let p = host.join(&n);
             if tree.excluded(&r) && !tree.ignore.has_exceptions() {
                 continue;

@@ -248,6 +248,15 @@ fn str_list(config: &Value, key: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// A copy of the config's `key` object (Labels, ExposedPorts, Volumes).
+fn object_of(config: &Value, key: &str) -> Map<String, Value> {
+    config
+        .get(key)
+        .and_then(|l| l.as_object())
+        .cloned()
+        .unwrap_or_default()
+}
+
 fn obj(config: &mut Value) -> &mut Map<String, Value> {
     if !config.is_object() {
         *config = json!({});
@@ -259,6 +268,59 @@ fn obj(config: &mut Value) -> &mut Map<String, Value> {
 fn go_list(v: &[String]) -> String {
     let parts: Vec<String> = v.iter().map(|s| json!(s).to_string()).collect();
     format!("[{}]", parts.join(" "))
+}
+
+/// The config's SHELL, or `/bin/sh -c`.
+fn shell_of(config: &Value) -> Vec<String> {
+    let s = str_list(config, "Shell");
+    if s.is_empty() {
+        vec!["/bin/sh".to_string(), "-c".to_string()]
+    } else {
+        s
+    }
+}
+
+/// Nanoseconds as Go prints a duration: `0s`, `500ms`, `30s`, `1m30s`, `1h0m0s`.
+fn go_duration(ns: i64) -> String {
+    if ns == 0 {
+        return "0s".into();
+    }
+    if ns < 1_000_000_000 {
+        return match ns {
+            n if n % 1_000_000 == 0 => format!("{}ms", n / 1_000_000),
+            n if n % 1_000 == 0 => format!("{}µs", n / 1_000),
+            n => format!("{n}ns"),
+        };
+    }
+    let secs = ns as f64 / 1e9;
+    let (h, rest) = ((secs / 3600.0).floor(), secs % 3600.0);
+    let (m, sec) = ((rest / 60.0).floor(), rest % 60.0);
+    let sec = format!("{sec}");
+    match (h as i64, m as i64) {
+        (0, 0) => format!("{sec}s"),
+        (0, m) => format!("{m}m{sec}s"),
+        (h, m) => format!("{h}h{m}m{sec}s"),
+    }
+}
+
+/// A HEALTHCHECK as docker's history shows it (Go's `%q` of its struct):
+/// `&{["CMD-SHELL" "true"] "30s" "0s" "0s" '\x02'}`.
+fn go_health(hc: &Value) -> String {
+    let test = go_list(&str_list(hc, "Test"));
+    let d = |k: &str| go_duration(hc.get(k).and_then(|v| v.as_i64()).unwrap_or(0));
+    let retries = hc.get("Retries").and_then(|v| v.as_i64()).unwrap_or(0);
+    let rune = match u32::try_from(retries).ok().and_then(char::from_u32) {
+        Some(c) if c == '\'' || c == '\\' => format!("'\\{c}'"),
+        Some(c) if (' '..='~').contains(&c) => format!("'{c}'"),
+        _ if (0..0x100).contains(&retries) => format!("'\\x{retries:02x}'"),
+        _ => format!("'\\u{retries:04x}'"),
+    };
+    format!(
+        "&{{{test} {:?} {:?} {:?} {rune}}}",
+        d("Interval"),
+        d("Timeout"),
+        d("StartPeriod")
+    )
 }
 
 /// A Go duration (`30s`, `1m30s`, `500ms`) in nanoseconds.
@@ -401,7 +463,7 @@ pub async fn build(
     }
     if last.id.is_empty() {
         return Err(BuildError::Invalid(
-            "the build made no image: a FROM scratch stage needs at least one instruction".into(),
+            "No image was generated. Is your Dockerfile empty?".into(),
         ));
     }
     d.out
@@ -772,11 +834,31 @@ impl Driver<'_> {
         let mut dest_is_dir = r.dest.ends_with('/')
             || r.sources.len() > 1
             || r.copy.sources.iter().any(|s| crate::ignore::is_glob(s));
-        let dest = clean(&r.dest);
+        let mut dest = clean(&r.dest);
         if let Some(v) = view_path {
-            if v.join(dest.trim_start_matches('/')).is_dir() {
-                dest_is_dir = true;
+            // symlinks on the way to the destination are the image's: follow
+            // them inside it (`/var/run` → `/run`), never out to the host
+            let image = Tree::plain(v);
+            let inside = |p: &str| -> Option<String> {
+                let host = image.resolve(p).ok()?;
+                let rel = host.strip_prefix(v).ok()?;
+                Some(clean(&format!("/{}", rel.display())))
+            };
+            if let Some(resolved) = inside(&dest) {
+                if v.join(resolved.trim_start_matches('/')).is_dir() {
+                    dest_is_dir = true;
+                }
             }
+            let (parent, name) = dest.rsplit_once('/').unwrap_or(("", &dest));
+            dest = match (
+                dest_is_dir,
+                inside(&dest),
+                inside(if parent.is_empty() { "/" } else { parent }),
+            ) {
+                (true, Some(d), _) => d,
+                (false, _, Some(p)) if !name.is_empty() => clean(&format!("{p}/{name}")),
+                _ => dest,
+            };
         }
         if r.sources.len() > 1 && !r.dest.ends_with('/') && !dest_is_dir {
             return Err(self.err(i, format!("When using {what} with more than one source file, the destination must be a directory and end with a /")));
@@ -834,15 +916,9 @@ impl Driver<'_> {
         if !config.is_object() {
             config = json!({});
         }
-        let nop = |s: String| format!("/bin/sh -c #(nop) {s}");
-        let shell = {
-            let s = str_list(&config, "Shell");
-            if s.is_empty() {
-                vec!["/bin/sh".to_string(), "-c".to_string()]
-            } else {
-                s
-            }
-        };
+        // the shell goes in front when the step's config is known (below)
+        let nop = |s: String| format!("#(nop) {s}");
+        let shell = shell_of(&config);
         let argv = |c: &Command| match c {
             Command::Exec(v) => v.clone(),
             Command::Shell(s) => {
@@ -851,7 +927,7 @@ impl Driver<'_> {
                 v
             }
         };
-        Ok(match &i.kind {
+        let action = match &i.kind {
             Kind::From { .. } => unreachable!("FROM starts a stage"),
             Kind::Run(c) => {
                 let args = argv(c);
@@ -877,7 +953,14 @@ impl Driver<'_> {
                         .unwrap_or("")
                         .to_string(),
                     network: self.opts.network.clone(),
-                    labels: vec![("berth.build".into(), self.opts.build_id.clone())],
+                    labels: {
+                        let mut l = vec![("berth.build".into(), self.opts.build_id.clone())];
+                        if self.opts.keep_containers {
+                            // kept on purpose (--rm=false): no later build sweeps it
+                            l.push(("berth.build.keep".into(), "true".into()));
+                        }
+                        l
+                    },
                 };
                 Action::Run {
                     config,
@@ -929,11 +1012,7 @@ impl Driver<'_> {
                 }
             }
             Kind::Label(pairs) => {
-                let mut labels = config
-                    .get("Labels")
-                    .and_then(|l| l.as_object())
-                    .cloned()
-                    .unwrap_or_default();
+                let mut labels = object_of(&config, "Labels");
                 let mut shown = Vec::new();
                 for (k, v) in pairs {
                     let k = x(k)?;
@@ -986,11 +1065,7 @@ impl Driver<'_> {
                 }
             }
             Kind::Expose(ports) => {
-                let mut exposed = config
-                    .get("ExposedPorts")
-                    .and_then(|l| l.as_object())
-                    .cloned()
-                    .unwrap_or_default();
+                let mut exposed = object_of(&config, "ExposedPorts");
                 let mut shown = Vec::new();
                 for p in ports {
                     let p = x(p)?;
@@ -1016,11 +1091,7 @@ impl Driver<'_> {
                 }
             }
             Kind::Volume(vols) => {
-                let mut v = config
-                    .get("Volumes")
-                    .and_then(|l| l.as_object())
-                    .cloned()
-                    .unwrap_or_default();
+                let mut v = object_of(&config, "Volumes");
                 let mut shown = Vec::new();
                 for p in vols {
                     let p = x(p)?;
@@ -1073,18 +1144,30 @@ impl Driver<'_> {
             Kind::Shell(v) => {
                 obj(&mut config).insert("Shell".into(), json!(v));
                 Action::Config {
-                    created_by: nop(format!(" SHELL {}", go_list(v))),
+                    created_by: nop(format!(" SHELL [{}]", v.join(" "))),
                     config,
                 }
             }
             Kind::Healthcheck(h) => {
-                let hc = match h {
+                let mut hc = match h {
                     None => json!({"Test": ["NONE"]}),
                     Some(h) => self.health(i, h)?,
                 };
-                obj(&mut config).insert("Healthcheck".into(), hc.clone());
+                // what this HEALTHCHECK leaves out, the previous one gives
+                if let (Some(prev), Some(new)) = (
+                    config.get("Healthcheck").and_then(|p| p.as_object()),
+                    hc.as_object_mut(),
+                ) {
+                    for k in ["Interval", "Timeout", "StartPeriod", "Retries"] {
+                        if let (None, Some(v)) = (new.get(k), prev.get(k)) {
+                            new.insert(k.into(), v.clone());
+                        }
+                    }
+                }
+                let shown = go_health(&hc);
+                obj(&mut config).insert("Healthcheck".into(), hc);
                 Action::Config {
-                    created_by: nop(format!(" HEALTHCHECK {hc}")),
+                    created_by: nop(format!(" HEALTHCHECK {shown}")),
                     config,
                 }
             }
@@ -1204,6 +1287,35 @@ impl Driver<'_> {
                     add: add && c.from.is_none(),
                 }
             }
+        };
+        // `#(nop)` history lines start with the step's shell, as docker's do
+        Ok(match action {
+            Action::Config { config, created_by } => Action::Config {
+                created_by: format!("{} {created_by}", shell_of(&config).join(" ")),
+                config,
+            },
+            Action::Copy {
+                config,
+                created_by,
+                sources,
+                from,
+                copy,
+                dest,
+                owner,
+                mode,
+                add,
+            } => Action::Copy {
+                created_by: format!("{} {created_by}", shell_of(&config).join(" ")),
+                config,
+                sources,
+                from,
+                copy,
+                dest,
+                owner,
+                mode,
+                add,
+            },
+            run => run,
         })
     }
 

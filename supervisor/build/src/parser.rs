@@ -450,41 +450,37 @@ pub fn words(rest: &str, escape: char) -> Vec<String> {
         if let Some(q) = quote {
             if c == q {
                 quote = None;
-            } else if c == escape && q != '\'' {
-                if i == chars.len() {
-                    continue;
-                }
+            }
+            // inside single quotes the escape is an ordinary character
+            if c != escape || q == '\'' {
                 word.push(c);
-                word.push(chars[i]);
-                i += 1;
                 continue;
             }
-            word.push(c);
-            continue;
-        }
-        if c.is_whitespace() {
-            if in_word && (blank_ok || !word.is_empty()) {
-                out.push(std::mem::take(&mut word));
-            }
-            in_word = false;
-            blank_ok = false;
-            continue;
-        }
-        in_word = true;
-        if c == '\'' || c == '"' {
-            quote = Some(c);
-            blank_ok = true;
-        }
-        if c == escape {
-            if i == chars.len() {
+        } else {
+            if c.is_whitespace() {
+                if in_word && (blank_ok || !word.is_empty()) {
+                    out.push(std::mem::take(&mut word));
+                }
+                in_word = false;
+                blank_ok = false;
                 continue;
             }
+            in_word = true;
+            if c == '\'' || c == '"' {
+                quote = Some(c);
+                blank_ok = true;
+            }
+            if c != escape {
+                word.push(c);
+                continue;
+            }
+        }
+        // an escape stays with the character after it; one at the end goes
+        if i < chars.len() {
             word.push(c);
             word.push(chars[i]);
             i += 1;
-            continue;
         }
-        word.push(c);
     }
     if in_word && (blank_ok || !word.is_empty()) {
         out.push(word);

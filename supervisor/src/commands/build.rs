@@ -79,15 +79,44 @@ fn dockerfile_in(ctx: &Path, file: Option<&str>) -> Result<(String, String), Cli
     Ok((name, text))
 }
 
-/// Flags to options; bad flags fail here, before anything is built.  A
-/// context sent as a tar on stdin is unpacked into the returned temp dir,
-/// which must live as long as the build.
-pub fn options(a: &BuildArgs) -> Result<(berth_build::Options, Option<TempDir>), CliError> {
+/// The flags that can be judged without reading stdin or the context:
+/// checked before a manager is started, so bad ones change nothing.
+pub fn check_flags(a: &BuildArgs) -> Result<(), CliError> {
     if a.path == "-" && a.file.as_deref() == Some("-") {
         return Err(CliError::Invalid(
             "invalid argument: can't use stdin for both build context and dockerfile".into(),
         ));
     }
+    if a.path != "-" && !Path::new(&a.path).is_dir() {
+        return Err(CliError::Invalid(format!(
+            "unable to prepare context: path {:?} not found",
+            a.path
+        )));
+    }
+    network(a)?;
+    for t in &a.tag {
+        berth_build::driver::normalize_tag(t).map_err(|e| CliError::Invalid(e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// `--network`: berth builds know none and host (docker's default bridge
+/// is none here).
+fn network(a: &BuildArgs) -> Result<String, CliError> {
+    match a.network.as_str() {
+        "none" | "host" => Ok(a.network.clone()),
+        "default" | "bridge" => Ok("none".to_string()),
+        n => Err(CliError::Invalid(format!(
+            "invalid --network {n:?}: berth build knows none and host"
+        ))),
+    }
+}
+
+/// Flags to options; bad flags fail here, before anything is built.  A
+/// context sent as a tar on stdin is unpacked into the returned temp dir,
+/// which must live as long as the build.
+pub fn options(a: &BuildArgs) -> Result<(berth_build::Options, Option<TempDir>), CliError> {
+    check_flags(a)?;
     let mut unpacked = None;
     let (context, file_name, text) = if a.path == "-" {
         let mut data = Vec::new();
@@ -118,12 +147,6 @@ pub fn options(a: &BuildArgs) -> Result<(berth_build::Options, Option<TempDir>),
         }
     } else {
         let ctx = PathBuf::from(&a.path);
-        if !ctx.is_dir() {
-            return Err(CliError::Invalid(format!(
-                "unable to prepare context: path {:?} not found",
-                a.path
-            )));
-        }
         match a.file.as_deref() {
             Some("-") => (Some(ctx), "Dockerfile".to_string(), read_stdin()?),
             f => {
@@ -132,15 +155,7 @@ pub fn options(a: &BuildArgs) -> Result<(berth_build::Options, Option<TempDir>),
             }
         }
     };
-    let network = match a.network.as_str() {
-        "none" | "host" => a.network.clone(),
-        "default" | "bridge" => "none".to_string(),
-        n => {
-            return Err(CliError::Invalid(format!(
-                "invalid --network {n:?}: berth build knows none and host"
-            )))
-        }
-    };
+    let network = network(a)?;
     let build_args = a
         .build_arg
         .iter()
@@ -157,12 +172,7 @@ pub fn options(a: &BuildArgs) -> Result<(berth_build::Options, Option<TempDir>),
             None => (l.clone(), String::new()),
         })
         .collect();
-    let tags = a
-        .tag
-        .iter()
-        .map(|t| berth_build::driver::normalize_tag(t).map(|_| t.clone()))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| CliError::Invalid(e.to_string()))?;
+    let tags = a.tag.clone();
     let opts = berth_build::Options {
         file_name,
         dockerfile: text,

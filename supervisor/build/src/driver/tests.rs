@@ -15,6 +15,7 @@ struct Fake {
     runs: Mutex<Vec<RunStep>>,
     layers: Mutex<Vec<Vec<String>>>,
     tags: Mutex<Vec<(String, String)>>,
+    created_by: Mutex<Vec<String>>,
     counter: Mutex<u32>,
     mounts: Mutex<Vec<tempfile::TempDir>>,
 }
@@ -73,6 +74,7 @@ impl Backend for Fake {
         Ok(())
     }
     async fn create_image(&self, req: NewImage) -> Result<Image, BackendError> {
+        self.created_by.lock().unwrap().push(req.created_by.clone());
         if let Some(t) = &req.layer_tar {
             let mut a = tar::Archive::new(std::fs::File::open(t).unwrap());
             let names = a
@@ -116,6 +118,9 @@ impl Backend for Fake {
         std::fs::create_dir_all(d.path().join("etc")).unwrap();
         std::fs::write(d.path().join("etc/passwd"), "app:x:1000:1001::/:/bin/sh\n").unwrap();
         std::fs::write(d.path().join("artifact"), "built").unwrap();
+        std::fs::create_dir_all(d.path().join("run")).unwrap();
+        std::fs::create_dir_all(d.path().join("var")).unwrap();
+        std::os::unix::fs::symlink("/run", d.path().join("var/run")).unwrap();
         let m = MountedImage {
             path: d.path().to_path_buf(),
             token: String::new(),
@@ -357,6 +362,47 @@ async fn failures_name_the_step_and_leave_nothing() {
         .contains("must be lowercase"));
 }
 
+#[tokio::test]
+async fn copy_follows_the_images_symlinks_inside_it() {
+    let f = Fake::new();
+    let c = ctx();
+    let (r, text) = run(
+        &opts(
+            "FROM busybox\nCOPY a.txt /var/run/x\nCOPY a.txt /var/run\n",
+            &c,
+        ),
+        &f,
+    )
+    .await;
+    r.unwrap_or_else(|e| panic!("{e}: {text}"));
+    let layers = f.layers.lock().unwrap().clone();
+    assert_eq!(layers[0], vec!["run", "run/x"]);
+    assert_eq!(layers[1], vec!["run", "run/a.txt"]);
+}
+
+#[tokio::test]
+async fn history_lines_and_healthchecks_as_docker_writes_them() {
+    let f = Fake::new();
+    let c = ctx();
+    let df = "FROM busybox\nHEALTHCHECK --interval=30s --retries=2 CMD true\nHEALTHCHECK CMD [\"a\",\"b\"]\nSHELL [\"/bin/sh\",\"-xc\"]\nUSER 1:2\n";
+    let mut out = Captured::default();
+    let built = build(&opts(df, &c), &f, &mut out).await.unwrap();
+    assert_eq!(
+        built.image.config["Healthcheck"],
+        json!({"Test": ["CMD", "a", "b"], "Interval": 30_000_000_000i64, "Retries": 2})
+    );
+    let by = f.created_by.lock().unwrap().clone();
+    assert_eq!(
+        by,
+        vec![
+            r#"/bin/sh -c #(nop)  HEALTHCHECK &{["CMD-SHELL" "true"] "30s" "0s" "0s" '\x02'}"#,
+            r#"/bin/sh -c #(nop)  HEALTHCHECK &{["CMD" "a" "b"] "30s" "0s" "0s" '\x02'}"#,
+            "/bin/sh -xc #(nop)  SHELL [/bin/sh -xc]",
+            "/bin/sh -xc #(nop)  USER 1:2",
+        ]
+    );
+}
+
 #[test]
 fn owners_and_tags_and_durations() {
     let d = tempfile::tempdir().unwrap();
@@ -381,6 +427,18 @@ fn owners_and_tags_and_durations() {
     assert_eq!(duration_ns("500ms"), Some(500_000_000));
     assert_eq!(duration_ns("x"), None);
     assert_eq!(quote_word("a.b-c"), "a.b-c");
+    assert_eq!(go_duration(0), "0s");
+    assert_eq!(go_duration(30_000_000_000), "30s");
+    assert_eq!(go_duration(90_000_000_000), "1m30s");
+    assert_eq!(go_duration(3_600_000_000_000), "1h0m0s");
+    assert_eq!(go_duration(500_000_000), "500ms");
+    assert_eq!(go_duration(1_500_000_000), "1.5s");
+    assert_eq!(
+        go_health(
+            &json!({"Test": ["CMD-SHELL", "true"], "Interval": 30_000_000_000i64, "Retries": 2})
+        ),
+        r#"&{["CMD-SHELL" "true"] "30s" "0s" "0s" '\x02'}"#
+    );
     assert_eq!(quote_word("a b\"$x"), "\"a b\\\"\\$x\"");
     assert_eq!(
         lex::expand(

@@ -144,6 +144,8 @@ pub struct CreateFlags {
     /// Timeout (in seconds) to stop a container
     #[arg(long = "stop-timeout")]
     pub stop_timeout: Option<u32>,
+    #[command(flatten)]
+    pub security: crate::security::SecurityFlags,
     /// Image
     pub image: String,
     /// Command and its arguments

@@ -17,6 +17,7 @@ pub mod format;
 pub mod logs;
 pub mod paths;
 pub mod progress;
+pub mod security;
 pub mod session;
 pub mod spec;
 pub mod tty;

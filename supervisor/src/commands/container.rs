@@ -63,6 +63,9 @@ pub fn run_options(f: &CreateFlags) -> Result<RunOptions, CliError> {
             return Err(CliError::Invalid(format!("invalid label: '{l}'")));
         }
     }
+    f.security
+        .parse(network == Network::Host)
+        .map_err(|e| CliError::Invalid(e.to_string()))?;
     Ok(RunOptions {
         entrypoint: f.entrypoint.clone(),
         command: f.command.clone(),
@@ -163,7 +166,11 @@ pub async fn create_container(m: &Manager, f: &CreateFlags) -> Result<ContainerI
     let image = get_or_pull(m, &f.image).await?;
     let cfg = ImageConfig::from_json(&image.config_json)
         .map_err(|e| CliError::Invalid(format!("image {}: {e}", f.image)))?;
-    let spec = spec::build(&cfg, &opts).map_err(|e| CliError::Invalid(e.to_string()))?;
+    let mut spec = spec::build(&cfg, &opts).map_err(|e| CliError::Invalid(e.to_string()))?;
+    f.security
+        .parse(opts.network == Network::Host)
+        .and_then(|s| s.apply(&mut spec))
+        .map_err(|e| CliError::Invalid(e.to_string()))?;
     let (policy, retries) =
         flags::parse_restart(&f.restart).map_err(|e| CliError::Invalid(e.to_string()))?;
     let mut req = CreateContainerRequest::new();

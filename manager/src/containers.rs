@@ -156,7 +156,13 @@ impl Manager {
                     options: m.options,
                 })
                 .collect();
-            Ok::<_, ManagerError>(self.store.update(&id, |r| r.rootfs = rootfs)?)
+            // user and group names come from the container's own files
+            let spec_json = crate::users::resolve(&rec.spec_json, &rootfs)
+                .map_err(|e| ManagerError::InvalidArgument(e.to_string()))?;
+            Ok::<_, ManagerError>(self.store.update(&id, |r| {
+                r.rootfs = rootfs;
+                r.spec_json = spec_json;
+            })?)
         }
         .await;
         match prepared {

@@ -31,6 +31,7 @@ pub mod stopping;
 pub mod store;
 pub mod tasks;
 pub mod timefmt;
+pub mod users;
 
 /// Version string printed by `--version`.
 pub fn version() -> String {

@@ -21,6 +21,7 @@ pub mod security;
 pub mod session;
 pub mod spec;
 pub mod tty;
+pub mod users;
 
 use clap::Parser;
 

@@ -200,3 +200,51 @@ fn security_flags_shape_the_container() {
     }
     b.assert_all_gone(&[]);
 }
+
+/// `-u NAME[:GROUP]`, `-u UID` and `--group-add` resolved from the
+/// container's own /etc/passwd and /etc/group (busybox's: root, nobody;
+/// root, nogroup), never the host's.
+#[test]
+fn users_and_groups_come_from_the_container() {
+    require_root!("cli_security::users_and_groups_come_from_the_container");
+    let b = Berth::new();
+    b.load_busybox();
+    for (flags, want) in [
+        (
+            &["-u", "nobody"][..],
+            "uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup) /nonexistent",
+        ),
+        (
+            &["-u", "nobody:root"],
+            "uid=65534(nobody) gid=0(root) groups=0(root) /nonexistent",
+        ),
+        (&["-u", "1000"], "uid=1000 gid=0(root) groups=0(root) /"),
+        (
+            &["--group-add", "1234", "--group-add", "nogroup"],
+            "uid=0(root) gid=0(root) groups=0(root),1234,65534(nogroup) /root",
+        ),
+    ] {
+        let (code, out, err) = sh(&b, flags, "echo $(id) $HOME");
+        assert_eq!((code, out.trim()), (0, want), "{flags:?}: {err}");
+    }
+    // `daemon` is the host's (Debian's), not busybox's
+    for (flags, want) in [
+        (
+            &["-u", "daemon"][..],
+            "unable to find user daemon: no matching entries in passwd file",
+        ),
+        (
+            &["-u", "nobody:nogrp"],
+            "unable to find group nogrp: no matching entries in group file",
+        ),
+        (
+            &["--group-add", "nosuch"],
+            "Unable to find group nosuch: no matching entries in group file",
+        ),
+    ] {
+        let (code, _, err) = sh(&b, flags, "id");
+        assert_eq!(code, 125, "{flags:?}: {err}");
+        assert!(err.contains(want), "{flags:?}: {err}");
+    }
+    b.assert_all_gone(&[]);
+}

@@ -66,6 +66,7 @@ pub fn run_options(f: &CreateFlags) -> Result<RunOptions, CliError> {
     f.security
         .parse(network == Network::Host)
         .map_err(|e| CliError::Invalid(e.to_string()))?;
+    crate::users::check_group_add(&f.security.group_add).map_err(inv)?;
     Ok(RunOptions {
         entrypoint: f.entrypoint.clone(),
         command: f.command.clone(),
@@ -76,12 +77,12 @@ pub fn run_options(f: &CreateFlags) -> Result<RunOptions, CliError> {
             .map(flags::parse_workdir)
             .transpose()
             .map_err(inv)?,
-        user: f
-            .user
-            .as_deref()
-            .map(flags::parse_user)
-            .transpose()
-            .map_err(inv)?,
+        // a named user is the manager's to resolve, in the container
+        user: match f.user.as_deref().map(crate::users::classify).transpose() {
+            Ok(Some(crate::users::UserSpec::Numeric(u))) => Some(u),
+            Ok(_) => None,
+            Err(e) => return Err(inv(e)),
+        },
         tty: f.tty,
         open_stdin: f.interactive,
         binds: f
@@ -164,9 +165,16 @@ pub async fn get_or_pull(m: &Manager, reference: &str) -> Result<ImageInfo, CliE
 pub async fn create_container(m: &Manager, f: &CreateFlags) -> Result<ContainerInfo, CliError> {
     let opts = run_options(f)?;
     let image = get_or_pull(m, &f.image).await?;
-    let cfg = ImageConfig::from_json(&image.config_json)
+    let mut cfg = ImageConfig::from_json(&image.config_json)
         .map_err(|e| CliError::Invalid(format!("image {}: {e}", f.image)))?;
+    let user = crate::users::requested(f.user.as_deref(), &cfg.user)
+        .map_err(|e| CliError::Invalid(format!("image {}: {e}", f.image)))?;
+    if crate::users::is_named(&cfg.user) {
+        // the spec starts as root; the manager puts the named user in
+        cfg.user.clear();
+    }
     let mut spec = spec::build(&cfg, &opts).map_err(|e| CliError::Invalid(e.to_string()))?;
+    crate::users::annotate(&mut spec, user.as_deref(), &f.security.group_add);
     f.security
         .parse(opts.network == Network::Host)
         .and_then(|s| s.apply(&mut spec))
@@ -556,7 +564,7 @@ mod tests {
             &["--network", "bridge", "busybox"],
             &["-m", "lots", "busybox"],
             &["--cpus", "-1", "busybox"],
-            &["-u", "nobody", "busybox"],
+            &["-u", "no body", "busybox"],
             &["-w", "rel", "busybox"],
             &["--name", "bad name", "busybox"],
             &["--restart", "sometimes", "busybox"],

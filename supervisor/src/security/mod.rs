@@ -63,6 +63,9 @@ pub struct SecurityFlags {
     /// Size of /dev/shm
     #[arg(long = "shm-size")]
     pub shm_size: Option<String>,
+    /// Add additional groups to join (ids or names in the container)
+    #[arg(long = "group-add")]
+    pub group_add: Vec<String>,
 }
 
 /// Where the seccomp profile comes from.

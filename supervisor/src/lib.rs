@@ -14,6 +14,7 @@ pub mod commands;
 pub mod error;
 pub mod flags;
 pub mod format;
+pub mod init;
 pub mod logs;
 pub mod paths;
 pub mod progress;

@@ -248,3 +248,29 @@ fn users_and_groups_come_from_the_container() {
     }
     b.assert_all_gone(&[]);
 }
+
+/// `--init`: docker-init (catatonit) is PID 1, the command's exit code
+/// passes through, and `stop`'s SIGTERM reaches a command that would
+/// ignore it as PID 1 (143, not the SIGKILL's 137).
+#[test]
+fn init_is_pid_1_and_forwards_signals() {
+    require_root!("cli_security::init_is_pid_1_and_forwards_signals");
+    let b = Berth::new();
+    b.load_busybox();
+    let (code, out, err) = sh(
+        &b,
+        &["--init"],
+        "cat /proc/1/cmdline | tr '\\0' ' '; exit 3",
+    );
+    assert_eq!(code, 3, "{err}");
+    assert!(out.starts_with("/sbin/docker-init -- sh -c"), "{out}");
+    b.run(&[
+        "run", "-d", "--name", "ini", "--init", "busybox", "sleep", "100",
+    ])
+    .ok();
+    b.run(&["stop", "-t", "20", "ini"]).ok();
+    let out = b.run(&["inspect", "-f", "{{.State.ExitCode}}", "ini"]).ok();
+    assert_eq!(out.out(), "143", "{out}");
+    b.run(&["rm", "ini"]).ok();
+    b.assert_all_gone(&[]);
+}

@@ -67,6 +67,9 @@ pub fn run_options(f: &CreateFlags) -> Result<RunOptions, CliError> {
         .parse(network == Network::Host)
         .map_err(|e| CliError::Invalid(e.to_string()))?;
     crate::users::check_group_add(&f.security.group_add).map_err(inv)?;
+    if f.security.init {
+        crate::init::find().map_err(|e| CliError::Invalid(e.to_string()))?;
+    }
     Ok(RunOptions {
         entrypoint: f.entrypoint.clone(),
         command: f.command.clone(),
@@ -175,6 +178,10 @@ pub async fn create_container(m: &Manager, f: &CreateFlags) -> Result<ContainerI
     }
     let mut spec = spec::build(&cfg, &opts).map_err(|e| CliError::Invalid(e.to_string()))?;
     crate::users::annotate(&mut spec, user.as_deref(), &f.security.group_add);
+    if f.security.init {
+        let init = crate::init::find().map_err(|e| CliError::Invalid(e.to_string()))?;
+        crate::init::apply(&mut spec, &init);
+    }
     f.security
         .parse(opts.network == Network::Host)
         .and_then(|s| s.apply(&mut spec))

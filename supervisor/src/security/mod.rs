@@ -66,6 +66,9 @@ pub struct SecurityFlags {
     /// Add additional groups to join (ids or names in the container)
     #[arg(long = "group-add")]
     pub group_add: Vec<String>,
+    /// Run an init inside the container that forwards signals and reaps processes
+    #[arg(long)]
+    pub init: bool,
 }
 
 /// Where the seccomp profile comes from.

@@ -156,6 +156,14 @@ impl Manager {
                     options: m.options,
                 })
                 .collect();
+            // user and group names come from the container's own files
+            let spec_json = crate::users::resolve(&rec.spec_json, &rootfs)
+                .map_err(|e| ManagerError::InvalidArgument(e.to_string()))?;
+            let spec = if spec_json == rec.spec_json {
+                spec
+            } else {
+                bundle::validate_spec(&spec_json)?
+            };
             // networking before the rootfs is recorded: a record without
             // rootfs is discarded whole by recovery, network included
             let spec = self

@@ -341,9 +341,9 @@ impl Manager {
                 store.list()
             }
         })
-            .await
-            .map_err(ManagerError::internal)?
-            .map_err(image_error)?;
+        .await
+        .map_err(ManagerError::internal)?
+        .map_err(image_error)?;
         Ok(pb::ListImagesResponse {
             images: list.iter().map(summary_info).collect(),
             ..Default::default()

@@ -58,6 +58,7 @@ pub mod stopping;
 pub mod store;
 pub mod tasks;
 pub mod timefmt;
+pub mod users;
 pub mod volume;
 pub mod volume_copy;
 

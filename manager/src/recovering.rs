@@ -1,6 +1,7 @@
 //! Which containers a fresh manager is still recovering. The manager serves
 //! from its first instant while recovery goes on behind it; a request for a
-//! container still being recovered waits for that container alone.
+//! container still being recovered waits for that container alone, one
+//! about all containers (list, prune) for all of them.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -37,6 +38,14 @@ impl RecoveryGate {
         !self.lock().is_empty()
     }
 
+    /// Returns once no container is being recovered.
+    pub async fn wait_all(&self) {
+        let ids: Vec<String> = self.lock().keys().cloned().collect();
+        for id in ids {
+            self.wait(&id).await;
+        }
+    }
+
     /// Returns once `id` is not (or no longer) being recovered.
     pub async fn wait(&self, id: &str) {
         let rx = self.lock().get(id).map(watch::Sender::subscribe);
@@ -67,10 +76,16 @@ mod tests {
         gate.done("b");
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert!(!waiter.is_finished());
+        let g = gate.clone();
+        let all = tokio::spawn(async move { g.wait_all().await });
         gate.done("a");
         tokio::time::timeout(Duration::from_secs(5), waiter)
             .await
             .expect("the waiter of a recovered container goes on")
+            .unwrap();
+        tokio::time::timeout(Duration::from_secs(5), all)
+            .await
+            .expect("the waiter of all goes on")
             .unwrap();
         assert!(!gate.any());
     }

@@ -70,9 +70,11 @@ pub fn socket_address(containerd_address: &str, namespace: &str, group: &str) ->
 /// socket in (see [`socket_address`]).
 pub fn socket_dir(containerd_address: &str) -> PathBuf {
     let address = containerd_address.trim_start_matches("unix://");
+    // only beside an address whose directory exists: a made-up address
+    // must not make directories on the host
     let beside = Path::new(address)
         .parent()
-        .filter(|p| p.is_absolute())
+        .filter(|p| p.is_absolute() && p.is_dir())
         .map(|p| p.join("s"));
     match beside {
         // "/" and 64 hex digits follow the directory
@@ -215,11 +217,16 @@ mod tests {
 
     #[test]
     fn sockets_live_beside_the_address_that_started_the_shim() {
-        let a = socket_address("/run/berth/manager.sock", "berth", "c1");
-        assert!(a.starts_with("unix:///run/berth/s/"), "{a}");
+        let dir = tempfile::tempdir().unwrap();
+        let address = dir.path().join("manager.sock");
+        let a = socket_address(address.to_str().unwrap(), "berth", "c1");
+        assert!(
+            a.starts_with(&format!("unix://{}/s/", dir.path().display())),
+            "{a}"
+        );
         assert_eq!(
-            socket_dir("unix:///var/lib/x/manager.sock"),
-            Path::new("/var/lib/x/s")
+            socket_dir("unix:///nonexistent/x/manager.sock"),
+            Path::new(SOCKET_DIR)
         );
         // too long for a socket path, or no directory: containerd's own
         let deep = format!("/{}/manager.sock", "d".repeat(60));

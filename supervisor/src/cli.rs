@@ -166,6 +166,8 @@ pub struct CreateFlags {
     pub mounts: crate::mounts::MountFlags,
     #[command(flatten)]
     pub health: crate::health::HealthFlags,
+    #[command(flatten)]
+    pub security: crate::security::SecurityFlags,
     /// Image
     pub image: String,
     /// Command and its arguments

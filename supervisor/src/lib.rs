@@ -19,14 +19,17 @@ pub mod error;
 pub mod flags;
 pub mod format;
 pub mod health;
+pub mod init;
 pub mod logs;
 pub mod mounts;
 pub mod netflags;
 pub mod paths;
 pub mod progress;
+pub mod security;
 pub mod session;
 pub mod spec;
 pub mod tty;
+pub mod users;
 
 use clap::Parser;
 

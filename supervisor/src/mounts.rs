@@ -1,6 +1,7 @@
 //! The mounts of `run`/`create`: `-v` in all its forms (host bind, named
 //! volume, anonymous volume), `--mount` with docker's keys, `--tmpfs`,
-//! `--volumes-from`, the image's `VOLUME` entries and `--read-only`.
+//! `--volumes-from` and the image's `VOLUME` entries (`--read-only` is a
+//! security flag: volumes, binds and tmpfs stay writable under it).
 //!
 //! [`MountPlan::parse`] is pure and checks everything that can be checked
 //! before a manager is asked, so bad input changes nothing; [`resolve`]
@@ -28,9 +29,6 @@ pub struct MountFlags {
     /// Mount volumes from the specified container(s) (CONTAINER[:ro|:rw])
     #[arg(long = "volumes-from", value_name = "list")]
     pub volumes_from: Vec<String>,
-    /// Mount the container's root filesystem as read only
-    #[arg(long = "read-only")]
-    pub read_only: bool,
 }
 
 /// A mount flag that does not parse.
@@ -502,12 +500,6 @@ pub fn apply_nocopy(spec: &mut Value, resolved: &Resolved) {
 
 /// `--read-only`: the root filesystem read-only (volumes and binds stay as
 /// their own flags say).
-pub fn apply_read_only(spec: &mut Value, read_only: bool) {
-    if read_only {
-        spec["root"]["readonly"] = Value::Bool(true);
-    }
-}
-
 /// The volume a bind source is, `<root>/volumes/<name>/_data` → `name`.
 pub fn volume_of_source(source: &str) -> Option<&str> {
     let rest = source.strip_suffix("/_data")?;

@@ -36,6 +36,7 @@ impl Containers for ContainersService {
         _ctx: &TtrpcContext,
         req: pb::ListContainersRequest,
     ) -> ttrpc::Result<pb::ListContainersResponse> {
+        self.0.recovering.wait_all().await;
         Ok(pb::ListContainersResponse {
             containers: self.0.list_containers(req.all)?,
             ..Default::default()

@@ -76,6 +76,7 @@ impl System for SystemService {
         _ctx: &TtrpcContext,
         req: pb::PruneRequest,
     ) -> ttrpc::Result<pb::PruneResponse> {
+        self.0.recovering.wait_all().await;
         let containers = self.0.prune_containers().await?;
         let images = self.0.images.clone();
         let report = tokio::task::spawn_blocking(move || images.prune(req.all_images))

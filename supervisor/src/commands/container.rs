@@ -65,6 +65,13 @@ pub fn run_options(f: &CreateFlags) -> Result<RunOptions, CliError> {
     let plan = mounts::MountPlan::parse(&f.volume, &f.tmpfs, &f.mounts)
         .map_err(|e| CliError::Invalid(e.to_string()))?;
     crate::health::from_flags(&f.health).map_err(|e| CliError::Invalid(e.to_string()))?;
+    f.security
+        .parse(network == Network::Host)
+        .map_err(|e| CliError::Invalid(e.to_string()))?;
+    crate::users::check_group_add(&f.security.group_add).map_err(inv)?;
+    if f.security.init {
+        crate::init::find().map_err(|e| CliError::Invalid(e.to_string()))?;
+    }
     Ok(RunOptions {
         entrypoint: f.entrypoint.clone(),
         command: f.command.clone(),
@@ -75,12 +82,12 @@ pub fn run_options(f: &CreateFlags) -> Result<RunOptions, CliError> {
             .map(flags::parse_workdir)
             .transpose()
             .map_err(inv)?,
-        user: f
-            .user
-            .as_deref()
-            .map(flags::parse_user)
-            .transpose()
-            .map_err(inv)?,
+        // a named user is the manager's to resolve, in the container
+        user: match f.user.as_deref().map(crate::users::classify).transpose() {
+            Ok(Some(crate::users::UserSpec::Numeric(u))) => Some(u),
+            Ok(_) => None,
+            Err(e) => return Err(inv(e)),
+        },
         tty: f.tty,
         open_stdin: f.interactive,
         // volumes join the host binds once they exist (create_container)
@@ -154,8 +161,14 @@ pub async fn get_or_pull(m: &Manager, reference: &str) -> Result<ImageInfo, CliE
 pub async fn create_container(m: &Manager, f: &CreateFlags) -> Result<ContainerInfo, CliError> {
     let mut opts = run_options(f)?;
     let image = get_or_pull(m, &f.image).await?;
-    let cfg = ImageConfig::from_json(&image.config_json)
+    let mut cfg = ImageConfig::from_json(&image.config_json)
         .map_err(|e| CliError::Invalid(format!("image {}: {e}", f.image)))?;
+    let user = crate::users::requested(f.user.as_deref(), &cfg.user)
+        .map_err(|e| CliError::Invalid(format!("image {}: {e}", f.image)))?;
+    if crate::users::is_named(&cfg.user) {
+        // the spec starts as root; the manager puts the named user in
+        cfg.user.clear();
+    }
     let plan = mounts::MountPlan::parse(&f.volume, &f.tmpfs, &f.mounts)
         .map_err(|e| CliError::Invalid(e.to_string()))?;
     let check =
@@ -167,6 +180,7 @@ pub async fn create_container(m: &Manager, f: &CreateFlags) -> Result<ContainerI
         f,
         &mut opts,
         (&cfg, &image.config_json),
+        user.as_deref(),
         &volumes,
         check.as_ref(),
     )
@@ -183,14 +197,23 @@ async fn create_with_volumes(
     f: &CreateFlags,
     opts: &mut RunOptions,
     (cfg, image_config_json): (&ImageConfig, &str),
+    user: Option<&str>,
     volumes: &mounts::Resolved,
     check: Option<&serde_json::Value>,
 ) -> Result<ContainerInfo, CliError> {
     opts.binds.extend(volumes.binds.iter().cloned());
     let mut spec = spec::build(cfg, opts).map_err(|e| CliError::Invalid(e.to_string()))?;
-    mounts::apply_read_only(&mut spec, f.mounts.read_only);
     mounts::apply_nocopy(&mut spec, volumes);
     crate::health::apply(&mut spec, check);
+    crate::users::annotate(&mut spec, user, &f.security.group_add);
+    if f.security.init {
+        let init = crate::init::find().map_err(|e| CliError::Invalid(e.to_string()))?;
+        crate::init::apply(&mut spec, &init);
+    }
+    f.security
+        .parse(opts.network == Network::Host)
+        .and_then(|s| s.apply(&mut spec))
+        .map_err(|e| CliError::Invalid(e.to_string()))?;
     let (policy, retries) =
         flags::parse_restart(&f.restart).map_err(|e| CliError::Invalid(e.to_string()))?;
     let mut req = CreateContainerRequest::new();
@@ -597,7 +620,7 @@ mod tests {
             &["--ip", "1.2.3", "busybox"],
             &["-m", "lots", "busybox"],
             &["--cpus", "-1", "busybox"],
-            &["-u", "nobody", "busybox"],
+            &["-u", "no body", "busybox"],
             &["-w", "rel", "busybox"],
             &["--name", "bad name", "busybox"],
             &["--restart", "sometimes", "busybox"],

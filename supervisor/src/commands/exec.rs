@@ -132,7 +132,13 @@ async fn run(m: &Manager, a: &ExecArgs) -> Result<i32, (CliError, i32)> {
         ..Default::default()
     };
     let env = spec::process_env(&image_env, &extra, a.tty, user.uid);
-    let process = spec::process(a.command.clone(), env, &cwd, user, a.tty);
+    let mut process = spec::process(a.command.clone(), env, &cwd, user, a.tty);
+    // the container's confinement holds for what runs in it
+    for key in ["capabilities", "noNewPrivileges", "rlimits"] {
+        if let Some(v) = base["process"].get(key) {
+            process[key] = v.clone();
+        }
+    }
 
     let mut req = ExecRequest::new();
     req.container_id = c.id.clone();

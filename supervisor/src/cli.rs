@@ -507,6 +507,14 @@ mod tests {
         Cli::try_parse_from(std::iter::once("berth").chain(args.iter().copied())).unwrap()
     }
 
+    /// clap's own checks of the whole tree: flags flattened in from several
+    /// modules must never share a name.
+    #[test]
+    fn the_command_tree_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
     #[test]
     fn run_flags_like_docker() {
         let c = parse(&[

@@ -72,48 +72,10 @@ pub enum HealthError {
 
 /// Parses a Go duration ("1m30s", "500ms", "2h", "0"), in nanoseconds.
 pub fn parse_duration(flag: &'static str, s: &str) -> Result<i64, HealthError> {
-    let bad = || HealthError::Duration {
+    berth_godur::parse(s).ok_or_else(|| HealthError::Duration {
         flag,
         value: s.to_string(),
-    };
-    let (neg, body) = match s.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, s.strip_prefix('+').unwrap_or(s)),
-    };
-    if body == "0" {
-        return Ok(0);
-    }
-    if body.is_empty() {
-        return Err(bad());
-    }
-    let mut total: f64 = 0.0;
-    let mut rest = body;
-    while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(bad)?;
-        let num: f64 = rest[..num_len].parse().map_err(|_| bad())?;
-        rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let unit = match &rest[..unit_len] {
-            "ns" => 1.0,
-            "us" | "µs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return Err(bad()),
-        };
-        rest = &rest[unit_len..];
-        total += num * unit;
-    }
-    if total > i64::MAX as f64 {
-        return Err(bad());
-    }
-    let n = total as i64;
-    Ok(if neg { -n } else { n })
+    })
 }
 
 /// The flags' part of a health check, checked; `None`: no flag given.

@@ -280,34 +280,11 @@ fn shell_of(config: &Value) -> Vec<String> {
     }
 }
 
-/// Nanoseconds as Go prints a duration: `0s`, `500ms`, `30s`, `1m30s`, `1h0m0s`.
-fn go_duration(ns: i64) -> String {
-    if ns == 0 {
-        return "0s".into();
-    }
-    if ns < 1_000_000_000 {
-        return match ns {
-            n if n % 1_000_000 == 0 => format!("{}ms", n / 1_000_000),
-            n if n % 1_000 == 0 => format!("{}µs", n / 1_000),
-            n => format!("{n}ns"),
-        };
-    }
-    let secs = ns as f64 / 1e9;
-    let (h, rest) = ((secs / 3600.0).floor(), secs % 3600.0);
-    let (m, sec) = ((rest / 60.0).floor(), rest % 60.0);
-    let sec = format!("{sec}");
-    match (h as i64, m as i64) {
-        (0, 0) => format!("{sec}s"),
-        (0, m) => format!("{m}m{sec}s"),
-        (h, m) => format!("{h}h{m}m{sec}s"),
-    }
-}
-
 /// A HEALTHCHECK as docker's history shows it (Go's `%q` of its struct):
 /// `&{["CMD-SHELL" "true"] "30s" "0s" "0s" '\x02'}`.
 fn go_health(hc: &Value) -> String {
     let test = go_list(&str_list(hc, "Test"));
-    let d = |k: &str| go_duration(hc.get(k).and_then(|v| v.as_i64()).unwrap_or(0));
+    let d = |k: &str| berth_godur::format(hc.get(k).and_then(|v| v.as_i64()).unwrap_or(0));
     let retries = hc.get("Retries").and_then(|v| v.as_i64()).unwrap_or(0);
     let rune = match u32::try_from(retries).ok().and_then(char::from_u32) {
         Some(c) if c == '\'' || c == '\\' => format!("'\\{c}'"),
@@ -321,37 +298,6 @@ fn go_health(hc: &Value) -> String {
         d("Timeout"),
         d("StartPeriod")
     )
-}
-
-/// A Go duration (`30s`, `1m30s`, `500ms`) in nanoseconds.
-fn duration_ns(s: &str) -> Option<i64> {
-    let mut total: f64 = 0.0;
-    let mut rest = s;
-    if rest == "0" {
-        return Some(0);
-    }
-    while !rest.is_empty() {
-        let n = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let num: f64 = rest[..n].parse().ok()?;
-        rest = &rest[n..];
-        let u = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let mult = match &rest[..u] {
-            "ns" => 1.0,
-            "us" | "µs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return None,
-        };
-        rest = &rest[u..];
-        total += num * mult;
-    }
-    Some(total as i64)
 }
 
 /// The cache key of a step.
@@ -1336,7 +1282,7 @@ impl Driver<'_> {
             ("start-period", "StartPeriod", &h.start_period),
         ] {
             if let Some(v) = v {
-                let ns = duration_ns(v).ok_or_else(|| {
+                let ns = berth_godur::parse(v).ok_or_else(|| {
                     self.err(i, format!("invalid --{flag} {v:?}: not a duration"))
                 })?;
                 hc.insert(key.into(), json!(ns));

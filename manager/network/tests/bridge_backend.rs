@@ -56,7 +56,6 @@ fn network_endpoint_and_teardown() {
             container_port: 80,
             proto: Proto::Tcp,
         }],
-        names: vec!["web".into()],
     };
     let t = std::time::Instant::now();
     b.attach(&net, &ep).unwrap();

@@ -617,3 +617,61 @@ fn bad_network_input_is_refused_whole() {
     one_line_error(&out, 1);
     assert!(out.stderr.contains("already exists"), "{out}");
 }
+
+#[test]
+fn connect_disconnect_container_mode_and_prune() {
+    require_root!();
+    let (_ns, b) = setup();
+    b.run(&["network", "create", "--subnet", "10.44.0.0/24", "extra"])
+        .ok();
+    b.run(&["network", "create", "unused"]).ok();
+    httpd(&b, &["--name", "multi"]);
+    b.run(&["network", "connect", "--alias", "m2", "extra", "multi"])
+        .ok();
+    let out = b.run(&["exec", "multi", "ip", "-4", "-o", "addr"]).ok();
+    assert!(
+        out.stdout.contains("eth1") && out.stdout.contains("10.44.0.2/24"),
+        "{out}"
+    );
+    // reachable by its alias on the network it joined
+    let out = b
+        .run(&[
+            "run",
+            "--rm",
+            "--network",
+            "extra",
+            "busybox",
+            "sh",
+            "-c",
+            &fetch("http://m2/hostname"),
+        ])
+        .ok();
+    assert!(!out.out().is_empty(), "{out}");
+    // container:X shares X's namespace (and so its addresses)
+    let out = b
+        .run(&[
+            "run",
+            "--rm",
+            "--network",
+            "container:multi",
+            "busybox",
+            "ip",
+            "-4",
+            "-o",
+            "addr",
+        ])
+        .ok();
+    assert!(out.stdout.contains("10.44.0.2/24"), "{out}");
+    b.run(&["network", "disconnect", "extra", "multi"]).ok();
+    let out = b.run(&["exec", "multi", "ip", "-o", "link"]).ok();
+    assert!(!out.stdout.contains("eth1"), "{out}");
+    let out = b.run(&["network", "disconnect", "extra", "multi"]);
+    one_line_error(&out, 1);
+    let out = b.run(&["network", "prune", "-f"]).ok();
+    assert!(
+        out.stdout.contains("extra") && out.stdout.contains("unused"),
+        "{out}"
+    );
+    let ls = b.run(&["network", "ls", "--format", "json"]).ok();
+    assert_eq!(ls.stdout.lines().count(), 3, "{ls}");
+}

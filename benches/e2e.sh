@@ -70,7 +70,9 @@ bash "$CONF/make-busybox-image.sh" "$images" >/dev/null
 
 engines=(berth)
 "$BERTH_CLI" load -q -i "$images/busybox-oci.tar" >/dev/null
-run_berth() { "$BERTH_CLI" run --rm busybox true; }
+# no bridge: the manager runs on the host's network here, and ctr and podman
+# run without one too (benches/network.sh measures the bridge)
+run_berth() { "$BERTH_CLI" run --rm --network none busybox true; }
 
 if [ "${CTR:-1}" = 1 ]; then
   eval "$(RC_CTRD_BASE=$CTRD_BASE RC_CTRD_CRI=0 bash "$CONF/containerd-env.sh" start)"

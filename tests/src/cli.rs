@@ -162,6 +162,10 @@ pub fn run_cmd_input(cmd: &mut Command, input: Option<&[u8]>, timeout: Duration)
 pub struct Berth {
     pub bin: PathBuf,
     dir: TempDir,
+    /// the network namespace every command (so the manager) runs in; none:
+    /// the host's, with no default bridge (`BERTH_BRIDGE=none`) so no test
+    /// but the network ones ever makes one
+    netns: Option<PathBuf>,
 }
 
 impl Default for Berth {
@@ -181,7 +185,17 @@ impl Berth {
         Berth {
             bin: berth_bin(),
             dir,
+            netns: None,
         }
+    }
+
+    /// A private berth whose commands and manager run in the network
+    /// namespace at `netns` (e.g. `/proc/<pid>/ns/net` of a holder the test
+    /// made), with docker's default bridge.
+    pub fn in_netns(netns: &Path) -> Berth {
+        let mut b = Berth::new();
+        b.netns = Some(netns.to_path_buf());
+        b
     }
 
     pub fn root(&self) -> PathBuf {
@@ -204,7 +218,20 @@ impl Berth {
         I: IntoIterator<Item = S>,
         S: AsRef<std::ffi::OsStr>,
     {
-        let mut c = Command::new(&self.bin);
+        let mut c = match &self.netns {
+            Some(ns) => {
+                let mut c = Command::new("nsenter");
+                c.arg(format!("--net={}", ns.display()))
+                    .arg("--")
+                    .arg(&self.bin);
+                c
+            }
+            None => {
+                let mut c = Command::new(&self.bin);
+                c.env("BERTH_BRIDGE", "none");
+                c
+            }
+        };
         c.args(args)
             .env("BERTH_ROOT", self.root())
             .env("BERTH_STATE", self.state());

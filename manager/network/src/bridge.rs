@@ -103,8 +103,18 @@ impl Backend for BridgeBackend {
     }
 
     fn detach(&self, net: &NetworkConfig, ep: &Endpoint) -> Result<()> {
-        nft::remove_ports(net, &ep.ports)?;
+        // the port rules (an nft process) and the veth (the kernel waits for
+        // readers of the old link) each take milliseconds: side by side
+        let ports = (!ep.ports.is_empty()).then(|| {
+            let (net, ports) = (net.clone(), ep.ports.clone());
+            std::thread::spawn(move || nft::remove_ports(&net, &ports))
+        });
         // deleting one end of a veth pair deletes both
-        Netlink::open()?.delete_link(&ep.host_veth(&net.id))
+        let link = Netlink::open().and_then(|mut nl| nl.delete_link(&ep.host_veth(&net.id)));
+        if let Some(t) = ports {
+            t.join()
+                .unwrap_or_else(|_| Err(NetworkError::Nft("port removal panicked".into())))?;
+        }
+        link
     }
 }

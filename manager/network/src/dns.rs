@@ -107,10 +107,19 @@ impl Resolver {
             }
             (Some(pid), false) => {
                 let _ = kill(pid, Signal::SIGTERM);
+                reap(pid);
             }
             _ => {}
         }
         Ok(())
+    }
+
+    /// Stops the resolver whatever networks it serves (tests, teardown).
+    pub fn stop(&self) {
+        if let Some(pid) = self.running_pid() {
+            let _ = kill(pid, Signal::SIGTERM);
+            reap(pid);
+        }
     }
 
     fn reload_or_start(&self) -> Result<()> {
@@ -137,6 +146,19 @@ impl Resolver {
             )));
         }
         Ok(())
+    }
+}
+
+/// Collects a stopped resolver's exit status when it is our child (a
+/// manager that is a subreaper inherits the daemonized resolver); waits at
+/// most half a second.
+fn reap(pid: Pid) {
+    use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+    for _ in 0..50 {
+        match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) => std::thread::sleep(std::time::Duration::from_millis(10)),
+            _ => return,
+        }
     }
 }
 

@@ -118,8 +118,6 @@ pub struct Endpoint {
     /// whether this endpoint carries the default route
     pub default_route: bool,
     pub ports: Vec<PortBinding>,
-    /// container name, aliases, short id: what the network's resolver answers
-    pub names: Vec<String>,
 }
 
 impl Endpoint {

@@ -40,7 +40,9 @@ fn network_endpoint_and_teardown() {
     b.create_network(&net).unwrap();
     b.create_network(&net).unwrap();
     let ns = dir.path().join("ns1");
+    let t = std::time::Instant::now();
     netns::create(&ns).unwrap();
+    eprintln!("namespace creation {:?}", t.elapsed());
     assert!(netns::is_pinned(&ns));
     let ip: Ipv4Addr = "10.123.0.2".parse().unwrap();
     let ep = Endpoint {
@@ -56,7 +58,6 @@ fn network_endpoint_and_teardown() {
             container_port: 80,
             proto: Proto::Tcp,
         }],
-        names: vec!["web".into()],
     };
     let t = std::time::Instant::now();
     b.attach(&net, &ep).unwrap();
@@ -84,9 +85,13 @@ fn network_endpoint_and_teardown() {
 
     let t = std::time::Instant::now();
     b.detach(&net, &ep).unwrap();
-    netns::remove(&ns).unwrap();
     let detach = t.elapsed();
-    eprintln!("attach {attach:?}, detach+netns removal {detach:?}");
+    let t = std::time::Instant::now();
+    netns::remove(&ns).unwrap();
+    eprintln!(
+        "attach {attach:?}, detach {detach:?}, namespace removal {:?}",
+        t.elapsed()
+    );
     b.detach(&net, &ep).unwrap();
     assert!(nl.link_index(&ep.host_veth(&net.id)).unwrap().is_none());
     assert!(!ruleset().contains("8080"));

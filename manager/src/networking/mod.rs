@@ -180,6 +180,28 @@ fn builtin(name: &str, driver: &str) -> NetworkRecord {
     }
 }
 
+/// A new endpoint of a container on `net`, its address not chosen yet.
+fn new_endpoint(
+    net: &NetworkRecord,
+    container_id: &str,
+    container_name: &str,
+    aliases: Vec<String>,
+    ports: Vec<PortBinding>,
+    ifname: &str,
+) -> EndpointRecord {
+    EndpointRecord {
+        endpoint_id: random_hex(64),
+        container_id: container_id.into(),
+        container_name: container_name.into(),
+        network_id: net.id.clone(),
+        default_route: ifname == "eth0",
+        ifname: ifname.into(),
+        ip: Ipv4Addr::UNSPECIFIED,
+        aliases,
+        ports,
+    }
+}
+
 /// Puts the network namespace and the network files into a spec.
 fn patch_spec(spec: &mut Value, ns_path: Option<&Path>, files: &[(&str, PathBuf)]) {
     if let Some(namespaces) = spec
@@ -213,6 +235,19 @@ impl Manager {
     /// Where a container's network namespace is pinned.
     pub fn netns_path(&self, id: &str) -> PathBuf {
         self.cfg.state.join("netns").join(id)
+    }
+
+    /// What the backend needs of a stored endpoint.
+    fn kernel_endpoint(&self, ep: &EndpointRecord) -> Endpoint {
+        Endpoint {
+            container_id: ep.container_id.clone(),
+            netns: self.netns_path(&ep.container_id),
+            ifname: ep.ifname.clone(),
+            ip: ep.ip,
+            mac: Endpoint::mac_for(ep.ip),
+            default_route: ep.default_route,
+            ports: ep.ports.clone(),
+        }
     }
 
     fn resolver(&self) -> Resolver {
@@ -435,44 +470,20 @@ impl Manager {
         self.resolver().update(&cfg, &records).map_err(net_err)
     }
 
-    /// Claims an address and ports on `net` for a container and plugs its
-    /// namespace in.  On failure the endpoint is left stored for the
-    /// caller's teardown to find.
+    /// Claims an address (`ip`, or a free one) and the ports of `ep` on
+    /// `net` and plugs the container's namespace in.  On failure the
+    /// endpoint is left stored for the caller's teardown to find.
     async fn join(
         &self,
         net: &NetworkRecord,
-        container_id: &str,
-        container_name: &str,
-        aliases: Vec<String>,
+        ep: EndpointRecord,
         ip: Option<Ipv4Addr>,
-        ports: Vec<PortBinding>,
-        ifname: String,
     ) -> Result<EndpointRecord> {
         let nets = self.nets();
-        let ep = EndpointRecord {
-            endpoint_id: random_hex(64),
-            container_id: container_id.into(),
-            container_name: container_name.into(),
-            network_id: net.id.clone(),
-            default_route: ifname == "eth0",
-            ifname,
-            ip: Ipv4Addr::UNSPECIFIED,
-            aliases,
-            ports,
-        };
         let names = |id: &str| self.container_name(id);
         let ep = nets.insert_endpoint(net, ep, ip, &names)?;
         let cfg = net.config().expect("a bridge network");
-        let kernel_ep = Endpoint {
-            container_id: ep.container_id.clone(),
-            netns: self.netns_path(container_id),
-            ifname: ep.ifname.clone(),
-            ip: ep.ip,
-            mac: Endpoint::mac_for(ep.ip),
-            default_route: ep.default_route,
-            ports: ep.ports.clone(),
-            names: vec![],
-        };
+        let kernel_ep = self.kernel_endpoint(&ep);
         blocking(move || backend().attach(&cfg, &kernel_ep)).await?;
         self.refresh_names(net)?;
         Ok(ep)
@@ -616,17 +627,8 @@ impl Manager {
                 let ns = self.netns_path(id);
                 let ns2 = ns.clone();
                 blocking(move || netns::create(&ns2)).await?;
-                let ep = self
-                    .join(
-                        &net,
-                        id,
-                        name,
-                        req.aliases.clone(),
-                        ip,
-                        ports,
-                        "eth0".into(),
-                    )
-                    .await?;
+                let ep = new_endpoint(&net, id, name, req.aliases.clone(), ports, "eth0");
+                let ep = self.join(&net, ep, ip).await?;
                 let resolver = net.config().filter(|c| c.dns).map(|c| c.gateway);
                 write_files(Some(ep.ip), resolver)?;
                 patch_spec(&mut spec, Some(&ns), &file_paths);
@@ -650,16 +652,7 @@ impl Manager {
                 continue;
             };
             if let Some(cfg) = net.config() {
-                let kernel_ep = Endpoint {
-                    container_id: ep.container_id.clone(),
-                    netns: self.netns_path(id),
-                    ifname: ep.ifname.clone(),
-                    ip: ep.ip,
-                    mac: Endpoint::mac_for(ep.ip),
-                    default_route: ep.default_route,
-                    ports: ep.ports.clone(),
-                    names: vec![],
-                };
+                let kernel_ep = self.kernel_endpoint(ep);
                 if let Err(e) = blocking(move || backend().detach(&cfg, &kernel_ep)).await {
                     crate::log_line!("berth-manager: detach {id}: {e}");
                     clean = false;
@@ -722,18 +715,15 @@ impl Manager {
             .map(|i| format!("eth{i}"))
             .find(|n| !have.iter().any(|e| &e.ifname == n))
             .expect("some ethN is free");
-        match self
-            .join(
-                &net,
-                &rec.id,
-                &rec.name,
-                req.aliases.clone(),
-                ip,
-                vec![],
-                ifname,
-            )
-            .await
-        {
+        let ep = new_endpoint(
+            &net,
+            &rec.id,
+            &rec.name,
+            req.aliases.clone(),
+            vec![],
+            &ifname,
+        );
+        match self.join(&net, ep, ip).await {
             Ok(_) => Ok(()),
             Err(e) => {
                 // undo this endpoint only
@@ -752,16 +742,7 @@ impl Manager {
 
     async fn detach_one(&self, net: &NetworkRecord, ep: &EndpointRecord) {
         if let Some(cfg) = net.config() {
-            let kernel_ep = Endpoint {
-                container_id: ep.container_id.clone(),
-                netns: self.netns_path(&ep.container_id),
-                ifname: ep.ifname.clone(),
-                ip: ep.ip,
-                mac: Endpoint::mac_for(ep.ip),
-                default_route: ep.default_route,
-                ports: ep.ports.clone(),
-                names: vec![],
-            };
+            let kernel_ep = self.kernel_endpoint(ep);
             if let Err(e) = blocking(move || backend().detach(&cfg, &kernel_ep)).await {
                 crate::log_line!("berth-manager: detach {}: {e}", ep.container_id);
                 return;

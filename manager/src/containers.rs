@@ -280,6 +280,11 @@ impl Manager {
             self.release_shim(&rec).await;
         }
         self.discard(&rec.id).await;
+        // docker's `--rm` takes the container's anonymous volumes with it,
+        // whoever deletes it: the exit watcher, or a client that came first
+        if rec.auto_remove {
+            self.remove_anonymous_volumes(&rec.spec_json).await;
+        }
         self.forget_lock(&rec.id);
         self.container_event(&rec, "destroy", &[]);
         Ok(())

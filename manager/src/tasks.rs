@@ -380,9 +380,8 @@ impl Manager {
         let mgr = self.clone();
         let job: Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(async move {
             if rec.auto_remove {
-                match mgr.delete_container(&rec.id, true).await {
-                    Ok(()) => mgr.remove_anonymous_volumes(&rec.spec_json).await,
-                    Err(e) => crate::log_line!("berth-manager: auto-remove {}: {e}", rec.id),
+                if let Err(e) = mgr.delete_container(&rec.id, true).await {
+                    crate::log_line!("berth-manager: auto-remove {}: {e}", rec.id);
                 }
                 return;
             }

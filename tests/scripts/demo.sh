@@ -20,6 +20,14 @@ images=${RC_IMAGES:-/var/tmp/rc-images}
 make_image=$here/../shared/conformance/make-busybox-image.sh
 [ -f "$make_image" ] || { echo "demo: $make_image not found (shared/ must sit beside the repo)" >&2; exit 1; }
 
+# The demo's container gets docker's default bridge: the demo runs in a
+# network namespace of its own, so its bridge and NAT rules never reach the
+# host's network and go with it.
+if [ -z "${BERTH_DEMO_NETNS:-}" ]; then
+  exec env BERTH_DEMO_NETNS=1 unshare --net -- "$0" "$@"
+fi
+ip link set lo up
+
 tmp=$(mktemp -d /tmp/berth-demo.XXXXXX)
 export BERTH_ROOT=$tmp/root BERTH_STATE=$tmp/state
 cleanup() {

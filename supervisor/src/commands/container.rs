@@ -252,20 +252,17 @@ async fn create_with_volumes(
         .map_err(|e| m.err(e))
 }
 
-/// Deletes a container (`--rm`) and its anonymous volumes, treating
-/// "already gone" as success.
+/// Deletes a container (`--rm`), treating "already gone" as success.
 async fn remove_quietly(m: &Manager, c: &ContainerInfo, force: bool) -> Result<(), CliError> {
     let mut d = DeleteContainerRequest::new();
     d.id = c.id.clone();
     d.force = force;
-    // the manager's auto-remove takes the anonymous volumes too, unless
-    // this delete came first
+    // the manager takes the anonymous volumes of an auto-remove container,
+    // whichever delete comes first
     match delete_again(m, &d).await {
-        Err(e) if e.is_not_found() => {}
-        Err(e) => return Err(e),
-        Ok(()) => {}
+        Err(e) if e.is_not_found() => Ok(()),
+        other => other,
     }
-    crate::commands::volume::remove_anonymous(m, &c.spec_json).await
 }
 
 /// DeleteContainer, again to the next manager if this one went away; a

@@ -2,32 +2,22 @@
 //! container has the namespace that scopes them; where each is written.
 
 use crate::namespaces::proc_ns_name;
+use berth_sysctl_scope::Scope;
 use oci_spec::runtime::LinuxNamespaceType;
 use std::path::PathBuf;
 
 /// Checks a sysctl may be set in the container: only namespaced keys, and
 /// only when the container has the namespace that scopes them.
 pub fn check_sysctl(key: &str, has_ns: &dyn Fn(LinuxNamespaceType) -> bool) -> Result<(), String> {
-    const IPC_KEYS: &[&str] = &[
-        "kernel.msgmax",
-        "kernel.msgmnb",
-        "kernel.msgmni",
-        "kernel.sem",
-        "kernel.shmall",
-        "kernel.shmmax",
-        "kernel.shmmni",
-        "kernel.shm_rmid_forced",
-    ];
-    let need = if IPC_KEYS.contains(&key) || key.starts_with("fs.mqueue.") {
-        LinuxNamespaceType::Ipc
-    } else if key.starts_with("net.") {
-        LinuxNamespaceType::Network
-    } else if key == "kernel.hostname" || key == "kernel.domainname" {
-        LinuxNamespaceType::Uts
-    } else {
-        return Err(format!(
-            "sysctl {key} is not namespaced and can't be set in a container"
-        ));
+    let need = match berth_sysctl_scope::scope_of(key) {
+        Some(Scope::Ipc) => LinuxNamespaceType::Ipc,
+        Some(Scope::Network) => LinuxNamespaceType::Network,
+        Some(Scope::Uts) => LinuxNamespaceType::Uts,
+        None => {
+            return Err(format!(
+                "sysctl {key} is not namespaced and can't be set in a container"
+            ))
+        }
     };
     if has_ns(need) {
         Ok(())

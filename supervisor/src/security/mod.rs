@@ -150,21 +150,15 @@ fn parse_ulimit(v: &str) -> Result<Value, SecurityError> {
 }
 
 /// docker's namespaced sysctls: IPC ones and `net.*` (the container has
-/// its own network namespace unless `--network host`).
+/// its own network namespace unless `--network host`); the UTS keys are
+/// `--hostname`'s and `--domainname`'s.
 fn sysctl_allowed(key: &str, host_network: bool) -> bool {
-    const IPC: &[&str] = &[
-        "kernel.msgmax",
-        "kernel.msgmnb",
-        "kernel.msgmni",
-        "kernel.sem",
-        "kernel.shmall",
-        "kernel.shmmax",
-        "kernel.shmmni",
-        "kernel.shm_rmid_forced",
-    ];
-    IPC.contains(&key)
-        || key.starts_with("fs.mqueue.")
-        || (key.starts_with("net.") && !host_network)
+    use berth_sysctl_scope::Scope;
+    match berth_sysctl_scope::scope_of(key) {
+        Some(Scope::Ipc) => true,
+        Some(Scope::Network) => !host_network,
+        Some(Scope::Uts) | None => false,
+    }
 }
 
 impl SecurityFlags {

@@ -98,6 +98,12 @@ pub enum Command {
     Version,
     /// Manage volumes
     Volume(crate::commands::volume::VolumeArgs),
+    /// Manage containers
+    Container(crate::groups::ContainerArgs),
+    /// Manage builds
+    Builder(crate::groups::BuilderArgs),
+    /// Rename a container
+    Rename(crate::groups::RenameArgs),
 }
 
 /// Flags shared by `run` and `create`.
@@ -363,6 +369,28 @@ pub enum ImageCommand {
     Inspect(ImageInspectArgs),
     /// Show the history of an image
     History(HistoryArgs),
+    /// List images
+    #[command(visible_alias = "list")]
+    Ls(ImagesArgs),
+    /// Download an image from a registry
+    Pull(PullArgs),
+    /// Upload an image to a registry
+    Push(PullArgs),
+    /// Remove one or more images
+    #[command(visible_alias = "remove")]
+    Rm(RmiArgs),
+    /// Remove unused images
+    Prune(crate::groups::ImagePruneArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(TagArgs),
+    /// Save one or more images to a tar archive
+    Save(SaveArgs),
+    /// Load an image from a tar archive
+    Load(LoadArgs),
+    /// Import the contents from a tarball to create a filesystem image
+    Import(ImportArgs),
+    /// Build an image from a Dockerfile
+    Build(BuildArgs),
 }
 
 #[derive(Debug, Args)]
@@ -492,6 +520,8 @@ pub enum SystemCommand {
     },
     /// Show berth disk usage
     Df,
+    /// Get real time events from the manager
+    Events(EventsArgs),
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ pub mod commands;
 pub mod error;
 pub mod flags;
 pub mod format;
+pub mod groups;
 pub mod health;
 pub mod logs;
 pub mod mounts;
@@ -34,6 +35,7 @@ use cli::{Cli, Command, ImageCommand, SystemCommand};
 use client::Manager;
 use commands::{build, container, exec, images, inspect, layers, system, view};
 use error::EXIT_BERTH_FAILED;
+use groups::{BuilderCommand, ContainerCommand};
 use paths::Dirs;
 
 /// Version string printed by `--version`.
@@ -59,6 +61,8 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
         let _ = <Cli as clap::CommandFactory>::command().print_help();
         return 0;
     };
+    // `container ls` is `ps`, `image rm` is `rmi`, ...: one code path each
+    let command = groups::into_command(command);
     let dirs = Dirs::resolve(cli.state, cli.root, |k| std::env::var_os(k));
     let is_create = matches!(command, Command::Run(_) | Command::Create(_));
     let rt = match tokio::runtime::Builder::new_current_thread()
@@ -134,8 +138,26 @@ async fn dispatch(m: &Manager, command: Command, dirs: &Dirs) -> i32 {
         Command::Diff(a) => layers::diff(m, &a).await,
         Command::Image(i) => match i.command {
             ImageCommand::Inspect(a) => layers::image_inspect(m, &a).await,
-            ImageCommand::History(a) => layers::history(m, &a).await,
+            ImageCommand::Prune(a) => system::prune_scope(m, a.scope(), a.force).await,
+            // every other verb was rewritten into its top-level command
+            other => unreachable_group_verb(&format!("image {other:?}")),
         },
+        Command::Container(c) => match c.command {
+            ContainerCommand::Prune(a) => {
+                let scope = system::PruneScope {
+                    containers: true,
+                    images: false,
+                    all_images: false,
+                    volumes: false,
+                };
+                system::prune_scope(m, scope, a.force).await
+            }
+            other => unreachable_group_verb(&format!("container {other:?}")),
+        },
+        Command::Builder(b) => match b.command {
+            BuilderCommand::Prune(a) => system::prune_scope(m, a.scope(), a.force).await,
+        },
+        Command::Rename(a) => container::rename(m, &a).await,
         Command::System(s) => match s.command {
             SystemCommand::Info => system::info(m).await,
             SystemCommand::Prune {
@@ -144,10 +166,18 @@ async fn dispatch(m: &Manager, command: Command, dirs: &Dirs) -> i32 {
                 volumes,
             } => system::prune(m, all, force, volumes).await,
             SystemCommand::Df => commands::df::df(m).await,
+            SystemCommand::Events(a) => view::events(m, &a).await,
         },
         Command::Network(a) => crate::commands::network::network(m, a).await,
         Command::Port(a) => crate::commands::network::port(m, &a).await,
         Command::Version => system::version(m).await,
         Command::Volume(a) => commands::volume::volume(m, &a).await,
     }
+}
+
+/// A group verb that [`groups::into_command`] should have rewritten: a bug
+/// in berth, reported rather than panicking.
+fn unreachable_group_verb(verb: &str) -> i32 {
+    eprintln!("berth: internal error: {verb} was not dispatched; please report this");
+    EXIT_BERTH_FAILED
 }

@@ -76,12 +76,20 @@ impl System for SystemService {
         _ctx: &TtrpcContext,
         req: pb::PruneRequest,
     ) -> ttrpc::Result<pb::PruneResponse> {
-        let containers = self.0.prune_containers().await?;
-        let images = self.0.images.clone();
-        let report = tokio::task::spawn_blocking(move || images.prune(req.all_images))
-            .await
-            .map_err(ManagerError::internal)?
-            .map_err(image_error)?;
+        let containers = if req.keep_containers {
+            Vec::new()
+        } else {
+            self.0.prune_containers().await?
+        };
+        let report = if req.keep_images {
+            Default::default()
+        } else {
+            let images = self.0.images.clone();
+            tokio::task::spawn_blocking(move || images.prune(req.all_images))
+                .await
+                .map_err(ManagerError::internal)?
+                .map_err(image_error)?
+        };
         Ok(pb::PruneResponse {
             containers_deleted: containers,
             images_deleted: report

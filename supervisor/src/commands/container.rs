@@ -549,6 +549,18 @@ pub async fn attach(m: &Manager, a: &AttachArgs) -> i32 {
     }
 }
 
+/// `berth rename OLD NEW`: the manager checks the new name and that no
+/// other container holds it.
+pub async fn rename(m: &Manager, a: &crate::groups::RenameArgs) -> i32 {
+    let mut r = berth_proto::manager::RenameContainerRequest::new();
+    r.id = a.container.clone();
+    r.new_name = a.new_name.clone();
+    match m.containers.rename_container(m.ctx(), &r).await {
+        Ok(_) => 0,
+        Err(e) => fail(m.err(e), 1),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,207 @@
+//! docker's spellings berth accepts: the management groups (`container …`,
+//! `image …`, `system …`, `builder …`) as aliases of the top-level
+//! commands, `rename`, and the `run`/`create`/`logs` flags docker users
+//! type (`--env-file`, `--label-file`, `--pull`, `--platform`,
+//! `--cidfile`, `logs --since/--until`). Each bad input is one line,
+//! docker's exit code, and changes nothing.
+
+mod cli_support;
+
+use berth_fixture::{require_root, unique_id};
+use cli_support::{Berth, Out};
+
+fn one_line_error(out: &Out, code: i32) {
+    assert_eq!(out.code(), code, "{out}");
+    assert_eq!(out.err_lines().len(), 1, "not one line: {out}");
+}
+
+fn lines(out: &Out) -> Vec<String> {
+    out.stdout.lines().map(str::to_string).collect()
+}
+
+#[test]
+fn container_group_verbs_are_the_top_level_commands() {
+    require_root!();
+    let b = Berth::new();
+    b.load_busybox();
+    let name = unique_id("grp");
+    let id = b
+        .run(&[
+            "container",
+            "create",
+            "--name",
+            &name,
+            "busybox",
+            "echo",
+            "hi",
+        ])
+        .ok()
+        .out()
+        .to_string();
+    // every spelling of ls lists the same thing as ps
+    let ps = b.run(&["ps", "-a", "--no-trunc", "-q"]).ok();
+    for ls in ["ls", "list", "ps"] {
+        let out = b.run(&["container", ls, "-a", "--no-trunc", "-q"]).ok();
+        assert_eq!(out.stdout, ps.stdout, "container {ls}");
+        assert_eq!(out.out(), id);
+    }
+    // container inspect is inspect restricted to containers
+    let out = b
+        .run(&["container", "inspect", "-f", "{{.Id}}", &name])
+        .ok();
+    assert_eq!(out.out(), id);
+    let out = b.run(&["container", "inspect", "busybox"]);
+    one_line_error(&out, 1);
+
+    // rename, both spellings; a bad or taken name changes nothing
+    let renamed = unique_id("ren");
+    b.run(&["container", "rename", &name, &renamed]).ok();
+    b.run(&["rename", &renamed, &name]).ok();
+    let out = b.run(&["rename", &name, "bad/name"]);
+    one_line_error(&out, 1);
+    let out = b.run(&["rename", "no-such-container", &renamed]);
+    one_line_error(&out, 1);
+    let other = unique_id("other");
+    let other_id = b
+        .run(&["create", "--name", &other, "busybox", "true"])
+        .ok()
+        .out()
+        .to_string();
+    let out = b.run(&["rename", &other, &name]);
+    one_line_error(&out, 1);
+    let out = b.run(&["inspect", "-f", "{{.Id}}", &name]).ok();
+    assert_eq!(out.out(), id, "the name still names the first container");
+    let out = b.run(&["rename", &name]);
+    assert_eq!(out.code(), 125, "{out}");
+
+    b.run(&["container", "start", &name]).ok();
+    let out = b.run(&["container", "wait", &name]).ok();
+    assert_eq!(out.out(), "0");
+    let out = b.run(&["container", "logs", &name]).ok();
+    assert_eq!(out.out(), "hi");
+    let out = b.run(&["container", "diff", &name]);
+    assert_eq!(out.code(), 0, "{out}");
+
+    // container prune removes the stopped containers and no image
+    let images = b.run(&["image", "ls", "-q"]).ok();
+    let out = b.run(&["container", "prune", "-f"]).ok();
+    assert!(out.stdout.starts_with("Deleted Containers:\n"), "{out}");
+    assert!(
+        out.stdout.contains(&id) && out.stdout.contains(&other_id),
+        "{out}"
+    );
+    assert!(out.stdout.contains("Total reclaimed space:"), "{out}");
+    assert!(b.container_ids().is_empty(), "{:?}", b.container_ids());
+    assert_eq!(b.run(&["image", "ls", "-q"]).ok().stdout, images.stdout);
+    // without -f it asks, and "no" keeps everything
+    let kept = b.run(&["create", "busybox", "true"]).ok().out().to_string();
+    let out = b.run_input(&["container", "prune"], b"n\n").ok();
+    assert!(
+        out.stdout
+            .starts_with("WARNING! This will remove all stopped containers.\n"),
+        "{out}"
+    );
+    assert_eq!(b.container_ids(), [kept.as_str()]);
+    b.run(&["container", "remove", &kept]).ok();
+    assert!(b.container_ids().is_empty());
+
+    // bad input: an unknown verb, a missing operand
+    let out = b.run(&["container", "frobnicate"]);
+    assert_eq!(out.code(), 125, "{out}");
+    let out = b.run(&["container", "rm"]);
+    assert_eq!(out.code(), 125, "{out}");
+}
+
+#[test]
+fn image_group_verbs_and_prunes() {
+    require_root!();
+    let b = Berth::new();
+    b.load_busybox();
+    for ls in ["ls", "list"] {
+        let out = b.run(&["image", ls]).ok();
+        assert_eq!(out.stdout, b.run(&["images"]).ok().stdout, "image {ls}");
+    }
+    let tag = format!("{}:v1", unique_id("tagged"));
+    b.run(&["image", "tag", "busybox", &tag]).ok();
+    let out = b.run(&["image", "ls", "--format", "json"]).ok();
+    assert!(out.stdout.contains("tagged"), "{out}");
+    let out = b.run(&["image", "history", "-q", &tag]).ok();
+    assert!(!out.out().is_empty(), "{out}");
+    let out = b.run(&["image", "inspect", "-f", "{{.Id}}", &tag]).ok();
+    let busybox_id = out.out().to_string();
+    assert!(busybox_id.starts_with("sha256:"), "{out}");
+    let saved = b.scratch("saved").join("img.tar");
+    b.run(&["image", "save", "-o", saved.to_str().unwrap(), &tag])
+        .ok();
+    b.run(&["image", "rm", &tag]).ok();
+    assert!(!b.run(&["images"]).ok().stdout.contains("tagged"));
+    let out = b
+        .run(&["image", "load", "-q", "-i", saved.to_str().unwrap()])
+        .ok();
+    assert!(out.stdout.contains("tagged"), "{out}");
+    b.run(&["image", "remove", &tag]).ok();
+
+    // a dangling image (an untagged commit) and a container using busybox
+    let user = b.run(&["create", "busybox", "true"]).ok().out().to_string();
+    let dangling = b.run(&["commit", &user]).ok().out().to_string();
+    assert!(dangling.starts_with("sha256:"), "{dangling}");
+    let all_ids = |b: &Berth| lines(&b.run(&["image", "ls", "-q", "--no-trunc"]).ok());
+    assert!(all_ids(&b).contains(&dangling));
+
+    // without -f it asks; "no" keeps everything
+    let out = b.run_input(&["image", "prune"], b"n\n").ok();
+    assert!(
+        out.stdout
+            .starts_with("WARNING! This will remove all dangling images.\n"),
+        "{out}"
+    );
+    assert!(all_ids(&b).contains(&dangling));
+    // image prune: the dangling image goes, containers and tagged images stay
+    let out = b.run(&["image", "prune", "-f"]).ok();
+    assert!(out.stdout.contains(&dangling), "{out}");
+    assert!(!all_ids(&b).contains(&dangling));
+    assert!(all_ids(&b).contains(&busybox_id));
+    assert_eq!(b.container_ids(), [user.as_str()]);
+    // -a: busybox stays while a container uses it, goes once none does
+    b.run(&["image", "tag", "busybox", &tag]).ok();
+    b.run(&["image", "prune", "-a", "-f"]).ok();
+    assert!(all_ids(&b).contains(&busybox_id));
+    b.run(&["rm", &user]).ok();
+    let out = b.run(&["image", "prune", "-af"]).ok();
+    assert!(out.stdout.contains("Deleted Images:"), "{out}");
+    assert!(all_ids(&b).is_empty(), "{:?}", all_ids(&b));
+
+    // builder prune: the untagged images a build leaves
+    b.load_busybox();
+    let user = b.run(&["create", "busybox", "true"]).ok().out().to_string();
+    let dangling = b.run(&["commit", &user]).ok().out().to_string();
+    b.run(&["rm", &user]).ok();
+    let out = b.run(&["builder", "prune", "-f"]).ok();
+    assert!(out.stdout.contains(&dangling), "{out}");
+    assert!(!all_ids(&b).contains(&dangling));
+    assert!(all_ids(&b).contains(&busybox_id));
+
+    // bad input: one line, exit 1 for a missing image, 125 for flags
+    let out = b.run(&["image", "rm", "no-such-image"]);
+    one_line_error(&out, 1);
+    let out = b.run(&["image", "prune", "--bogus"]);
+    assert_eq!(out.code(), 125, "{out}");
+    assert!(all_ids(&b).contains(&busybox_id));
+}
+
+#[test]
+fn system_group_verbs() {
+    require_root!();
+    let b = Berth::new();
+    b.load_busybox();
+    let out = b.run(&["system", "info"]).ok();
+    assert!(out.stdout.contains("Images: 1"), "{out}");
+    let out = b.run(&["system", "df"]).ok();
+    assert!(out.stdout.starts_with("TYPE"), "{out}");
+    let out = b.run(&["system", "prune", "-f"]).ok();
+    assert!(out.stdout.contains("Total reclaimed space:"), "{out}");
+    let out = b.run(&["system", "events", "--bogus"]);
+    assert_eq!(out.code(), 125, "{out}");
+    let out = b.run(&["system", "frobnicate"]);
+    assert_eq!(out.code(), 125, "{out}");
+}

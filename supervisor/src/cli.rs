@@ -172,6 +172,8 @@ pub struct CreateFlags {
     pub mounts: crate::mounts::MountFlags,
     #[command(flatten)]
     pub health: crate::health::HealthFlags,
+    #[command(flatten)]
+    pub files: crate::runflags::RunFileFlags,
     /// Image
     pub image: String,
     /// Command and its arguments
@@ -263,6 +265,12 @@ pub struct LogsArgs {
     /// Show timestamps
     #[arg(short = 't', long)]
     pub timestamps: bool,
+    /// Show logs since a timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Show logs before a timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)
+    #[arg(long)]
+    pub until: Option<String>,
     pub container: String,
 }
 

@@ -25,7 +25,9 @@ pub mod mounts;
 pub mod netflags;
 pub mod paths;
 pub mod progress;
+pub mod runflags;
 pub mod session;
+pub mod since;
 pub mod spec;
 pub mod tty;
 

@@ -205,3 +205,198 @@ fn system_group_verbs() {
     let out = b.run(&["system", "frobnicate"]);
     assert_eq!(out.code(), 125, "{out}");
 }
+
+#[test]
+fn run_env_file_label_file_pull_platform_cidfile() {
+    require_root!();
+    let b = Berth::new();
+    b.load_busybox();
+    let dir = b.scratch("files");
+    let env = dir.join("env");
+    std::fs::write(&env, "# a comment\n\nA=1\nB=two words\n").unwrap();
+    let env = env.to_str().unwrap();
+    let out = b
+        .run(&[
+            "container",
+            "run",
+            "--rm",
+            "--env-file",
+            env,
+            "-e",
+            "A=2",
+            "busybox",
+            "env",
+        ])
+        .ok();
+    assert!(out.stdout.lines().any(|l| l == "A=2"), "{out}");
+    assert!(out.stdout.lines().any(|l| l == "B=two words"), "{out}");
+    assert!(!out.stdout.lines().any(|l| l == "A=1"), "-e wins: {out}");
+
+    let labels = dir.join("labels");
+    std::fs::write(&labels, "a=1\n# no\nb\n").unwrap();
+    let labels = labels.to_str().unwrap();
+    let id = b
+        .run(&[
+            "create",
+            "--label-file",
+            labels,
+            "-l",
+            "c=3",
+            "busybox",
+            "true",
+        ])
+        .ok()
+        .out()
+        .to_string();
+    let out = b.run(&["inspect", &id]).ok();
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let got = &v[0]["Config"]["Labels"];
+    assert_eq!(got["a"], "1", "{out}");
+    assert_eq!(got["b"], "", "{out}");
+    assert_eq!(got["c"], "3", "{out}");
+    b.run(&["rm", &id]).ok();
+
+    // --platform: this host's is accepted, others refused
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        a => a,
+    };
+    let here = format!("linux/{arch}");
+    b.run(&["run", "--rm", "--platform", &here, "busybox", "true"])
+        .ok();
+    let other = if arch == "amd64" {
+        "linux/arm64"
+    } else {
+        "linux/amd64"
+    };
+
+    // --cidfile: the id, written once; a second run naming it is refused
+    let cid = dir.join("cid");
+    let cid_s = cid.to_str().unwrap();
+    let id = b
+        .run(&["create", "--cidfile", cid_s, "busybox", "true"])
+        .ok()
+        .out()
+        .to_string();
+    assert_eq!(std::fs::read_to_string(&cid).unwrap(), id);
+
+    let bad_env = dir.join("bad-env");
+    std::fs::write(&bad_env, "A=1\nbad key=2\n").unwrap();
+    let missing_cid = dir.join("never-written");
+    let missing_cid = missing_cid.to_str().unwrap();
+    // a tag on a registry nobody serves: `always` must try to pull it
+    let unreachable = "127.0.0.1:1/berth-compat:latest";
+    b.run(&["tag", "busybox", unreachable]).ok();
+    for args in [
+        &[
+            "run",
+            "--rm",
+            "--env-file",
+            "/no/such/env-file",
+            "busybox",
+            "true",
+        ][..],
+        &[
+            "run",
+            "--rm",
+            "--env-file",
+            bad_env.to_str().unwrap(),
+            "busybox",
+            "true",
+        ],
+        &["create", "--label-file", "/no/such/label-file", "busybox"],
+        &["create", "--pull", "sometimes", "busybox"],
+        &["create", "--pull", "never", "no-such-image-here"],
+        &["run", "--rm", "--pull", "always", unreachable, "true"],
+        &["create", "--platform", other, "busybox"],
+        &["create", "--platform", "linux/amd64/v1/extra", "busybox"],
+        &["create", "--cidfile", cid_s, "busybox"],
+        &[
+            "create",
+            "--cidfile",
+            missing_cid,
+            "--pull",
+            "never",
+            "no-such-image-here",
+        ],
+    ] {
+        let out = b.run(args);
+        one_line_error(&out, 125);
+        assert!(out.stderr.starts_with("berth: "), "{out}");
+    }
+    assert_eq!(
+        b.container_ids(),
+        [id.as_str()],
+        "bad input made containers"
+    );
+    assert_eq!(std::fs::read_to_string(&cid).unwrap(), id);
+    assert!(!std::path::Path::new(missing_cid).exists());
+    // never and missing use the stored image without a registry
+    for pull in ["never", "missing"] {
+        b.run(&["run", "--rm", "--pull", pull, unreachable, "true"])
+            .ok();
+    }
+    b.run(&["rm", &id]).ok();
+}
+
+#[test]
+fn logs_since_and_until() {
+    require_root!();
+    let b = Berth::new();
+    b.load_busybox();
+    let id = b
+        .run(&[
+            "run",
+            "-d",
+            "busybox",
+            "sh",
+            "-c",
+            "echo first; sleep 1.2; echo second",
+        ])
+        .ok()
+        .out()
+        .to_string();
+    b.run(&["wait", &id]).ok();
+    let out = b.run(&["container", "logs", "-t", &id]).ok();
+    let stamped: Vec<(String, String)> = out
+        .stdout
+        .lines()
+        .map(|l| {
+            let (t, text) = l.split_once(' ').unwrap();
+            (t.to_string(), text.to_string())
+        })
+        .collect();
+    assert_eq!(stamped.len(), 2, "{out}");
+    let (first, second) = (&stamped[0].0, &stamped[1].0);
+    let logs = |extra: &[&str]| {
+        let mut args = vec!["logs"];
+        args.extend_from_slice(extra);
+        args.push(&id);
+        lines(&b.run(&args).ok())
+    };
+    assert_eq!(logs(&["--since", second]), ["second"]);
+    assert_eq!(logs(&["--until", first]), ["first"]);
+    assert_eq!(
+        logs(&["--since", first, "--until", second]),
+        ["first", "second"]
+    );
+    assert_eq!(logs(&["--since", "1h"]), ["first", "second"]);
+    assert!(logs(&["--until", "1h"]).is_empty());
+    let future = (std::time::SystemTime::now() + std::time::Duration::from_secs(3600))
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string();
+    assert!(logs(&["--since", &future]).is_empty());
+    assert_eq!(logs(&["--until", &future]), ["first", "second"]);
+    for bad in ["bogus", "10x", "2023-13-40"] {
+        let out = b.run(&["logs", "--since", bad, &id]);
+        one_line_error(&out, 1);
+        assert!(out.stderr.contains(bad), "{out}");
+        let out = b.run(&["logs", "--until", bad, "no-such-container"]);
+        one_line_error(&out, 1);
+        assert!(out.stderr.contains("--until"), "{out}");
+    }
+    b.run(&["rm", &id]).ok();
+}

@@ -150,6 +150,16 @@ pub async fn logs(m: &Manager, a: &LogsArgs) -> i32 {
         Ok(t) => t,
         Err(e) => return fail(CliError::Invalid(e)),
     };
+    let now = chrono::Utc::now();
+    let when = |flag, v: &Option<String>| {
+        v.as_deref()
+            .map(|v| crate::since::parse_time(flag, v, now))
+            .transpose()
+    };
+    let (since, until) = match (when("since", &a.since), when("until", &a.until)) {
+        (Ok(s), Ok(u)) => (s, u),
+        (Err(e), _) | (_, Err(e)) => return fail(CliError::Invalid(e)),
+    };
     let c = match crate::commands::container::resolve(m, &a.container).await {
         Ok(c) => c,
         Err(e) => return fail(e),
@@ -165,6 +175,9 @@ pub async fn logs(m: &Manager, a: &LogsArgs) -> i32 {
     };
     let mut r = Reader::new(file);
     let out = |e: &logs::Entry| {
+        if !crate::since::within(&e.time, since, until) {
+            return;
+        }
         let _ = logs::print(
             e,
             p,

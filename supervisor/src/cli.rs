@@ -104,6 +104,8 @@ pub enum Command {
     Builder(crate::groups::BuilderArgs),
     /// Rename a container
     Rename(crate::groups::RenameArgs),
+    /// Display system-wide information
+    Info,
 }
 
 /// Flags shared by `run` and `create`.

@@ -3,7 +3,7 @@
 //! each verb reuses the top-level command's argument struct, and
 //! [`into_command`] rewrites it into that command before anything runs, so
 //! both spellings share one parser, one validation and one implementation.
-//! Only the verbs with no top-level form (`container prune`, `image prune`,
+//! `info` is `system info`. Only the verbs with no top-level form (`container prune`, `image prune`,
 //! `builder prune`) stay in their group.
 
 use clap::{Args, Subcommand};
@@ -118,6 +118,8 @@ pub struct BuilderArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum BuilderCommand {
+    /// Build an image from a Dockerfile
+    Build(crate::cli::BuildArgs),
     /// Remove build cache: the untagged images earlier builds left, unless a container uses them
     Prune(ImagePruneArgs),
 }
@@ -168,6 +170,13 @@ pub fn into_command(command: Command) -> Command {
             ImageCommand::Build(a) => Command::Build(a),
             command => Command::Image(crate::cli::ImageArgs { command }),
         },
+        Command::Builder(b) => match b.command {
+            BuilderCommand::Build(a) => Command::Build(a),
+            command => Command::Builder(BuilderArgs { command }),
+        },
+        Command::Info => Command::System(crate::cli::SystemArgs {
+            command: SystemCommand::Info,
+        }),
         Command::System(s) => match s.command {
             SystemCommand::Events(a) => Command::Events(a),
             command => Command::System(crate::cli::SystemArgs { command }),

@@ -158,8 +158,10 @@ async fn dispatch(m: &Manager, command: Command, dirs: &Dirs) -> i32 {
         },
         Command::Builder(b) => match b.command {
             BuilderCommand::Prune(a) => system::prune_scope(m, a.scope(), a.force).await,
+            other => unreachable_group_verb(&format!("builder {other:?}")),
         },
         Command::Rename(a) => container::rename(m, &a).await,
+        Command::Info => system::info(m).await,
         Command::System(s) => match s.command {
             SystemCommand::Info => system::info(m).await,
             SystemCommand::Prune {

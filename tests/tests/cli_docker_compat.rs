@@ -196,6 +196,17 @@ fn system_group_verbs() {
     b.load_busybox();
     let out = b.run(&["system", "info"]).ok();
     assert!(out.stdout.contains("Images: 1"), "{out}");
+    assert_eq!(b.run(&["info"]).ok().stdout, out.stdout);
+    // builder build is build
+    let ctx = b.scratch("ctx");
+    std::fs::write(ctx.join("Dockerfile"), "FROM busybox\nLABEL compat=yes\n").unwrap();
+    let tag = unique_id("built");
+    b.run(&["builder", "build", "-q", "-t", &tag, ctx.to_str().unwrap()])
+        .ok();
+    let out = b
+        .run(&["image", "inspect", "-f", "{{json .Config.Labels}}", &tag])
+        .ok();
+    assert!(out.stdout.contains("\"compat\":\"yes\""), "{out}");
     let out = b.run(&["system", "df"]).ok();
     assert!(out.stdout.starts_with("TYPE"), "{out}");
     let out = b.run(&["system", "prune", "-f"]).ok();

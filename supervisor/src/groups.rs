@@ -196,3 +196,120 @@ impl ImagePruneArgs {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::Cli;
+    use clap::{CommandFactory, Parser};
+
+    fn parse(args: &[&str]) -> Command {
+        let cli = Cli::try_parse_from(std::iter::once("berth").chain(args.iter().copied()))
+            .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        into_command(cli.command.unwrap())
+    }
+
+    #[test]
+    fn group_verbs_become_top_level_commands() {
+        assert!(matches!(
+            parse(&["container", "ls", "-aq"]),
+            Command::Ps(PsArgs {
+                all: true,
+                quiet: true,
+                ..
+            })
+        ));
+        assert!(matches!(parse(&["container", "list"]), Command::Ps(_)));
+        assert!(matches!(
+            parse(&["container", "remove", "x"]),
+            Command::Rm(_)
+        ));
+        assert!(matches!(parse(&["image", "list"]), Command::Images(_)));
+        assert!(matches!(
+            parse(&["image", "rm", "-f", "x"]),
+            Command::Rmi(_)
+        ));
+        assert!(matches!(parse(&["system", "events"]), Command::Events(_)));
+        assert!(matches!(
+            parse(&["builder", "build", "."]),
+            Command::Build(_)
+        ));
+        let Command::Run(r) = parse(&["container", "run", "-d", "busybox", "ls", "-l"]) else {
+            panic!("not run")
+        };
+        assert!(r.detach);
+        assert_eq!(r.create.command, ["ls", "-l"]);
+        let Command::Inspect(i) = parse(&["container", "inspect", "-f", "{{.Id}}", "a"]) else {
+            panic!("not inspect")
+        };
+        assert_eq!(i.kind.as_deref(), Some("container"));
+        assert!(matches!(
+            parse(&["info"]),
+            Command::System(crate::cli::SystemArgs {
+                command: SystemCommand::Info
+            })
+        ));
+        // the group-only verbs stay
+        assert!(matches!(
+            parse(&["container", "prune", "-f"]),
+            Command::Container(_)
+        ));
+        assert!(matches!(
+            parse(&["image", "prune", "-af"]),
+            Command::Image(_)
+        ));
+        assert!(matches!(parse(&["builder", "prune"]), Command::Builder(_)));
+    }
+
+    /// docs/cli.md's table says which docker commands and flags berth takes:
+    /// every row marked `yes` must parse, and each flag it lists must exist.
+    #[test]
+    fn the_docker_table_in_docs_matches_the_parser() {
+        let doc = include_str!("../../docs/cli.md");
+        let table = doc
+            .split("## docker's commands and flags in berth")
+            .nth(1)
+            .expect("docs/cli.md has the docker table");
+        let mut rows = 0;
+        for line in table.lines().filter(|l| l.starts_with("| `")) {
+            let cells: Vec<&str> = line.split(" | ").collect();
+            let path: Vec<&str> = cells[0]
+                .trim_start_matches("| `")
+                .trim_end_matches('`')
+                .split(' ')
+                .collect();
+            let mut cmd = Cli::command();
+            let mut found = true;
+            for p in &path {
+                match cmd.find_subcommand(p) {
+                    Some(c) => cmd = c.clone(),
+                    None => {
+                        found = false;
+                        break;
+                    }
+                }
+            }
+            assert_eq!(
+                found,
+                cells[1].starts_with("yes"),
+                "docs/cli.md row for `{}` says {:?}",
+                path.join(" "),
+                cells[1]
+            );
+            if !found {
+                continue;
+            }
+            rows += 1;
+            for flag in cells[2].split(", ").filter(|f| *f != "—") {
+                let long = flag.trim_matches('`').rsplit('/').next().unwrap();
+                let long = long.trim_start_matches("--");
+                assert!(
+                    cmd.get_arguments().any(|a| a.get_long() == Some(long)),
+                    "docs/cli.md: `{}` does not take --{long}",
+                    path.join(" ")
+                );
+            }
+        }
+        assert!(rows > 50, "only {rows} rows");
+    }
+}

@@ -254,6 +254,12 @@ pub struct PsArgs {
     /// Format output: table (default) or json
     #[arg(long)]
     pub format: Option<String>,
+    /// Show n last created containers (includes all states)
+    #[arg(short = 'n', long, default_value_t = -1, allow_hyphen_values = true)]
+    pub last: i64,
+    /// Show the latest created container (includes all states)
+    #[arg(short = 'l', long)]
+    pub latest: bool,
 }
 
 #[derive(Debug, Args)]

@@ -49,10 +49,15 @@ pub fn version() -> String {
 pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
     let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
-        Err(e) => {
-            let code = if e.use_stderr() { 125 } else { 0 };
+        // help and version go to stdout whole; a usage error is one line
+        // naming what was wrong, exit 125 like docker
+        Err(e) if !e.use_stderr() => {
             let _ = e.print();
-            return code;
+            return 0;
+        }
+        Err(e) => {
+            eprintln!("berth: {}", usage_error_line(&e.render().to_string()));
+            return 125;
         }
     };
     if cli.version {
@@ -184,4 +189,30 @@ async fn dispatch(m: &Manager, command: Command, dirs: &Dirs) -> i32 {
 fn unreachable_group_verb(verb: &str) -> i32 {
     eprintln!("berth: internal error: {verb} was not dispatched; please report this");
     EXIT_BERTH_FAILED
+}
+
+/// The first line of clap's usage error, without its `error: ` prefix: the
+/// tips and usage lines after it are left out so bad input is one line.
+fn usage_error_line(rendered: &str) -> &str {
+    let line = rendered
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("invalid arguments");
+    line.strip_prefix("error: ").unwrap_or(line)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn usage_errors_are_one_line() {
+        let code = super::main_with_args(["berth", "ps", "-n", "two"].map(Into::into));
+        assert_eq!(code, 125);
+        assert_eq!(
+            super::usage_error_line(
+                "error: unrecognized subcommand 'lss'\n\n  tip: a similar subcommand exists: 'ls'\n\nUsage: berth container <COMMAND>\n"
+            ),
+            "unrecognized subcommand 'lss'"
+        );
+    }
 }

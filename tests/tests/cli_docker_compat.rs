@@ -72,7 +72,7 @@ fn container_group_verbs_are_the_top_level_commands() {
     let out = b.run(&["inspect", "-f", "{{.Id}}", &name]).ok();
     assert_eq!(out.out(), id, "the name still names the first container");
     let out = b.run(&["rename", &name]);
-    assert_eq!(out.code(), 125, "{out}");
+    one_line_error(&out, 125);
 
     b.run(&["container", "start", &name]).ok();
     let out = b.run(&["container", "wait", &name]).ok();
@@ -107,9 +107,9 @@ fn container_group_verbs_are_the_top_level_commands() {
 
     // bad input: an unknown verb, a missing operand
     let out = b.run(&["container", "frobnicate"]);
-    assert_eq!(out.code(), 125, "{out}");
+    one_line_error(&out, 125);
     let out = b.run(&["container", "rm"]);
-    assert_eq!(out.code(), 125, "{out}");
+    one_line_error(&out, 125);
 }
 
 #[test]
@@ -185,7 +185,7 @@ fn image_group_verbs_and_prunes() {
     let out = b.run(&["image", "rm", "no-such-image"]);
     one_line_error(&out, 1);
     let out = b.run(&["image", "prune", "--bogus"]);
-    assert_eq!(out.code(), 125, "{out}");
+    one_line_error(&out, 125);
     assert!(all_ids(&b).contains(&busybox_id));
 }
 
@@ -212,9 +212,9 @@ fn system_group_verbs() {
     let out = b.run(&["system", "prune", "-f"]).ok();
     assert!(out.stdout.contains("Total reclaimed space:"), "{out}");
     let out = b.run(&["system", "events", "--bogus"]);
-    assert_eq!(out.code(), 125, "{out}");
+    one_line_error(&out, 125);
     let out = b.run(&["system", "frobnicate"]);
-    assert_eq!(out.code(), 125, "{out}");
+    one_line_error(&out, 125);
 }
 
 #[test]
@@ -410,4 +410,43 @@ fn logs_since_and_until() {
         assert!(out.stderr.contains("--until"), "{out}");
     }
     b.run(&["rm", &id]).ok();
+}
+
+#[test]
+fn ps_last_and_latest() {
+    require_root!();
+    let b = Berth::new();
+    b.load_busybox();
+    let mut made = Vec::new();
+    for _ in 0..3 {
+        made.push(b.run(&["create", "busybox", "true"]).ok().out().to_string());
+    }
+    made.reverse(); // newest first, as ps lists them
+    let q = |args: &[&str]| {
+        let mut all = vec!["ps", "-q", "--no-trunc"];
+        all.extend_from_slice(args);
+        lines(&b.run(&all).ok())
+    };
+    assert!(q(&[]).is_empty(), "created containers are not running");
+    assert_eq!(q(&["-n", "2"]), made[..2]);
+    assert_eq!(q(&["--last", "5"]), made);
+    assert_eq!(q(&["-l"]), made[..1]);
+    assert_eq!(q(&["--latest", "-n", "3"]), made[..1]);
+    assert_eq!(q(&["-n", "-1", "-a"]), made);
+    assert_eq!(
+        lines(
+            &b.run(&["container", "ls", "-q", "--no-trunc", "--last", "1"])
+                .ok()
+        ),
+        made[..1]
+    );
+    let out = b.run(&["ps", "-n", "two"]);
+    one_line_error(&out, 125);
+    assert!(
+        out.stderr.starts_with("berth: ") && out.stderr.contains("'two'"),
+        "{out}"
+    );
+    for id in &made {
+        b.run(&["rm", id]).ok();
+    }
 }

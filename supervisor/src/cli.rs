@@ -212,8 +212,13 @@ pub struct StartArgs {
 
 #[derive(Debug, Args)]
 pub struct StopArgs {
-    /// Seconds to wait before killing the container
-    #[arg(short = 't', long = "time", allow_hyphen_values = true)]
+    /// Seconds to wait before killing the container (`--time` is the older spelling)
+    #[arg(
+        short = 't',
+        long = "timeout",
+        visible_alias = "time",
+        allow_hyphen_values = true
+    )]
     pub time: Option<i32>,
     #[arg(required = true)]
     pub containers: Vec<String>,

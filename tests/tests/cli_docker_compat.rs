@@ -81,6 +81,23 @@ fn container_group_verbs_are_the_top_level_commands() {
     assert_eq!(out.out(), "hi");
     let out = b.run(&["container", "diff", &name]);
     assert_eq!(out.code(), 0, "{out}");
+    // stop's timeout, in docker's current and older spellings
+    let sleeper = b
+        .run(&["run", "-d", "busybox", "sleep", "600"])
+        .ok()
+        .out()
+        .to_string();
+    b.run(&["container", "restart", "--timeout", "0", &sleeper])
+        .ok();
+    b.run(&["container", "stop", "--timeout", "0", &sleeper])
+        .ok();
+    b.run(&["container", "start", &sleeper]).ok();
+    b.run(&["stop", "--time", "0", &sleeper]).ok();
+    let out = b
+        .run(&["inspect", "-f", "{{.State.Status}}", &sleeper])
+        .ok();
+    assert_eq!(out.out(), "exited");
+    b.run(&["rm", &sleeper]).ok();
 
     // container prune removes the stopped containers and no image
     let images = b.run(&["image", "ls", "-q"]).ok();

@@ -114,8 +114,13 @@ pub fn read_lines_file(what: &str, path: &Path) -> Result<Vec<String>, String> {
 /// The `--env-file` entries then the `-e` ones (later ones win, as in
 /// docker).
 pub fn env_entries(f: &RunFileFlags, env: &[String]) -> Result<Vec<String>, String> {
+    env_files_then(&f.env_file, env)
+}
+
+/// `files`' entries then `env`'s: `run`'s and `exec`'s `--env-file`.
+pub fn env_files_then(files: &[PathBuf], env: &[String]) -> Result<Vec<String>, String> {
     let mut all = Vec::new();
-    for p in &f.env_file {
+    for p in files {
         all.extend(read_lines_file("env", p)?);
     }
     all.extend(env.iter().cloned());

@@ -260,6 +260,18 @@ fn run_env_file_label_file_pull_platform_cidfile() {
     assert!(out.stdout.lines().any(|l| l == "B=two words"), "{out}");
     assert!(!out.stdout.lines().any(|l| l == "A=1"), "-e wins: {out}");
 
+    // exec takes --env-file too
+    let sleeper = b
+        .run(&["run", "-d", "busybox", "sleep", "600"])
+        .ok()
+        .out()
+        .to_string();
+    let out = b.run(&["exec", "--env-file", env, &sleeper, "env"]).ok();
+    assert!(out.stdout.lines().any(|l| l == "B=two words"), "{out}");
+    let out = b.run(&["exec", "--env-file", "/no/such/env-file", &sleeper, "env"]);
+    one_line_error(&out, 1);
+    b.run(&["rm", "-f", &sleeper]).ok();
+
     let labels = dir.join("labels");
     std::fs::write(&labels, "a=1\n# no\nb\n").unwrap();
     let labels = labels.to_str().unwrap();

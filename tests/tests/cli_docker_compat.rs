@@ -422,6 +422,10 @@ fn logs_since_and_until() {
         ["first", "second"]
     );
     assert_eq!(logs(&["--since", "1h"]), ["first", "second"]);
+    // --details: no attributes, so docker's single space before each line
+    assert_eq!(logs(&["--details"]), [" first", " second"]);
+    let detailed = logs(&["--details", "-t"]);
+    assert_eq!(detailed[0], format!("{first}  first"));
     assert!(logs(&["--until", "1h"]).is_empty());
     let future = (std::time::SystemTime::now() + std::time::Duration::from_secs(3600))
         .duration_since(std::time::UNIX_EPOCH)

@@ -181,6 +181,7 @@ pub async fn logs(m: &Manager, a: &LogsArgs) -> i32 {
     };
     let p = logs::Print {
         timestamps: a.timestamps,
+        details: a.details,
     };
     let mut r = Reader::new(file);
     let out = |e: &logs::Entry| {

@@ -457,6 +457,9 @@ pub struct EventsArgs {
 
 #[derive(Debug, Args)]
 pub struct ImagesArgs {
+    /// Show all images; berth always does (it keeps no parent links by which to hide intermediate ones)
+    #[arg(short = 'a', long)]
+    pub all: bool,
     /// Only show image IDs
     #[arg(short = 'q', long)]
     pub quiet: bool,

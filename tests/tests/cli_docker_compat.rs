@@ -137,6 +137,10 @@ fn image_group_verbs_and_prunes() {
     for ls in ["ls", "list"] {
         let out = b.run(&["image", ls]).ok();
         assert_eq!(out.stdout, b.run(&["images"]).ok().stdout, "image {ls}");
+        // -a is accepted: every image is listed anyway
+        let out = b.run(&["image", ls, "-a"]).ok();
+        assert_eq!(out.stdout, b.run(&["images", "--all"]).ok().stdout);
+        assert_eq!(out.stdout, b.run(&["images"]).ok().stdout);
     }
     let tag = format!("{}:v1", unique_id("tagged"));
     b.run(&["image", "tag", "busybox", &tag]).ok();

@@ -2,7 +2,11 @@
 //! (image config + flags → OCI spec) and talks ttrpc to berth-manager,
 //! starting one when none answers on `<state>/manager.sock`.
 //!
-//! - [`cli`]: the command line; [`commands`]: one module per command group
+//! - [`cli`]: the command line; [`commands`]: one module per command group;
+//!   [`groups`]: docker's `container`/`image`/`system`/`builder` spellings
+//!   rewritten into the top-level commands
+//! - [`runflags`]: `run`'s file and image-source flags; [`since`]: docker's
+//!   time arguments
 //! - [`builder`]: `berth build`'s driver backend over the manager
 //! - [`client`]: connection and manager autostart; [`paths`]: dirs, binary
 //! - [`spec`] + [`flags`]: the spec builder and flag parsers (pure);

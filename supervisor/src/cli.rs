@@ -98,6 +98,14 @@ pub enum Command {
     Version,
     /// Manage volumes
     Volume(crate::commands::volume::VolumeArgs),
+    /// Manage containers
+    Container(crate::groups::ContainerArgs),
+    /// Manage builds
+    Builder(crate::groups::BuilderArgs),
+    /// Rename a container
+    Rename(crate::groups::RenameArgs),
+    /// Display system-wide information
+    Info,
 }
 
 /// Flags shared by `run` and `create`.
@@ -168,6 +176,8 @@ pub struct CreateFlags {
     pub health: crate::health::HealthFlags,
     #[command(flatten)]
     pub security: crate::security::SecurityFlags,
+    #[command(flatten)]
+    pub files: crate::runflags::RunFileFlags,
     /// Image
     pub image: String,
     /// Command and its arguments
@@ -204,8 +214,13 @@ pub struct StartArgs {
 
 #[derive(Debug, Args)]
 pub struct StopArgs {
-    /// Seconds to wait before killing the container
-    #[arg(short = 't', long = "time", allow_hyphen_values = true)]
+    /// Seconds to wait before killing the container (`--time` is the older spelling)
+    #[arg(
+        short = 't',
+        long = "timeout",
+        visible_alias = "time",
+        allow_hyphen_values = true
+    )]
     pub time: Option<i32>,
     #[arg(required = true)]
     pub containers: Vec<String>,
@@ -246,6 +261,12 @@ pub struct PsArgs {
     /// Format output: table (default) or json
     #[arg(long)]
     pub format: Option<String>,
+    /// Show n last created containers (includes all states)
+    #[arg(short = 'n', long, default_value_t = -1, allow_hyphen_values = true)]
+    pub last: i64,
+    /// Show the latest created container (includes all states)
+    #[arg(short = 'l', long)]
+    pub latest: bool,
 }
 
 #[derive(Debug, Args)]
@@ -259,6 +280,15 @@ pub struct LogsArgs {
     /// Show timestamps
     #[arg(short = 't', long)]
     pub timestamps: bool,
+    /// Show logs since a timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Show logs before a timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Show extra details provided to logs
+    #[arg(long)]
+    pub details: bool,
     pub container: String,
 }
 
@@ -276,6 +306,9 @@ pub struct ExecArgs {
     /// Set environment variables
     #[arg(short = 'e', long = "env")]
     pub env: Vec<String>,
+    /// Read in a file of environment variables
+    #[arg(long = "env-file", value_name = "FILE")]
+    pub env_file: Vec<PathBuf>,
     /// Working directory inside the container
     #[arg(short = 'w', long = "workdir")]
     pub workdir: Option<String>,
@@ -365,6 +398,28 @@ pub enum ImageCommand {
     Inspect(ImageInspectArgs),
     /// Show the history of an image
     History(HistoryArgs),
+    /// List images
+    #[command(visible_alias = "list")]
+    Ls(ImagesArgs),
+    /// Download an image from a registry
+    Pull(PullArgs),
+    /// Upload an image to a registry
+    Push(PullArgs),
+    /// Remove one or more images
+    #[command(visible_alias = "remove")]
+    Rm(RmiArgs),
+    /// Remove unused images
+    Prune(crate::groups::ImagePruneArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(TagArgs),
+    /// Save one or more images to a tar archive
+    Save(SaveArgs),
+    /// Load an image from a tar archive
+    Load(LoadArgs),
+    /// Import the contents from a tarball to create a filesystem image
+    Import(ImportArgs),
+    /// Build an image from a Dockerfile
+    Build(BuildArgs),
 }
 
 #[derive(Debug, Args)]
@@ -497,6 +552,8 @@ pub enum SystemCommand {
     },
     /// Show berth disk usage
     Df,
+    /// Get real time events from the manager
+    Events(EventsArgs),
 }
 
 #[cfg(test)]

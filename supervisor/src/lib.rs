@@ -2,7 +2,11 @@
 //! (image config + flags → OCI spec) and talks ttrpc to berth-manager,
 //! starting one when none answers on `<state>/manager.sock`.
 //!
-//! - [`cli`]: the command line; [`commands`]: one module per command group
+//! - [`cli`]: the command line; [`commands`]: one module per command group;
+//!   [`groups`]: docker's `container`/`image`/`system`/`builder` spellings
+//!   rewritten into the top-level commands
+//! - [`runflags`]: `run`'s file and image-source flags; [`since`]: docker's
+//!   time arguments
 //! - [`builder`]: `berth build`'s driver backend over the manager
 //! - [`client`]: connection and manager autostart; [`paths`]: dirs, binary
 //! - [`spec`] + [`flags`]: the spec builder and flag parsers (pure);
@@ -18,6 +22,7 @@ pub mod commands;
 pub mod error;
 pub mod flags;
 pub mod format;
+pub mod groups;
 pub mod health;
 pub mod init;
 pub mod logs;
@@ -25,8 +30,10 @@ pub mod mounts;
 pub mod netflags;
 pub mod paths;
 pub mod progress;
+pub mod runflags;
 pub mod security;
 pub mod session;
+pub mod since;
 pub mod spec;
 pub mod tty;
 pub mod users;
@@ -37,6 +44,7 @@ use cli::{Cli, Command, ImageCommand, SystemCommand};
 use client::Manager;
 use commands::{build, container, exec, images, inspect, layers, system, view};
 use error::EXIT_BERTH_FAILED;
+use groups::{BuilderCommand, ContainerCommand};
 use paths::Dirs;
 
 /// Version string printed by `--version`.
@@ -48,10 +56,15 @@ pub fn version() -> String {
 pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
     let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
-        Err(e) => {
-            let code = if e.use_stderr() { 125 } else { 0 };
+        // help and version go to stdout whole; a usage error is one line
+        // naming what was wrong, exit 125 like docker
+        Err(e) if !e.use_stderr() => {
             let _ = e.print();
-            return code;
+            return 0;
+        }
+        Err(e) => {
+            eprintln!("berth: {}", usage_error_line(&e.render().to_string()));
+            return 125;
         }
     };
     if cli.version {
@@ -62,6 +75,8 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
         let _ = <Cli as clap::CommandFactory>::command().print_help();
         return 0;
     };
+    // `container ls` is `ps`, `image rm` is `rmi`, ...: one code path each
+    let command = groups::into_command(command);
     let dirs = Dirs::resolve(cli.state, cli.root, |k| std::env::var_os(k));
     let is_create = matches!(command, Command::Run(_) | Command::Create(_));
     let rt = match tokio::runtime::Builder::new_current_thread()
@@ -149,8 +164,28 @@ async fn dispatch(m: &Manager, command: Command, dirs: &Dirs) -> i32 {
         Command::Diff(a) => layers::diff(m, &a).await,
         Command::Image(i) => match i.command {
             ImageCommand::Inspect(a) => layers::image_inspect(m, &a).await,
-            ImageCommand::History(a) => layers::history(m, &a).await,
+            ImageCommand::Prune(a) => system::prune_scope(m, a.scope(), a.force).await,
+            // every other verb was rewritten into its top-level command
+            other => unreachable_group_verb(&format!("image {other:?}")),
         },
+        Command::Container(c) => match c.command {
+            ContainerCommand::Prune(a) => {
+                let scope = system::PruneScope {
+                    containers: true,
+                    images: false,
+                    all_images: false,
+                    volumes: false,
+                };
+                system::prune_scope(m, scope, a.force).await
+            }
+            other => unreachable_group_verb(&format!("container {other:?}")),
+        },
+        Command::Builder(b) => match b.command {
+            BuilderCommand::Prune(a) => system::prune_scope(m, a.scope(), a.force).await,
+            other => unreachable_group_verb(&format!("builder {other:?}")),
+        },
+        Command::Rename(a) => container::rename(m, &a).await,
+        Command::Info => system::info(m).await,
         Command::System(s) => match s.command {
             SystemCommand::Info => system::info(m).await,
             SystemCommand::Prune {
@@ -159,10 +194,44 @@ async fn dispatch(m: &Manager, command: Command, dirs: &Dirs) -> i32 {
                 volumes,
             } => system::prune(m, all, force, volumes).await,
             SystemCommand::Df => commands::df::df(m).await,
+            SystemCommand::Events(a) => view::events(m, &a).await,
         },
         Command::Network(a) => crate::commands::network::network(m, a).await,
         Command::Port(a) => crate::commands::network::port(m, &a).await,
         Command::Version => system::version(m).await,
         Command::Volume(a) => commands::volume::volume(m, &a).await,
+    }
+}
+
+/// A group verb that [`groups::into_command`] should have rewritten: a bug
+/// in berth, reported rather than panicking.
+fn unreachable_group_verb(verb: &str) -> i32 {
+    eprintln!("berth: internal error: {verb} was not dispatched; please report this");
+    EXIT_BERTH_FAILED
+}
+
+/// The first line of clap's usage error, without its `error: ` prefix: the
+/// tips and usage lines after it are left out so bad input is one line.
+fn usage_error_line(rendered: &str) -> &str {
+    let line = rendered
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("invalid arguments");
+    line.strip_prefix("error: ").unwrap_or(line)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn usage_errors_are_one_line() {
+        let code = super::main_with_args(["berth", "ps", "-n", "two"].map(Into::into));
+        assert_eq!(code, 125);
+        assert_eq!(
+            super::usage_error_line(
+                "error: unrecognized subcommand 'lss'\n\n  tip: a similar subcommand exists: 'ls'\n\nUsage: berth container <COMMAND>\n"
+            ),
+            "unrecognized subcommand 'lss'"
+        );
     }
 }

@@ -14,6 +14,9 @@ pub use berth_jsonlog::{parse_line, Entry, Stream};
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Print {
     pub timestamps: bool,
+    /// `--details`: the line's extra attributes before it; berth's logs
+    /// carry none, so this is the single space docker prints for none
+    pub details: bool,
 }
 
 /// Writes an entry to the matching local stream.
@@ -29,6 +32,9 @@ pub fn print(
     };
     if p.timestamps {
         write!(w, "{} ", e.time)?;
+    }
+    if p.details {
+        w.write_all(b" ")?;
     }
     w.write_all(e.text.as_bytes())?;
     w.flush()
@@ -164,7 +170,16 @@ mod tests {
 
         let mut out = Vec::new();
         let mut err = Vec::new();
-        print(&got[0], Print { timestamps: true }, &mut out, &mut err).unwrap();
+        print(
+            &got[0],
+            Print {
+                timestamps: true,
+                details: false,
+            },
+            &mut out,
+            &mut err,
+        )
+        .unwrap();
         assert!(out.is_empty());
         assert_eq!(
             String::from_utf8(err).unwrap(),

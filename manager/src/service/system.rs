@@ -77,12 +77,20 @@ impl System for SystemService {
         req: pb::PruneRequest,
     ) -> ttrpc::Result<pb::PruneResponse> {
         self.0.recovering.wait_all().await;
-        let containers = self.0.prune_containers().await?;
-        let images = self.0.images.clone();
-        let report = tokio::task::spawn_blocking(move || images.prune(req.all_images))
-            .await
-            .map_err(ManagerError::internal)?
-            .map_err(image_error)?;
+        let containers = if req.keep_containers {
+            Vec::new()
+        } else {
+            self.0.prune_containers().await?
+        };
+        let report = if req.keep_images {
+            Default::default()
+        } else {
+            let images = self.0.images.clone();
+            tokio::task::spawn_blocking(move || images.prune(req.all_images))
+                .await
+                .map_err(ManagerError::internal)?
+                .map_err(image_error)?
+        };
         Ok(pb::PruneResponse {
             containers_deleted: containers,
             images_deleted: report

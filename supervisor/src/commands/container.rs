@@ -42,8 +42,9 @@ pub fn run_options(f: &CreateFlags) -> Result<RunOptions, CliError> {
         "host" => Network::Host,
         _ => Network::None,
     };
+    crate::runflags::validate(&f.files).map_err(CliError::Invalid)?;
     let mut env = Vec::new();
-    for e in &f.env {
+    for e in &crate::runflags::env_entries(&f.files, &f.env).map_err(CliError::Invalid)? {
         if let Some(kv) = flags::parse_env(e, |k| std::env::var(k).ok()).map_err(inv)? {
             env.push(kv);
         }
@@ -57,7 +58,7 @@ pub fn run_options(f: &CreateFlags) -> Result<RunOptions, CliError> {
     if let Some(s) = &f.stop_signal {
         flags::parse_signal(s).map_err(inv)?;
     }
-    for l in &f.label {
+    for l in &crate::runflags::label_entries(&f.files, &f.label).map_err(CliError::Invalid)? {
         if l.split_once('=').map(|(k, _)| k).unwrap_or(l).is_empty() {
             return Err(CliError::Invalid(format!("invalid label: '{l}'")));
         }
@@ -154,13 +155,69 @@ pub async fn get_or_pull(m: &Manager, reference: &str) -> Result<ImageInfo, CliE
         .map_err(|e| m.err(e))
 }
 
+/// The image by `--pull`: `missing` pulls only what is not stored,
+/// `always` pulls first, `never` only looks.
+async fn image_for_run(
+    m: &Manager,
+    reference: &str,
+    policy: crate::runflags::PullPolicy,
+) -> Result<ImageInfo, CliError> {
+    use crate::runflags::PullPolicy;
+    match policy {
+        PullPolicy::Missing => get_or_pull(m, reference).await,
+        PullPolicy::Always => {
+            let mut pull = PullRequest::new();
+            pull.reference = reference.to_string();
+            crate::commands::images::stream_progress(
+                m,
+                m.images.pull_image(m.ctx(), &pull).await,
+                false,
+                true,
+            )
+            .await?;
+            let mut req = GetImageRequest::new();
+            req.reference = reference.to_string();
+            m.images
+                .get_image(m.ctx(), &req)
+                .await
+                .map_err(|e| m.err(e))
+        }
+        PullPolicy::Never => {
+            let mut req = GetImageRequest::new();
+            req.reference = reference.to_string();
+            m.images
+                .get_image(m.ctx(), &req)
+                .await
+                .map_err(|e| m.err(e))
+        }
+    }
+}
+
 /// Creates the container record (no process yet). `--rm` is the manager's
 /// promise (auto-remove), kept even if this command is killed: an attached
 /// `run` opens the log, which the manager makes at create, before the start,
 /// and reads it to its end from the open file whenever the removal comes.
 pub async fn create_container(m: &Manager, f: &CreateFlags) -> Result<ContainerInfo, CliError> {
+    // `--cidfile` is claimed before anything is made, as docker does, so two
+    // runs naming one file cannot both create a container
+    let Some(path) = f.files.cidfile.as_deref() else {
+        return create_record(m, f).await;
+    };
+    run_options(f)?;
+    let cid = crate::runflags::CidFile::claim(path).map_err(CliError::Invalid)?;
+    let created = create_record(m, f).await;
+    match &created {
+        Ok(c) => cid.write(&c.id).map_err(CliError::Invalid)?,
+        Err(_) => cid.discard(),
+    }
+    created
+}
+
+/// [`create_container`] once `--cidfile` is claimed.
+async fn create_record(m: &Manager, f: &CreateFlags) -> Result<ContainerInfo, CliError> {
     let mut opts = run_options(f)?;
-    let image = get_or_pull(m, &f.image).await?;
+    let policy = crate::runflags::pull_policy(&f.files.pull).map_err(CliError::Invalid)?;
+    let image = image_for_run(m, &f.image, policy).await?;
     let mut cfg = ImageConfig::from_json(&image.config_json)
         .map_err(|e| CliError::Invalid(format!("image {}: {e}", f.image)))?;
     let user = crate::users::requested(f.user.as_deref(), &cfg.user)
@@ -220,8 +277,8 @@ async fn create_with_volumes(
     req.name = f.name.clone().unwrap_or_default();
     req.image = f.image.clone();
     req.spec_json = spec.to_string();
-    req.labels = f
-        .label
+    req.labels = crate::runflags::label_entries(&f.files, &f.label)
+        .map_err(CliError::Invalid)?
         .iter()
         .map(|l| match l.split_once('=') {
             Some((k, v)) => (k.to_string(), v.to_string()),
@@ -566,6 +623,18 @@ pub async fn attach(m: &Manager, a: &AttachArgs) -> i32 {
             eprintln!("{e}");
             1
         }
+    }
+}
+
+/// `berth rename OLD NEW`: the manager checks the new name and that no
+/// other container holds it.
+pub async fn rename(m: &Manager, a: &crate::groups::RenameArgs) -> i32 {
+    let mut r = berth_proto::manager::RenameContainerRequest::new();
+    r.id = a.container.clone();
+    r.new_name = a.new_name.clone();
+    match m.containers.rename_container(m.ctx(), &r).await {
+        Ok(_) => 0,
+        Err(e) => fail(m.err(e), 1),
     }
 }
 

@@ -114,7 +114,9 @@ async fn run(m: &Manager, a: &ExecArgs) -> Result<i32, (CliError, i32)> {
         gid: base["process"]["user"]["gid"].as_u64().unwrap_or(0) as u32,
     };
     let mut extra = Vec::new();
-    for e in &a.env {
+    let env = crate::runflags::env_files_then(&a.env_file, &a.env)
+        .map_err(|e| (CliError::Invalid(e), 1))?;
+    for e in &env {
         if let Some(kv) = flags::parse_env(e, |k| std::env::var(k).ok()).map_err(inv)? {
             extra.push(kv);
         }

@@ -1,4 +1,5 @@
-//! `berth system info` and `berth system prune`, and `berth version`.
+//! `berth system info`, the prunes (`system`, `container`, `image`,
+//! `builder`), and `berth version`.
 
 use std::io::{BufRead, Write};
 
@@ -40,20 +41,57 @@ pub async fn info(m: &Manager) -> i32 {
     0
 }
 
+/// What one prune removes: `system prune` all of it, `container prune`
+/// the containers, `image prune` and `builder prune` the images.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PruneScope {
+    pub containers: bool,
+    pub images: bool,
+    /// every image no container uses, not only the untagged ones
+    pub all_images: bool,
+    pub volumes: bool,
+}
+
+impl PruneScope {
+    /// docker's confirmation question for this scope.
+    fn warning(&self) -> String {
+        let images = if self.all_images {
+            "all images without at least one container associated to them"
+        } else {
+            "all dangling images"
+        };
+        match (self.containers, self.images) {
+            (true, false) => "WARNING! This will remove all stopped containers.".to_string(),
+            (false, true) => format!("WARNING! This will remove {images}."),
+            _ => {
+                let mut w =
+                    String::from("WARNING! This will remove:\n  - all stopped containers\n");
+                if self.volumes {
+                    w.push_str("  - all volumes not used by at least one container\n");
+                }
+                w.push_str(&format!("  - {images}\n"));
+                w
+            }
+        }
+    }
+}
+
 /// `berth system prune`: asks first unless `-f`.
 pub async fn prune(m: &Manager, all: bool, force: bool, volumes: bool) -> i32 {
+    let scope = PruneScope {
+        containers: true,
+        images: true,
+        all_images: all,
+        volumes,
+    };
+    prune_scope(m, scope, force).await
+}
+
+/// Prunes what `scope` names, asking first unless `force`.
+pub async fn prune_scope(m: &Manager, scope: PruneScope, force: bool) -> i32 {
     if !force {
-        println!("WARNING! This will remove:");
-        println!("  - all stopped containers");
-        if volumes {
-            println!("  - all volumes not used by at least one container");
-        }
-        if all {
-            println!("  - all images without at least one container associated to them");
-        } else {
-            println!("  - all dangling images");
-        }
-        print!("\nAre you sure you want to continue? [y/N] ");
+        println!("{}", scope.warning());
+        print!("Are you sure you want to continue? [y/N] ");
         let _ = std::io::stdout().flush();
         let mut answer = String::new();
         let _ = std::io::stdin().lock().read_line(&mut answer);
@@ -62,7 +100,9 @@ pub async fn prune(m: &Manager, all: bool, force: bool, volumes: bool) -> i32 {
         }
     }
     let mut r = PruneRequest::new();
-    r.all_images = all;
+    r.all_images = scope.all_images;
+    r.keep_containers = !scope.containers;
+    r.keep_images = !scope.images;
     match m.system.prune(m.ctx(), &r).await {
         Ok(p) => {
             if !p.containers_deleted.is_empty() {
@@ -74,7 +114,7 @@ pub async fn prune(m: &Manager, all: bool, force: bool, volumes: bool) -> i32 {
             }
             // after the containers, whose removal frees their volumes
             let mut reclaimed = p.space_reclaimed;
-            if volumes {
+            if scope.volumes {
                 match crate::commands::volume::prune_volumes(m).await {
                     Ok(n) => reclaimed += n,
                     Err(e) => {

@@ -51,8 +51,14 @@ fn status_of(c: &ContainerInfo, now: chrono::DateTime<Utc>) -> String {
 
 /// `berth ps`.
 pub async fn ps(m: &Manager, a: &PsArgs) -> i32 {
+    // --last N and --latest look at every container, newest first, as docker
+    let limit = if a.latest {
+        Some(1)
+    } else {
+        usize::try_from(a.last).ok().filter(|&n| n > 0)
+    };
     let mut req = ListContainersRequest::new();
-    req.all = a.all;
+    req.all = a.all || limit.is_some();
     let mut list = match m.containers.list_containers(m.ctx(), &req).await {
         Ok(l) => l.containers,
         Err(e) => return fail(m.err(e)),
@@ -61,6 +67,9 @@ pub async fn ps(m: &Manager, a: &PsArgs) -> i32 {
         let k = |c: &ContainerInfo| c.created.as_ref().map(|t| (t.seconds, t.nanos));
         k(y).cmp(&k(x))
     });
+    if let Some(n) = limit {
+        list.truncate(n);
+    }
     let id = |c: &ContainerInfo| {
         if a.no_trunc {
             c.id.clone()
@@ -150,6 +159,16 @@ pub async fn logs(m: &Manager, a: &LogsArgs) -> i32 {
         Ok(t) => t,
         Err(e) => return fail(CliError::Invalid(e)),
     };
+    let now = chrono::Utc::now();
+    let when = |flag, v: &Option<String>| {
+        v.as_deref()
+            .map(|v| crate::since::parse_time(flag, v, now))
+            .transpose()
+    };
+    let (since, until) = match (when("since", &a.since), when("until", &a.until)) {
+        (Ok(s), Ok(u)) => (s, u),
+        (Err(e), _) | (_, Err(e)) => return fail(CliError::Invalid(e)),
+    };
     let c = match crate::commands::container::resolve(m, &a.container).await {
         Ok(c) => c,
         Err(e) => return fail(e),
@@ -162,9 +181,13 @@ pub async fn logs(m: &Manager, a: &LogsArgs) -> i32 {
     };
     let p = logs::Print {
         timestamps: a.timestamps,
+        details: a.details,
     };
     let mut r = Reader::new(file);
     let out = |e: &logs::Entry| {
+        if !crate::since::within(&e.time, since, until) {
+            return;
+        }
         let _ = logs::print(
             e,
             p,

@@ -120,13 +120,17 @@ demo: release
 #   `ctr run --rm` and `podman run --rm`.
 # - benches/build.sh: `berth build` vs `docker build` and `podman build`: cold,
 #   fully cached, one file changed.
-# BENCH_ITERATIONS=N sets the rounds of the first and last.
+# - benches/network.sh: `berth run --rm busybox true` on the default bridge
+#   (in a network namespace the script makes) vs `--network none` and docker
+#   on its bridge; network setup + teardown per container.
+# BENCH_ITERATIONS=N sets the rounds of each.
 .PHONY: bench
 bench: release static
 	@BERTH=$(STATIC_DIR)/berth-runtime BENCH_EXTRA="berth-dynamic=$(RELEASE_RUNTIME)" benches/runtime.sh
 	@BERTH_SHIM=$(STATIC_DIR)/containerd-shim-berth-v2 BERTH_RUNTIME=$(STATIC_DIR)/berth-runtime benches/shim_rss.sh
 	@BERTH_CLI=$(CURDIR)/target/release/berth benches/e2e.sh
 	@BERTH_CLI=$(CURDIR)/target/release/berth benches/build.sh
+	@BERTH_CLI=$(CURDIR)/target/release/berth benches/network.sh
 
 # ------------------------------------------------------------ conformance
 # ../shared/conformance/runtime-tools-validate.sh against berth (host as is and

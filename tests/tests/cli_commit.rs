@@ -283,7 +283,12 @@ struct PodmanGuard {
     exports: Vec<(String, String)>,
     images: PathBuf,
     image: String,
+    /// the private podman lives at one base dir: one test at a time uses it
+    _serial: std::sync::MutexGuard<'static, ()>,
 }
+
+/// Serializes the tests that use the private podman.
+static PODMAN: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 impl PodmanGuard {
     fn podman(&self, args: &[&str]) -> Command {
@@ -306,26 +311,17 @@ impl Drop for PodmanGuard {
     }
 }
 
-#[test]
-fn committed_image_loads_into_podman() {
-    require_root!();
-    let b = Berth::new();
-    b.load_busybox();
-    let name = unique_id("commit-podman");
-    b.run(&["run", "--name", &name, "busybox", "sh", "-c", CHANGES])
-        .ok();
-    let tag = format!("berth-committed/{name}:v1");
-    b.run(&["commit", "-c", r#"CMD ["cat", "/tmp/x"]"#, &name, &tag])
-        .ok();
-    let archive = b.scratch("out").join("committed.tar");
-    b.run(&["save", "-o", archive.to_str().unwrap(), &tag]).ok();
-
+/// A private podman (podman-env.sh under the test's scratch dir) that has
+/// loaded `archive`; the guard removes the image and stops podman.
+fn load_into_podman(b: &Berth, archive: &std::path::Path, tag: &str) -> (PodmanGuard, String) {
+    let serial = PODMAN.lock().unwrap_or_else(|e| e.into_inner());
     let images = b.scratch("podman-images");
     let start = run_cmd(&mut podman_env("start", &images), Duration::from_secs(600));
     let mut guard = PodmanGuard {
         exports: Vec::new(),
         images,
         image: format!("localhost/{tag}"),
+        _serial: serial,
     };
     assert!(start.status.success(), "podman-env.sh start: {start}");
     guard.exports = start
@@ -348,6 +344,24 @@ fn committed_image_loads_into_podman() {
         .trim()
         .to_string();
     guard.image = loaded.clone();
+    (guard, loaded)
+}
+
+#[test]
+fn committed_image_loads_into_podman() {
+    require_root!();
+    let b = Berth::new();
+    b.load_busybox();
+    let name = unique_id("commit-podman");
+    b.run(&["run", "--name", &name, "busybox", "sh", "-c", CHANGES])
+        .ok();
+    let tag = format!("berth-committed/{name}:v1");
+    b.run(&["commit", "-c", r#"CMD ["cat", "/tmp/x"]"#, &name, &tag])
+        .ok();
+    let archive = b.scratch("out").join("committed.tar");
+    b.run(&["save", "-o", archive.to_str().unwrap(), &tag]).ok();
+
+    let (guard, loaded) = load_into_podman(&b, &archive, &tag);
     let run = run_cmd(
         &mut guard.podman(&["run", "--rm", &loaded]),
         Duration::from_secs(120),
@@ -492,4 +506,33 @@ fn build_cache_survives_kill_9_of_the_manager_and_forgets_removed_images() {
         let e = l.lookup_build_cache(ctx(), &k).await.unwrap_err();
         assert_eq!(code_of(&e), ttrpc::Code::NOT_FOUND);
     });
+}
+
+/// A built image (a RUN layer and a COPY layer on busybox) leaves berth
+/// with `save` and runs under podman as built.
+#[test]
+fn built_image_loads_into_podman() {
+    require_root!();
+    let b = Berth::new();
+    b.load_busybox();
+    let ctx = b.scratch("ctx");
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM busybox\nRUN echo ran > /ran\nCOPY msg /msg\nCMD [\"sh\", \"-c\", \"cat /ran /msg\"]\n",
+    )
+    .unwrap();
+    std::fs::write(ctx.join("msg"), "copied\n").unwrap();
+    let tag = format!("berth-built/{}:v1", unique_id("build-podman"));
+    b.run(&["build", "-q", "-t", &tag, ctx.to_str().unwrap()])
+        .ok();
+    let archive = b.scratch("out").join("built.tar");
+    b.run(&["save", "-o", archive.to_str().unwrap(), &tag]).ok();
+
+    let (guard, loaded) = load_into_podman(&b, &archive, &tag);
+    let run = run_cmd(
+        &mut guard.podman(&["run", "--rm", &loaded]),
+        Duration::from_secs(120),
+    );
+    assert!(run.status.success(), "{run}");
+    assert_eq!(run.stdout.trim(), "ran\ncopied");
 }

@@ -101,11 +101,15 @@ impl ManagerBackend {
     async fn container(
         &self,
         image: &str,
-        cfg: ImageConfig,
+        mut cfg: ImageConfig,
         opts: RunOptions,
         labels: &[(String, String)],
     ) -> Result<String, BackendError> {
-        let spec = spec::build(&cfg, &opts).map_err(|e| BackendError::new(e.to_string()))?;
+        // a user name (`USER app`) is the manager's to resolve from the
+        // image's own /etc/passwd, as for `berth run`
+        let named = crate::users::is_named(&cfg.user).then(|| std::mem::take(&mut cfg.user));
+        let mut spec = spec::build(&cfg, &opts).map_err(|e| BackendError::new(e.to_string()))?;
+        crate::users::annotate(&mut spec, named.as_deref(), &[]);
         let mut req = CreateContainerRequest::new();
         req.image = image.to_string();
         req.spec_json = spec.to_string();

@@ -671,3 +671,22 @@ fn rm_false_keeps_the_intermediate_container() {
     build(&b, &[], &ctx2).ok();
     assert_eq!(b.container_ids().len(), 1);
 }
+
+/// `USER name` in a Dockerfile: the RUN steps after it run as that user,
+/// resolved from the image's own /etc/passwd, and the image keeps the name.
+#[test]
+fn run_steps_after_user_name_run_as_that_user() {
+    require_root!();
+    let b = Berth::new();
+    b.load_busybox();
+    let ctx = context(
+        &b,
+        &[(
+            "Dockerfile",
+            "FROM busybox\nUSER nobody\nRUN id -un > /tmp/who\nUSER 0\nCMD [\"cat\", \"/tmp/who\"]\n",
+        )],
+    );
+    build(&b, &["-t", "named-user"], &ctx).ok();
+    let run = b.run(&["run", "--rm", "named-user"]).ok();
+    assert_eq!(run.out(), "nobody", "{run}");
+}

@@ -100,6 +100,22 @@ impl std::fmt::Display for Out {
 }
 
 /// Runs `cmd` with stdin from /dev/null; kills it and panics after `timeout`.
+/// Packs an OCI image layout dir (`oci-layout`, `index.json`, `blobs/`) into
+/// the archive `tar`, for `berth load`: how tests make images with configs
+/// of their own.
+pub fn tar_oci_layout(layout: &Path, tar: &Path) {
+    let out = run_cmd(
+        Command::new("tar")
+            .arg("-cf")
+            .arg(tar)
+            .arg("-C")
+            .arg(layout)
+            .args(["oci-layout", "index.json", "blobs"]),
+        Duration::from_secs(30),
+    );
+    assert!(out.status.success(), "{out}");
+}
+
 pub fn run_cmd(cmd: &mut Command, timeout: Duration) -> Out {
     run_cmd_input(cmd, None, timeout)
 }

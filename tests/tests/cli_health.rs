@@ -8,12 +8,12 @@
 mod cli_support;
 
 use std::io::Read;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use std::time::Duration;
 
 use berth_fixture::{require_root, unique_id, wait_until};
-use cli_support::{run_cmd, sha256_hex, Berth};
+use cli_support::{sha256_hex, tar_oci_layout, Berth};
 
 fn health(b: &Berth, name: &str) -> serde_json::Value {
     let out = b.run(&["inspect", "-f", "{{json .State}}", name]).ok();
@@ -313,16 +313,7 @@ fn image_with_healthcheck(
     });
     std::fs::write(layout.join("index.json"), index.to_string()).unwrap();
     let tar = layout.with_extension("tar");
-    let out = run_cmd(
-        Command::new("tar")
-            .arg("-cf")
-            .arg(&tar)
-            .arg("-C")
-            .arg(&layout)
-            .args(["oci-layout", "index.json", "blobs"]),
-        Duration::from_secs(30),
-    );
-    assert!(out.status.success(), "{out}");
+    tar_oci_layout(&layout, &tar);
     tar
 }
 

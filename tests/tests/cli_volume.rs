@@ -15,7 +15,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use berth_fixture::{mounts_under, require_root, unique_id, wait_until};
-use cli_support::{run_cmd, sha256_hex, Berth, Out};
+use cli_support::{run_cmd, sha256_hex, tar_oci_layout, Berth, Out};
 
 fn volume_names(b: &Berth) -> Vec<String> {
     let mut v: Vec<String> = b
@@ -318,16 +318,7 @@ fn image_with_volume(b: &Berth, name: &str) -> std::path::PathBuf {
     .unwrap();
     std::fs::write(layout.join("index.json"), index.to_string()).unwrap();
     let tar = work.join("volimg.tar");
-    let out = run_cmd(
-        Command::new("tar")
-            .arg("-cf")
-            .arg(&tar)
-            .arg("-C")
-            .arg(&layout)
-            .args(["oci-layout", "index.json", "blobs"]),
-        Duration::from_secs(30),
-    );
-    assert!(out.status.success(), "{out}");
+    tar_oci_layout(&layout, &tar);
     tar
 }
 

@@ -106,6 +106,8 @@ pub enum Command {
     Rename(crate::groups::RenameArgs),
     /// Display system-wide information
     Info,
+    /// Define and run multi-container applications
+    Compose(crate::compose::cli::ComposeArgs),
 }
 
 /// Flags shared by `run` and `create`.

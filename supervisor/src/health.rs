@@ -53,6 +53,10 @@ pub struct HealthFlags {
     /// Disable any container-specified HEALTHCHECK
     #[arg(long = "no-healthcheck")]
     pub no_healthcheck: bool,
+    /// The whole test (`["CMD", …]`, `["CMD-SHELL", …]`, `["NONE"]`), as a
+    /// compose file or the API gives it; no flag sets it
+    #[arg(skip)]
+    pub test: Option<Vec<String>>,
 }
 
 /// A health flag that does not parse.
@@ -99,6 +103,7 @@ pub fn from_flags(f: &HealthFlags) -> Result<Option<Value>, HealthError> {
         return Err(HealthError::Negative("health-retries"));
     }
     let any = f.cmd.is_some()
+        || f.test.is_some()
         || f.interval.is_some()
         || f.timeout.is_some()
         || f.retries.is_some()
@@ -112,10 +117,14 @@ pub fn from_flags(f: &HealthFlags) -> Result<Option<Value>, HealthError> {
     if !any {
         return Ok(None);
     }
-    let test: Vec<String> = match &f.cmd {
-        Some(c) if c.trim().is_empty() => return Err(HealthError::EmptyCmd),
-        Some(c) => vec!["CMD-SHELL".into(), c.clone()],
-        None => Vec::new(),
+    let test: Vec<String> = match (&f.cmd, &f.test) {
+        (Some(c), _) if c.trim().is_empty() => return Err(HealthError::EmptyCmd),
+        (Some(c), _) => vec!["CMD-SHELL".into(), c.clone()],
+        (None, Some(t)) if t.first().map(String::as_str) == Some("NONE") => {
+            return Ok(Some(json!({"Test": ["NONE"]})))
+        }
+        (None, Some(t)) => t.clone(),
+        (None, None) => Vec::new(),
     };
     Ok(Some(json!({
         "Test": test, "Interval": interval, "Timeout": timeout,

@@ -13,12 +13,14 @@
 //!   [`change`]: `commit -c` instructions
 //! - [`session`], [`logs`], [`tty`]: attach, log following, raw mode
 //! - [`format`], [`progress`]: docker's output shapes
+//! - [`compose`]: `berth compose`, docker compose's projects
 
 pub mod builder;
 pub mod change;
 pub mod cli;
 pub mod client;
 pub mod commands;
+pub mod compose;
 pub mod error;
 pub mod flags;
 pub mod format;
@@ -90,6 +92,10 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
         }
     };
     rt.block_on(async move {
+        // compose checks its files before it connects
+        if let Command::Compose(c) = command {
+            return compose::main(c, &dirs).await;
+        }
         // flag errors must not start a manager or change anything
         if let Command::Run(r) = &command {
             if let Err(e) = container::run_options(&r.create) {
@@ -200,6 +206,7 @@ async fn dispatch(m: &Manager, command: Command, dirs: &Dirs) -> i32 {
         Command::Port(a) => crate::commands::network::port(m, &a).await,
         Command::Version => system::version(m).await,
         Command::Volume(a) => commands::volume::volume(m, &a).await,
+        Command::Compose(a) => compose::main(a, dirs).await,
     }
 }
 

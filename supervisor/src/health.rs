@@ -283,6 +283,21 @@ mod tests {
             serde_json::from_str(spec["annotations"][ANNOTATION].as_str().unwrap()).unwrap();
         assert_eq!(stored["Test"], json!(["CMD-SHELL", "exit 0"]));
 
+        // a whole test, as a compose file gives it
+        let exec_form = HealthFlags {
+            test: Some(vec!["CMD".into(), "wget".into(), "-q".into()]),
+            interval: Some("1s".into()),
+            ..Default::default()
+        };
+        let hc = from_flags(&exec_form).unwrap().unwrap();
+        assert_eq!(hc["Test"], json!(["CMD", "wget", "-q"]));
+        assert_eq!(hc["Interval"], 1_000_000_000);
+        let off = HealthFlags {
+            test: Some(vec!["NONE".into()]),
+            ..Default::default()
+        };
+        assert_eq!(from_flags(&off).unwrap().unwrap()["Test"], json!(["NONE"]));
+
         for bad in [
             HealthFlags {
                 no_healthcheck: true,

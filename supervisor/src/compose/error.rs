@@ -9,8 +9,8 @@ pub enum ComposeError {
     #[error(transparent)]
     Cli(#[from] CliError),
     /// The project's files are wrong (unknown key, wrong type, cycle, …).
-    #[error("{0}")]
-    Model(String),
+    #[error(transparent)]
+    Model(#[from] berth_compose::ComposeError),
     /// A command line naming something the project does not have.
     #[error("{0}")]
     Invalid(String),

@@ -230,9 +230,9 @@ async fn without_files(
             lifecycle::apply(m, &cs, &[], &Op::Kill(k.signal.clone())).await?
         }
         _ => {
-            return Err(ComposeError::Model(
-                "no configuration file provided: not found".into(),
-            ))
+            return Err(ComposeError::Invalid(format!(
+                "project {project}: this command needs the compose file (none was found)"
+            )))
         }
     }
     Ok(0)

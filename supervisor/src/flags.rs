@@ -134,25 +134,7 @@ pub fn parse_tmpfs(spec: &str) -> Result<Tmpfs, FlagError> {
 /// Parses a docker size (`-m 512m`): bytes, or a number with b, k, m, g
 /// (binary units).
 pub fn parse_size(s: &str) -> Result<i64, FlagError> {
-    let bad = || FlagError::Size(s.to_string());
-    let t = s.trim().to_ascii_lowercase();
-    let t = t.strip_suffix('b').filter(|r| !r.is_empty()).unwrap_or(&t);
-    let (num, mult) = match t.chars().last() {
-        Some('k') => (&t[..t.len() - 1], 1i64 << 10),
-        Some('m') => (&t[..t.len() - 1], 1 << 20),
-        Some('g') => (&t[..t.len() - 1], 1 << 30),
-        Some('t') => (&t[..t.len() - 1], 1 << 40),
-        _ => (t, 1),
-    };
-    let v: f64 = num.parse().map_err(|_| bad())?;
-    if !v.is_finite() || v <= 0.0 {
-        return Err(bad());
-    }
-    let bytes = v * mult as f64;
-    if bytes > i64::MAX as f64 {
-        return Err(bad());
-    }
-    Ok(bytes as i64)
+    berth_bytesize::parse(s).ok_or_else(|| FlagError::Size(s.to_string()))
 }
 
 /// CFS period docker uses for `--cpus`.

@@ -230,6 +230,22 @@ fn three_services_up_health_logs_kill9_volume_and_down() {
         .out()
         .to_string();
     assert_eq!(client_id.len(), 64, "{client_id}");
+    let web_ip = b
+        .run(&[
+            "inspect",
+            "-f",
+            "{{.NetworkSettings.Networks.app_default.IPAddress}}",
+            "app-web-1",
+        ])
+        .ok()
+        .out()
+        .to_string();
+    let net = b.run(&["network", "inspect", "app_default"]).ok();
+    let net: serde_json::Value = serde_json::from_str(&net.stdout).unwrap();
+    let gateway = net[0]["IPAM"]["Config"][0]["Gateway"]
+        .as_str()
+        .unwrap()
+        .to_string();
     b.kill_manager();
     assert_eq!(
         ns.wget("http://127.0.0.1:18080/index.html").out(),
@@ -351,7 +367,7 @@ fn up_converges_unchanged_stays_edited_is_recreated_alone() {
     assert_eq!(now[0], first[0], "a kept");
     assert_eq!(now[1].0, "pair-b-1");
     assert_ne!(now[1].1, first[1].1, "b recreated");
-    let env = compose(&b, &dir, &["exec", "-T", "b", "printenv", "COLOUR"]);
+    let env = compose(&b, &dir, &["exec", "-T", "b", "sh", "-c", "echo $COLOUR"]);
     assert_eq!(env.out(), "blue", "{env}");
 
     // --scale and --force-recreate

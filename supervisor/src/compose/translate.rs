@@ -46,8 +46,8 @@ fn named_services(c: &ComposeCommand) -> Vec<String> {
 
 /// Reads the project the flags describe, printing the model's warnings.
 fn load_model(a: &ComposeArgs) -> Result<model::Project, ComposeError> {
-    let working_dir = std::env::current_dir()
-        .map_err(|e| crate::error::CliError::io("current directory", e))?;
+    let working_dir =
+        std::env::current_dir().map_err(|e| crate::error::CliError::io("current directory", e))?;
     let opts = model::LoadOptions {
         working_dir,
         files: a.files.clone(),
@@ -177,7 +177,9 @@ fn default_flags(image: &str) -> Result<CreateFlags, ComposeError> {
             command: Some(Command::Create(c)),
             ..
         }) => Ok(c.create),
-        _ => Err(ComposeError::Invalid(format!("invalid image reference {image:?}"))),
+        _ => Err(ComposeError::Invalid(format!(
+            "invalid image reference {image:?}"
+        ))),
     }
 }
 
@@ -188,7 +190,9 @@ fn default_build(path: &str) -> Result<BuildArgs, ComposeError> {
             command: Some(Command::Build(b)),
             ..
         }) => Ok(b),
-        _ => Err(ComposeError::Invalid(format!("invalid build context {path:?}"))),
+        _ => Err(ComposeError::Invalid(format!(
+            "invalid build context {path:?}"
+        ))),
     }
 }
 
@@ -372,7 +376,11 @@ fn publish(port: &model::Port) -> String {
 }
 
 /// One mount as `-v`/`--mount` spell it.
-fn mount(p: &model::Project, v: &model::ServiceVolume, f: &mut CreateFlags) -> Result<(), ComposeError> {
+fn mount(
+    p: &model::Project,
+    v: &model::ServiceVolume,
+    f: &mut CreateFlags,
+) -> Result<(), ComposeError> {
     let ro = if v.read_only { ",readonly" } else { "" };
     match v.kind {
         model::MountKind::Bind => {

@@ -82,6 +82,12 @@ impl NetNs {
     }
 }
 
+impl Default for NetNs {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Drop for NetNs {
     fn drop(&mut self) {
         let _ = self.holder.kill();

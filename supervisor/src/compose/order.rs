@@ -14,6 +14,10 @@ use tokio::sync::watch;
 #[error("{0} was not handled: a service it waits for failed")]
 pub struct Skipped(pub String);
 
+/// A step's outcome as those waiting for it see it: `None` until it has
+/// finished, then whether it succeeded.
+type Finished = (watch::Sender<Option<bool>>, watch::Receiver<Option<bool>>);
+
 /// Which way the dependency edges are walked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
@@ -56,8 +60,7 @@ where
         }
     }
     // None: not done yet; Some(ok)
-    let done: Vec<(watch::Sender<Option<bool>>, watch::Receiver<Option<bool>>)> =
-        deps.iter().map(|_| watch::channel(None)).collect();
+    let done: Vec<Finished> = deps.iter().map(|_| watch::channel(None)).collect();
     let tasks = deps.iter().enumerate().map(|(i, (service, _))| {
         let waits = &waits[i];
         let done = &done;

@@ -385,7 +385,7 @@ fn mount(
     match v.kind {
         model::MountKind::Bind => {
             let src = v.source.clone().unwrap_or_default();
-            let create = v.bind.as_ref().map_or(true, |b| b.create_host_path);
+            let create = !matches!(&v.bind, Some(b) if !b.create_host_path);
             if create {
                 // `-v` makes a missing host directory, as compose does
                 let mode = if v.read_only { ":ro" } else { "" };

@@ -34,7 +34,13 @@ pub async fn top(m: &Manager, project: &str, services: &[String]) -> Result<(), 
 
 /// `compose port SERVICE PRIVATE_PORT`: the public address of a binding.
 pub async fn port(m: &Manager, project: &str, a: &PortArgs) -> Result<i32, ComposeError> {
-    let theirs = members::list(m, project, &[a.service.clone()], OneOff::Exclude).await?;
+    let theirs = members::list(
+        m,
+        project,
+        std::slice::from_ref(&a.service),
+        OneOff::Exclude,
+    )
+    .await?;
     let c = theirs
         .iter()
         .find(|c| c.member.number == a.index)

@@ -51,8 +51,16 @@ pub async fn down(m: &Manager, t: &Target<'_>, a: &DownArgs) -> Result<(), Compo
             names.join(", ")
         );
     }
-    lifecycle::apply(m, &targets, t.deps, &Op::Stop(a.timeout)).await?;
-    lifecycle::apply(m, &targets, t.deps, &Op::Remove { volumes: a.volumes }).await?;
+    lifecycle::apply(
+        m,
+        &targets,
+        t.deps,
+        &Op::Remove {
+            volumes: a.volumes,
+            stop: a.timeout,
+        },
+    )
+    .await?;
     resources::remove_networks(m, t.project).await?;
     if a.volumes {
         resources::remove_volumes(m, t.project).await?;

@@ -24,9 +24,12 @@ pub enum Op {
     Kill(String),
     Pause,
     Unpause,
-    /// remove (stopped) containers; `volumes`: their anonymous volumes too
+    /// remove containers, stopping running ones first (`stop`: seconds
+    /// before the kill, as [`Op::Stop`]); `volumes`: their anonymous
+    /// volumes too
     Remove {
         volumes: bool,
+        stop: Option<i32>,
     },
 }
 
@@ -103,7 +106,15 @@ pub async fn one(m: &Manager, c: &ProjectContainer, op: &Op) -> Result<(), CliEr
                 .map_err(|e| m.err(e))?;
             Ok(())
         }
-        Op::Remove { volumes } => {
+        Op::Remove { volumes, stop } => {
+            // each container goes as soon as it has stopped, while the
+            // others of its service still stop
+            if c.is_up() {
+                progress::container(&c.info.name, "Stopping");
+                container::stop_one(m, id, *stop).await?;
+                progress::container(&c.info.name, "Stopped");
+            }
+            progress::container(&c.info.name, "Removing");
             let mut d = DeleteContainerRequest::new();
             d.id = id.to_string();
             d.force = true;
@@ -142,7 +153,9 @@ pub async fn apply(
             .iter()
             .filter(|c| c.member.service == service && op.applies(c));
         let each = mine.map(|c| async move {
-            progress::container(&c.info.name, doing);
+            if !matches!(op, Op::Remove { .. }) {
+                progress::container(&c.info.name, doing);
+            }
             one(m, c, op).await?;
             progress::container(&c.info.name, done);
             Ok::<(), CliError>(())

@@ -192,7 +192,16 @@ async fn run(a: ComposeArgs, dirs: &Dirs) -> Result<i32, ComposeError> {
             {
                 return Ok(0);
             }
-            lifecycle::apply(&m, &cs, &deps, &Op::Remove { volumes: r.volumes }).await?;
+            lifecycle::apply(
+                &m,
+                &cs,
+                &deps,
+                &Op::Remove {
+                    volumes: r.volumes,
+                    stop: None,
+                },
+            )
+            .await?;
             Ok(0)
         }
         ComposeCommand::Exec(e) => oneoff::exec(&m, &p, &e).await,

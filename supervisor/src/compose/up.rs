@@ -75,12 +75,20 @@ pub async fn up(m: &Manager, p: &ProjectPlan, o: &UpOptions) -> Result<Vec<Strin
         let s = p.service(name).expect("selected from the plan");
         images(m, s, &o.converge).await?;
     }
-    orphans(m, p, o.converge.remove_orphans).await?;
+    // one listing serves every service: each converges its own containers
+    let existing = members::list(m, &p.name, &[], OneOff::Exclude).await?;
+    orphans(m, p, &existing, o.converge.remove_orphans).await?;
     let deps = p.deps_of(&selected);
+    let existing = &existing;
     let results = order::run(&deps, Direction::Forward, |name| {
         let s = p.service(name).expect("selected from the plan");
         let replicas = scale.get(name).copied().unwrap_or(s.replicas);
-        async move { converge_service(m, p, s, replicas, o).await }
+        let mine: Vec<ProjectContainer> = existing
+            .iter()
+            .filter(|c| c.member.service == name)
+            .cloned()
+            .collect();
+        async move { converge_service(m, p, s, mine, replicas, o).await }
     })
     .await;
     first_error(results)?;
@@ -136,18 +144,26 @@ async fn images(m: &Manager, s: &ServicePlan, f: &ConvergeFlags) -> Result<(), C
 
 /// Containers of services the files no longer have: removed with
 /// `--remove-orphans`, else named in a warning.
-async fn orphans(m: &Manager, p: &ProjectPlan, remove: bool) -> Result<(), ComposeError> {
-    let all = members::list(m, &p.name, &[], OneOff::Exclude).await?;
+async fn orphans(
+    m: &Manager,
+    p: &ProjectPlan,
+    all: &[ProjectContainer],
+    remove: bool,
+) -> Result<(), ComposeError> {
     let orphans: Vec<ProjectContainer> = all
-        .into_iter()
+        .iter()
         .filter(|c| p.service(&c.member.service).is_none())
+        .cloned()
         .collect();
     if orphans.is_empty() {
         return Ok(());
     }
     if remove {
-        lifecycle::apply(m, &orphans, &[], &Op::Stop(None)).await?;
-        lifecycle::apply(m, &orphans, &[], &Op::Remove { volumes: false }).await?;
+        let op = Op::Remove {
+            volumes: false,
+            stop: None,
+        };
+        lifecycle::apply(m, &orphans, &[], &op).await?;
     } else {
         let names: Vec<&str> = orphans.iter().map(|c| c.info.name.as_str()).collect();
         eprintln!(
@@ -158,11 +174,13 @@ async fn orphans(m: &Manager, p: &ProjectPlan, remove: bool) -> Result<(), Compo
     Ok(())
 }
 
-/// Waits for the service's dependencies, then converges its containers.
+/// Waits for the service's dependencies, then converges its containers
+/// (`mine`, as they were when `up` began).
 async fn converge_service(
     m: &Manager,
     p: &ProjectPlan,
     s: &ServicePlan,
+    mine: Vec<ProjectContainer>,
     replicas: u32,
     o: &UpOptions,
 ) -> Result<(), ComposeError> {
@@ -176,7 +194,6 @@ async fn converge_service(
             wait::until(m, &theirs, *cond).await?;
         }
     }
-    let mine = members::list(m, &p.name, std::slice::from_ref(&s.name), OneOff::Exclude).await?;
     let wanted = Wanted {
         config_hash: &s.config_hash,
         replicas,

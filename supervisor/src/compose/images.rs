@@ -92,7 +92,7 @@ pub async fn images(m: &Manager, p: &ProjectPlan, a: &ImagesArgs) -> Result<(), 
             println!("{}", img.id);
             continue;
         }
-        let (repo, tag) = repo_tag(&c.info.image);
+        let (repo, tag) = repo_tag(&crate::commands::container::with_default_tag(&c.info.image));
         let repo = familiar(&repo);
         let size = format::human_size(img.size);
         json.push(serde_json::json!({

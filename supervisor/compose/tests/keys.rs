@@ -522,10 +522,15 @@ fn render_yaml_and_json() {
 
 #[test]
 fn the_rendered_config_loads_back_to_the_same_project() {
-    let text = "name: rt\nservices:\n  web:\n    build: {context: ./w, args: [A=1]}\n    command: run it\n    ports: [\"127.0.0.1:8080:80/udp\"]\n    depends_on: {db: {condition: service_healthy}}\n    deploy: {replicas: 2, resources: {limits: {memory: 1g}}}\n    stop_grace_period: 3s\n    tmpfs: /run\n  db:\n    image: pg\n    healthcheck: {test: pg_isready, retries: 3}\n    volumes: [\"./x:/x:ro\", \"data:/d\"]\nvolumes: {data: {}}\n";
+    let text = "name: rt\nservices:\n  web:\n    build: {context: ./w, args: [A=1]}\n    command: run it\n    environment: {PRICE: \"$$5\"}\n    ports: [\"127.0.0.1:8080:80/udp\"]\n    depends_on: {db: {condition: service_healthy}}\n    deploy: {replicas: 2, resources: {limits: {memory: 1g}}}\n    stop_grace_period: 3s\n    tmpfs: /run\n  db:\n    image: pg\n    healthcheck: {test: pg_isready, retries: 3}\n    volumes: [\"./x:/x:ro\", \"data:/d\"]\nvolumes: {data: {}}\n";
     let p = project(text);
     let yaml = render_config(&p, ConfigFormat::Yaml).unwrap();
+    assert!(yaml.contains("$$5"), "{yaml}");
     let again = project(&yaml);
+    assert_eq!(
+        again.services["web"].environment["PRICE"].as_deref(),
+        Some("$5")
+    );
     assert_eq!(again.services, p.services);
     assert_eq!(again.volumes, p.volumes);
     assert_eq!(again.networks, p.networks);

@@ -426,6 +426,45 @@ fn strip_extensions(v: &mut Value, parent: &str) {
     }
 }
 
+/// The YAML parser's time grows with the square of `[`/`{` nesting before
+/// its own recursion limit (128) stops it; far deeper nesting is refused
+/// first so a hostile file cannot stall a command.
+const MAX_FLOW_DEPTH: usize = 1000;
+
+/// The deepest `[`/`{` nesting, counting brackets outside quotes and
+/// comments (an over-estimate where plain scalars or multi-line quotes hold
+/// brackets, which is harmless at this limit).
+fn flow_depth(text: &str) -> usize {
+    let (mut depth, mut max) = (0usize, 0usize);
+    let mut quote: Option<u8> = None;
+    let mut comment = false;
+    let mut prev = b' ';
+    for &c in text.as_bytes() {
+        if comment {
+            comment = c != b'\n';
+        } else if let Some(q) = quote {
+            // a quote ends at its line too: an apostrophe in a plain
+            // scalar must not hide the brackets of the lines below
+            if c == q || c == b'\n' {
+                quote = None;
+            }
+        } else {
+            match c {
+                b'[' | b'{' => {
+                    depth += 1;
+                    max = max.max(depth);
+                }
+                b']' | b'}' => depth = depth.saturating_sub(1),
+                b'"' | b'\'' => quote = Some(c),
+                b'#' if prev == b' ' || prev == b'\n' || prev == b'\t' => comment = true,
+                _ => {}
+            }
+        }
+        prev = c;
+    }
+    max
+}
+
 fn load_sources(
     sources: Vec<Source>,
     paths: Vec<PathBuf>,
@@ -443,6 +482,12 @@ fn load_sources(
             file: src.display.clone(),
             message: e.to_string(),
         };
+        if flow_depth(&src.text) > MAX_FLOW_DEPTH {
+            return Err(ComposeError::Yaml {
+                file: src.display.clone(),
+                message: format!("brackets nested more than {MAX_FLOW_DEPTH} levels deep"),
+            });
+        }
         let mut v: Value = serde_norway::from_str(&src.text).map_err(yaml_err)?;
         v.apply_merge().map_err(yaml_err)?;
         let one = Locator {
@@ -585,4 +630,16 @@ fn load_sources(
     };
     graph::start_order(&project)?;
     Ok((project, warnings))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::flow_depth;
+
+    #[test]
+    fn flow_depth_counts_brackets_outside_quotes_and_comments() {
+        assert_eq!(flow_depth("a: [1, {b: [2]}]\n"), 3);
+        assert_eq!(flow_depth("a: \"[[[\" # {{{{\nb: '{{'\n"), 0);
+        assert_eq!(flow_depth("a: it's\nb: [[x]]\n"), 2);
+    }
 }

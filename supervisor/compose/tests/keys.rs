@@ -554,3 +554,26 @@ fn truncated_and_mutated_files_never_panic() {
         }
     }
 }
+
+#[test]
+fn hostile_yaml_is_an_error_not_a_crash() {
+    let deep = format!("services: {}{}", "[".repeat(100_000), "]".repeat(100_000));
+    assert!(load_from_str(&deep, &opts()).is_err());
+    let deep_map = format!("x-a: {}1{}", "{a: ".repeat(50_000), "}".repeat(50_000));
+    assert!(load_from_str(&deep_map, &opts()).is_err());
+    let mut laughs = String::from("x-0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    for i in 1..10 {
+        let prev = i - 1;
+        laughs.push_str(&format!(
+            "x-{i}: &a{i} [*a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}]\n"
+        ));
+    }
+    laughs.push_str("services: {}\n");
+    assert!(load_from_str(&laughs, &opts()).is_err());
+    let interp = format!(
+        "services:\n  s:\n    image: \"{}x{}\"\n",
+        "${A:-".repeat(10_000),
+        "}".repeat(10_000)
+    );
+    let _ = load_from_str(&interp, &opts());
+}

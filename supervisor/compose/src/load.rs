@@ -36,7 +36,8 @@ pub const OVERRIDE_FILES: [&str; 4] = [
 #[derive(Debug, Clone, Default)]
 pub struct LoadOptions {
     /// The directory the command runs in; discovery starts here and
-    /// relative `-f` and `--env-file` paths resolve against it.
+    /// relative `-f` and `--env-file` paths resolve against it. Empty: the
+    /// process's current directory.
     pub working_dir: PathBuf,
     /// `-f`, in order; `-` reads the standard input. Empty: `COMPOSE_FILE`,
     /// else discovery in `working_dir` and its parents.
@@ -68,6 +69,19 @@ struct Source {
 /// Loads the project the options describe; also returns warnings for the
 /// CLI to print on stderr (unset variables, skipped files).
 pub fn load(opts: &LoadOptions) -> Result<(Project, Vec<String>), ComposeError> {
+    let cwd;
+    let opts = if opts.working_dir.as_os_str().is_empty() {
+        cwd = LoadOptions {
+            working_dir: std::env::current_dir().map_err(|source| ComposeError::Read {
+                path: ".".into(),
+                source,
+            })?,
+            ..opts.clone()
+        };
+        &cwd
+    } else {
+        opts
+    };
     let process_env = process_env(opts);
     let mut warnings = Vec::new();
     let (paths, project_dir) = resolve_files(opts, &process_env, &mut warnings)?;
@@ -505,6 +519,12 @@ fn load_sources(
             },
         )?;
         unset.extend(interp.unset);
+        if v.get("version").is_some() {
+            warnings.push(format!(
+                "{}: the attribute `version` is obsolete and ignored; remove it",
+                src.display
+            ));
+        }
         strip_extensions(&mut v, "");
         merged = Some(match merged {
             None => merge::strip_tags(v),
@@ -550,16 +570,22 @@ fn load_sources(
             .map_err(|(p, m)| locator.error(&p, m))?;
         services.insert(key, s);
     }
-    let mut networks = BTreeMap::new();
-    for (key, rn) in raw.networks {
-        let n = normalize::network(&key, rn, &ctx).map_err(|(p, m)| locator.error(&p, m))?;
-        networks.insert(key, n);
-    }
-    let mut volumes = BTreeMap::new();
-    for (key, rv) in raw.volumes {
-        let v = normalize::volume(&key, rv, &ctx).map_err(|(p, m)| locator.error(&p, m))?;
-        volumes.insert(key, v);
-    }
+    let mut networks: BTreeMap<String, Network> = raw
+        .networks
+        .into_iter()
+        .map(|(key, rn)| {
+            let n = normalize::network(&key, rn, &ctx);
+            (key, n)
+        })
+        .collect();
+    let mut volumes: BTreeMap<String, _> = raw
+        .volumes
+        .into_iter()
+        .map(|(key, rv)| {
+            let v = normalize::volume(&key, rv, &ctx);
+            (key, v)
+        })
+        .collect();
 
     let profiles: Vec<String> = if opts.profiles.is_empty() {
         env.get("COMPOSE_PROFILES")

@@ -427,6 +427,12 @@ fn interpolated_numbers_and_booleans_are_cast() {
 
 #[test]
 fn extensions_version_anchors_and_merge_keys() {
+    let (_, warnings) =
+        load_from_str("version: '3'\nservices: {a: {image: x}}\n", &opts()).unwrap();
+    assert!(
+        warnings[0].contains("`version` is obsolete"),
+        "{warnings:?}"
+    );
     let p = project("version: '3.8'\nx-base: &base\n  image: shared\n  environment: {A: '1'}\nservices:\n  a:\n    <<: *base\n    x-private: [whatever]\n  b:\n    <<: *base\n    image: own\n    environment: {x-kept: yes}\nnetworks:\n  n:\n    x-meta: 1\nvolumes:\n  v:\n    x-meta: 1\n");
     assert_eq!(p.services["a"].image.as_deref(), Some("shared"));
     assert_eq!(p.services["a"].environment["A"].as_deref(), Some("1"));

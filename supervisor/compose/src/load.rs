@@ -440,6 +440,15 @@ fn strip_extensions(v: &mut Value, parent: &str) {
     }
 }
 
+/// Service names become parts of container names and DNS names.
+fn valid_service_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    !b.is_empty()
+        && b[0].is_ascii_alphanumeric()
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
+}
+
 /// The YAML parser's time grows with the square of `[`/`{` nesting before
 /// its own recursion limit (128) stops it; far deeper nesting is refused
 /// first so a hostile file cannot stall a command.
@@ -566,6 +575,12 @@ fn load_sources(
     };
     let mut services = BTreeMap::new();
     for (key, rs) in raw.services {
+        if !valid_service_name(&key) {
+            return Err(locator.error(
+                &format!("services.{key}"),
+                format!("invalid service name {key:?}: use letters, digits, '_', '.' and '-', starting with a letter or digit"),
+            ));
+        }
         let s = normalize::service(&key, rs, &ctx, &mut warnings)
             .map_err(|(p, m)| locator.error(&p, m))?;
         services.insert(key, s);

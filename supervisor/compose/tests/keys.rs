@@ -477,6 +477,15 @@ fn top_level_networks_and_volumes() {
 }
 
 #[test]
+fn service_names_must_fit_container_names() {
+    let (path, line, msg) = invalid("services:\n  ok: {image: x}\n  \"bad name\": {image: x}\n");
+    assert_eq!((path.as_str(), line), ("services.bad name", Some(3)));
+    assert!(msg.contains("invalid service name"), "{msg}");
+    assert_eq!(invalid("services:\n  -x: {image: x}\n").0, "services.-x");
+    project("services:\n  web.v2_a-b: {image: x}\n");
+}
+
+#[test]
 fn unknown_and_unsupported_keys() {
     let (path, line, msg) = invalid("services:\n  s:\n    image: x\n    secrets: [a]\n");
     assert_eq!(

@@ -56,8 +56,6 @@ pub enum ComposeError {
     Cycle(Vec<String>),
     #[error("service {service:?} depends on undefined service {dependency:?}")]
     UnknownDependency { service: String, dependency: String },
-    #[error("service {service:?} depends on {dependency:?}, which is not enabled by the active profiles")]
-    DisabledDependency { service: String, dependency: String },
     #[error("no such service: {0}")]
     NoSuchService(String),
     #[error("cannot render the configuration: {0}")]

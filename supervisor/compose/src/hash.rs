@@ -1,8 +1,10 @@
 //! The config hash of a service, stored in its containers'
 //! `com.docker.compose.config-hash` label: sha256 of the canonical JSON of
-//! its resolved configuration, leaving out what changes the number of
-//! containers but not what each one is (`scale`, `deploy.replicas`), so
-//! scaling never recreates.
+//! its resolved configuration, leaving out what does not change what each
+//! container is: the number of them (`scale`, `deploy.replicas`), how the
+//! image is obtained (`build`, `pull_policy`: a rebuilt image shows as a new
+//! image id instead), and the ordering and selection keys (`depends_on`,
+//! `profiles`). So scaling or reordering never recreates.
 
 use sha2::{Digest, Sha256};
 
@@ -12,6 +14,9 @@ use crate::model::Service;
 pub fn config_hash(service: &Service) -> String {
     let mut v = serde_json::to_value(service).unwrap_or_default();
     if let Some(obj) = v.as_object_mut() {
+        for key in ["build", "pull_policy", "depends_on", "profiles"] {
+            obj.remove(key);
+        }
         let emptied = match obj.get_mut("deploy").and_then(|d| d.as_object_mut()) {
             Some(deploy) => {
                 deploy.remove("replicas");
@@ -88,6 +93,9 @@ mod tests {
         });
         assert_eq!(scaled, config_hash(&s), "replicas do not count");
         assert_eq!(scaled, h, "nor does a deploy holding only replicas");
+        s.profiles = vec!["p".into()];
+        s.pull_policy = Some("always".into());
+        assert_eq!(scaled, config_hash(&s), "nor do profiles or pull_policy");
         s.image = Some("nginx:2".into());
         s.deploy = None;
         assert_ne!(scaled, config_hash(&s));

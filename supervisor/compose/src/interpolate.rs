@@ -18,7 +18,12 @@ pub enum InterpolationError {
     Required { var: String, message: String },
     /// A `$` that starts no valid reference.
     Syntax(String),
+    /// Defaults nested deeper than [`MAX_NESTING`].
+    TooDeep(String),
 }
+
+/// How deeply `${A:-${B:-…}}` may nest; real files use two or three levels.
+pub const MAX_NESTING: usize = 64;
 
 impl std::fmt::Display for InterpolationError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -33,6 +38,10 @@ impl std::fmt::Display for InterpolationError {
                 f,
                 "invalid interpolation format in {s:?}: write a literal $ as $$"
             ),
+            InterpolationError::TooDeep(s) => write!(
+                f,
+                "variables nested more than {MAX_NESTING} levels deep in {s:?}"
+            ),
         }
     }
 }
@@ -43,6 +52,7 @@ pub struct Interpolator<'a> {
     lookup: &'a dyn Fn(&str) -> Option<String>,
     /// Unset variables that were replaced by an empty string.
     pub unset: BTreeSet<String>,
+    depth: usize,
 }
 
 impl<'a> Interpolator<'a> {
@@ -50,6 +60,7 @@ impl<'a> Interpolator<'a> {
         Interpolator {
             lookup,
             unset: BTreeSet::new(),
+            depth: 0,
         }
     }
 
@@ -88,6 +99,16 @@ impl<'a> Interpolator<'a> {
 
     /// Interpolates one string.
     pub fn string(&mut self, s: &str) -> Result<String, InterpolationError> {
+        if self.depth > MAX_NESTING {
+            return Err(InterpolationError::TooDeep(s.chars().take(40).collect()));
+        }
+        self.depth += 1;
+        let r = self.string_at_depth(s);
+        self.depth -= 1;
+        r
+    }
+
+    fn string_at_depth(&mut self, s: &str) -> Result<String, InterpolationError> {
         let mut out = String::with_capacity(s.len());
         let mut rest = s;
         while let Some(i) = rest.find('$') {
@@ -278,6 +299,18 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("required variable UNSET is missing a value"));
+    }
+
+    #[test]
+    fn nesting_is_bounded() {
+        let ok = format!(
+            "{}x{}",
+            "${U:-".repeat(MAX_NESTING - 1),
+            "}".repeat(MAX_NESTING - 1)
+        );
+        assert_eq!(run(&ok).unwrap(), "x");
+        let deep = format!("{}x{}", "${U:-".repeat(10_000), "}".repeat(10_000));
+        assert!(matches!(run(&deep), Err(InterpolationError::TooDeep(_))));
     }
 
     #[test]

@@ -36,7 +36,8 @@ pub const OVERRIDE_FILES: [&str; 4] = [
 #[derive(Debug, Clone, Default)]
 pub struct LoadOptions {
     /// The directory the command runs in; discovery starts here and
-    /// relative `-f` and `--env-file` paths resolve against it.
+    /// relative `-f` and `--env-file` paths resolve against it. Empty: the
+    /// process's current directory.
     pub working_dir: PathBuf,
     /// `-f`, in order; `-` reads the standard input. Empty: `COMPOSE_FILE`,
     /// else discovery in `working_dir` and its parents.
@@ -68,6 +69,19 @@ struct Source {
 /// Loads the project the options describe; also returns warnings for the
 /// CLI to print on stderr (unset variables, skipped files).
 pub fn load(opts: &LoadOptions) -> Result<(Project, Vec<String>), ComposeError> {
+    let cwd;
+    let opts = if opts.working_dir.as_os_str().is_empty() {
+        cwd = LoadOptions {
+            working_dir: std::env::current_dir().map_err(|source| ComposeError::Read {
+                path: ".".into(),
+                source,
+            })?,
+            ..opts.clone()
+        };
+        &cwd
+    } else {
+        opts
+    };
     let process_env = process_env(opts);
     let mut warnings = Vec::new();
     let (paths, project_dir) = resolve_files(opts, &process_env, &mut warnings)?;
@@ -426,6 +440,54 @@ fn strip_extensions(v: &mut Value, parent: &str) {
     }
 }
 
+/// Service names become parts of container names and DNS names.
+fn valid_service_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    !b.is_empty()
+        && b[0].is_ascii_alphanumeric()
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
+}
+
+/// The YAML parser's time grows with the square of `[`/`{` nesting before
+/// its own recursion limit (128) stops it; far deeper nesting is refused
+/// first so a hostile file cannot stall a command.
+const MAX_FLOW_DEPTH: usize = 1000;
+
+/// The deepest `[`/`{` nesting, counting brackets outside quotes and
+/// comments (an over-estimate where plain scalars or multi-line quotes hold
+/// brackets, which is harmless at this limit).
+fn flow_depth(text: &str) -> usize {
+    let (mut depth, mut max) = (0usize, 0usize);
+    let mut quote: Option<u8> = None;
+    let mut comment = false;
+    let mut prev = b' ';
+    for &c in text.as_bytes() {
+        if comment {
+            comment = c != b'\n';
+        } else if let Some(q) = quote {
+            // a quote ends at its line too: an apostrophe in a plain
+            // scalar must not hide the brackets of the lines below
+            if c == q || c == b'\n' {
+                quote = None;
+            }
+        } else {
+            match c {
+                b'[' | b'{' => {
+                    depth += 1;
+                    max = max.max(depth);
+                }
+                b']' | b'}' => depth = depth.saturating_sub(1),
+                b'"' | b'\'' => quote = Some(c),
+                b'#' if prev == b' ' || prev == b'\n' || prev == b'\t' => comment = true,
+                _ => {}
+            }
+        }
+        prev = c;
+    }
+    max
+}
+
 fn load_sources(
     sources: Vec<Source>,
     paths: Vec<PathBuf>,
@@ -443,6 +505,12 @@ fn load_sources(
             file: src.display.clone(),
             message: e.to_string(),
         };
+        if flow_depth(&src.text) > MAX_FLOW_DEPTH {
+            return Err(ComposeError::Yaml {
+                file: src.display.clone(),
+                message: format!("brackets nested more than {MAX_FLOW_DEPTH} levels deep"),
+            });
+        }
         let mut v: Value = serde_norway::from_str(&src.text).map_err(yaml_err)?;
         v.apply_merge().map_err(yaml_err)?;
         let one = Locator {
@@ -460,6 +528,12 @@ fn load_sources(
             },
         )?;
         unset.extend(interp.unset);
+        if v.get("version").is_some() {
+            warnings.push(format!(
+                "{}: the attribute `version` is obsolete and ignored; remove it",
+                src.display
+            ));
+        }
         strip_extensions(&mut v, "");
         merged = Some(match merged {
             None => merge::strip_tags(v),
@@ -501,20 +575,32 @@ fn load_sources(
     };
     let mut services = BTreeMap::new();
     for (key, rs) in raw.services {
+        if !valid_service_name(&key) {
+            return Err(locator.error(
+                &format!("services.{key}"),
+                format!("invalid service name {key:?}: use letters, digits, '_', '.' and '-', starting with a letter or digit"),
+            ));
+        }
         let s = normalize::service(&key, rs, &ctx, &mut warnings)
             .map_err(|(p, m)| locator.error(&p, m))?;
         services.insert(key, s);
     }
-    let mut networks = BTreeMap::new();
-    for (key, rn) in raw.networks {
-        let n = normalize::network(&key, rn, &ctx).map_err(|(p, m)| locator.error(&p, m))?;
-        networks.insert(key, n);
-    }
-    let mut volumes = BTreeMap::new();
-    for (key, rv) in raw.volumes {
-        let v = normalize::volume(&key, rv, &ctx).map_err(|(p, m)| locator.error(&p, m))?;
-        volumes.insert(key, v);
-    }
+    let mut networks: BTreeMap<String, Network> = raw
+        .networks
+        .into_iter()
+        .map(|(key, rn)| {
+            let n = normalize::network(&key, rn, &ctx);
+            (key, n)
+        })
+        .collect();
+    let mut volumes: BTreeMap<String, _> = raw
+        .volumes
+        .into_iter()
+        .map(|(key, rv)| {
+            let v = normalize::volume(&key, rv, &ctx);
+            (key, v)
+        })
+        .collect();
 
     let profiles: Vec<String> = if opts.profiles.is_empty() {
         env.get("COMPOSE_PROFILES")
@@ -585,4 +671,16 @@ fn load_sources(
     };
     graph::start_order(&project)?;
     Ok((project, warnings))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::flow_depth;
+
+    #[test]
+    fn flow_depth_counts_brackets_outside_quotes_and_comments() {
+        assert_eq!(flow_depth("a: [1, {b: [2]}]\n"), 3);
+        assert_eq!(flow_depth("a: \"[[[\" # {{{{\nb: '{{'\n"), 0);
+        assert_eq!(flow_depth("a: it's\nb: [[x]]\n"), 2);
+    }
 }

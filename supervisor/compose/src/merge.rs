@@ -218,14 +218,15 @@ fn scalar_text(v: &Value) -> String {
     }
 }
 
-/// The identity of a port entry: `ip:published:target/protocol`.
+/// The identity of a port entry, `ip:published:target/protocol`, the same
+/// for the short and the long syntax of one port.
 fn port_key(v: &Value) -> String {
     match v {
         Value::Mapping(m) => {
             let get = |k: &str| m.get(k).map(scalar_text).unwrap_or_default();
             let proto = match get("protocol") {
                 p if p.is_empty() => "tcp".to_string(),
-                p => p,
+                p => p.to_ascii_lowercase(),
             };
             format!(
                 "{}:{}:{}/{}",
@@ -237,10 +238,15 @@ fn port_key(v: &Value) -> String {
         }
         other => {
             let s = scalar_text(other);
-            if s.contains('/') {
-                s
-            } else {
-                format!("{s}/tcp")
+            match crate::ports::parse_short(&s).as_deref() {
+                Ok([p]) => format!(
+                    "{}:{}:{}/{}",
+                    p.host_ip.as_deref().unwrap_or_default(),
+                    p.published.as_deref().unwrap_or_default(),
+                    p.target,
+                    p.protocol
+                ),
+                _ => s,
             }
         }
     }
@@ -318,6 +324,18 @@ mod tests {
         assert_eq!(
             m,
             y("services: {web: {ports: ['80:80', '443:443', '8080:80'], volumes: ['b:/data', '/x:/y']}}")
+        );
+    }
+
+    #[test]
+    fn a_long_port_replaces_the_same_short_one() {
+        let m = merged(
+            "services: {web: {ports: ['8080:80', '9090:90']}}",
+            "services: {web: {ports: [{target: 80, published: 8080, protocol: TCP}]}}",
+        );
+        assert_eq!(
+            m,
+            y("services: {web: {ports: [{target: 80, published: 8080, protocol: TCP}, '9090:90']}}")
         );
     }
 

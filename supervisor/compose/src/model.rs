@@ -199,11 +199,18 @@ pub struct Limits {
     pub pids: Option<i64>,
 }
 
-/// An `extra_hosts` entry (`host:ip`, `host=ip` or a map entry).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// An `extra_hosts` entry (`host:ip`, `host=ip` or a map entry); printed
+/// as `host=ip`, the form that also holds IPv6 addresses unambiguously.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExtraHost {
     pub host: String,
     pub ip: String,
+}
+
+impl Serialize for ExtraHost {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{}={}", self.host, self.ip))
+    }
 }
 
 impl ExtraHost {

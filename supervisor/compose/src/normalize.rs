@@ -610,15 +610,28 @@ pub fn long_mount(raw: RawMount, ctx: &Context) -> Result<ServiceVolume, String>
     })
 }
 
-/// A top-level network.
-pub fn network(key: &str, raw: Option<RawNetwork>, ctx: &Context) -> Result<Network, PathError> {
-    let raw = raw.unwrap_or_default();
-    let external = raw.external.is_some_and(|e| e.0);
-    let name = match opt(raw.name) {
+/// The engine's name of a top-level network or volume: `name:`, else the
+/// key for an external one, else `<project>_<key>`.
+fn engine_name(key: &str, name: Option<Str>, external: bool, ctx: &Context) -> String {
+    match opt(name) {
         Some(n) => n,
         None if external => key.to_string(),
         None => format!("{}_{key}", ctx.project_name),
-    };
+    }
+}
+
+fn string_map(m: Option<BTreeMap<String, Str>>) -> BTreeMap<String, String> {
+    m.unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, v.0))
+        .collect()
+}
+
+/// A top-level network.
+pub fn network(key: &str, raw: Option<RawNetwork>, ctx: &Context) -> Network {
+    let raw = raw.unwrap_or_default();
+    let external = raw.external.is_some_and(|e| e.0);
+    let name = engine_name(key, raw.name, external, ctx);
     let ipam = raw.ipam.map(|i| Ipam {
         driver: opt(i.driver),
         config: i
@@ -632,43 +645,28 @@ pub fn network(key: &str, raw: Option<RawNetwork>, ctx: &Context) -> Result<Netw
             })
             .collect(),
     });
-    Ok(Network {
+    Network {
         name,
         driver: opt(raw.driver),
-        driver_opts: raw
-            .driver_opts
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(k, v)| (k, v.0))
-            .collect(),
+        driver_opts: string_map(raw.driver_opts),
         ipam,
         external,
         internal: raw.internal.is_some_and(|b| b.0),
         enable_ipv6: raw.enable_ipv6.is_some_and(|b| b.0),
         attachable: raw.attachable.is_some_and(|b| b.0),
         labels: labels(raw.labels),
-    })
+    }
 }
 
 /// A top-level volume.
-pub fn volume(key: &str, raw: Option<RawVolume>, ctx: &Context) -> Result<Volume, PathError> {
+pub fn volume(key: &str, raw: Option<RawVolume>, ctx: &Context) -> Volume {
     let raw = raw.unwrap_or_default();
     let external = raw.external.is_some_and(|e| e.0);
-    let name = match opt(raw.name) {
-        Some(n) => n,
-        None if external => key.to_string(),
-        None => format!("{}_{key}", ctx.project_name),
-    };
-    Ok(Volume {
-        name,
+    Volume {
+        name: engine_name(key, raw.name, external, ctx),
         driver: opt(raw.driver),
-        driver_opts: raw
-            .driver_opts
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(k, v)| (k, v.0))
-            .collect(),
+        driver_opts: string_map(raw.driver_opts),
         external,
         labels: labels(raw.labels),
-    })
+    }
 }

@@ -2,6 +2,7 @@
 //! or JSON, and the lists of `config --services` / `--volumes`.
 
 use serde::Serializer;
+use serde_norway::Value;
 
 use crate::error::ComposeError;
 use crate::model::Project;
@@ -14,18 +15,30 @@ pub enum ConfigFormat {
 }
 
 /// Renders the resolved project (active services, their networks and
-/// volumes) as `compose config` prints it.
+/// volumes) as `compose config` prints it. A literal `$` prints as `$$`, so
+/// the output loads back to the same project.
 pub fn render_config(project: &Project, format: ConfigFormat) -> Result<String, ComposeError> {
+    let render_err = |e: &dyn std::fmt::Display| ComposeError::Render(e.to_string());
+    let mut tree = serde_norway::to_value(project).map_err(|e| render_err(&e))?;
+    escape_dollars(&mut tree);
     match format {
-        ConfigFormat::Yaml => {
-            serde_norway::to_string(project).map_err(|e| ComposeError::Render(e.to_string()))
-        }
-        ConfigFormat::Json => serde_json::to_string_pretty(project)
+        ConfigFormat::Yaml => serde_norway::to_string(&tree).map_err(|e| render_err(&e)),
+        ConfigFormat::Json => serde_json::to_string_pretty(&tree)
             .map(|mut s| {
                 s.push('\n');
                 s
             })
-            .map_err(|e| ComposeError::Render(e.to_string())),
+            .map_err(|e| render_err(&e)),
+    }
+}
+
+fn escape_dollars(v: &mut Value) {
+    match v {
+        Value::String(s) if s.contains('$') => *s = s.replace('$', "$$"),
+        Value::Sequence(items) => items.iter_mut().for_each(escape_dollars),
+        Value::Mapping(m) => m.values_mut().for_each(escape_dollars),
+        Value::Tagged(t) => escape_dollars(&mut t.value),
+        _ => {}
     }
 }
 

@@ -403,3 +403,68 @@ fn load_from_str_uses_the_working_dir() {
         assert!(load_from_str(bad, &opts(&dir)).is_err(), "{bad:?}");
     }
 }
+
+#[test]
+fn project_directory_sets_env_paths_and_name() {
+    let (_t, dir) = project_dir("files");
+    let pd = dir.parent().unwrap().join("Elsewhere");
+    fs::create_dir(&pd).unwrap();
+    write(
+        &dir,
+        "compose.yaml",
+        "services:\n  a:\n    image: \"x:${TAG}\"\n    volumes: [./data:/data]\n",
+    );
+    write(&pd, ".env", "TAG=from-project-dir\n");
+    let mut o = opts(&dir);
+    o.project_directory = Some("../Elsewhere".into());
+    let (p, _) = load(&o).unwrap();
+    assert_eq!(p.working_dir, pd);
+    assert_eq!(p.name, "elsewhere");
+    assert_eq!(p.services["a"].image.as_deref(), Some("x:from-project-dir"));
+    assert_eq!(
+        p.services["a"].volumes[0].source.as_deref(),
+        Some(pd.join("data").to_str().unwrap())
+    );
+}
+
+#[test]
+fn compose_file_variable_lists_the_files() {
+    let (_t, dir) = project_dir("cf");
+    write(
+        &dir,
+        "one.yml",
+        "services: {a: {image: one, ports: ['80']}}\n",
+    );
+    write(
+        &dir,
+        "two.yml",
+        "services: {a: {image: two, ports: !reset []}}\n",
+    );
+    let mut o = opts(&dir);
+    o.environment
+        .as_mut()
+        .unwrap()
+        .insert("COMPOSE_FILE".into(), "one.yml:two.yml".into());
+    let (p, _) = load(&o).unwrap();
+    assert_eq!(p.files, [dir.join("one.yml"), dir.join("two.yml")]);
+    assert_eq!(p.services["a"].image.as_deref(), Some("two"));
+    assert!(p.services["a"].ports.is_empty(), "!reset cleared the ports");
+}
+
+#[test]
+fn interpolation_error_in_an_override_names_that_file() {
+    let (_t, dir) = project_dir("ovr");
+    write(&dir, "compose.yaml", "services: {a: {image: x}}\n");
+    write(
+        &dir,
+        "compose.override.yaml",
+        "services:\n  a:\n    command: \"echo $1\"\n",
+    );
+    let err = load(&opts(&dir)).unwrap_err();
+    let ComposeError::Invalid { at, message } = &err else {
+        panic!("{err:?}")
+    };
+    assert!(at.file.ends_with("compose.override.yaml"), "{at:?}");
+    assert_eq!((at.path.as_str(), at.line), ("services.a.command", Some(3)));
+    assert!(message.contains("$$"), "{message}");
+}

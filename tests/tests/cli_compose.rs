@@ -384,6 +384,23 @@ fn up_converges_unchanged_stays_edited_is_recreated_alone() {
     assert_eq!(forced[0], scaled[0]);
     assert_ne!(forced[2].1, scaled[2].1);
 
+    // one-off containers: the command's exit code, nothing left with --rm
+    let run = compose(
+        &b,
+        &dir,
+        &["run", "--rm", "-T", "b", "sh", "-c", "echo one-off; exit 3"],
+    );
+    assert_eq!(run.code(), 3, "{run}");
+    assert_eq!(run.out(), "one-off", "{run}");
+    assert_eq!(ids_by_service(&b, &dir).len(), 3);
+    let config = compose(&b, &dir, &["config", "--services"]).ok();
+    assert_eq!(config.out(), "a\nb", "{config}");
+    let ls = compose(&b, &dir, &["ls"]).ok();
+    assert!(
+        ls.stdout.contains("pair") && ls.stdout.contains("running(3)"),
+        "{ls}"
+    );
+
     // the lifecycle commands
     compose(&b, &dir, &["stop"]).ok();
     let ps = compose(&b, &dir, &["ps"]).ok();

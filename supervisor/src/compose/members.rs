@@ -32,6 +32,7 @@ impl ProjectContainer {
             name: self.info.name.clone(),
             number: self.member.number,
             config_hash: self.member.config_hash.clone(),
+            image_id: self.info.image_id.clone(),
             running: self.is_up(),
         }
     }

@@ -1,8 +1,9 @@
 //! Convergence: what `up` does to one service's containers so that they
 //! match the model.  Pure: the observed containers and the wanted state in,
 //! a list of actions out.  A container made from the same configuration
-//! (same config hash) is kept, started if it is not running; one made from
-//! another configuration is recreated under its number; replicas beyond the
+//! (same config hash) and the same image is kept, started if it is not
+//! running; one made from another configuration or an older image (a
+//! rebuilt or pulled tag) is recreated under its number; replicas beyond the
 //! wanted count go (highest numbers first), missing ones are created with
 //! the lowest free numbers.
 
@@ -13,6 +14,8 @@ pub struct Observed {
     pub name: String,
     pub number: u32,
     pub config_hash: String,
+    /// the id of the image it was made from
+    pub image_id: String,
     /// running, paused or restarting: nothing to start
     pub running: bool,
 }
@@ -21,6 +24,8 @@ pub struct Observed {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Wanted<'a> {
     pub config_hash: &'a str,
+    /// the id of the service's image now; `None`: unknown (not stored yet)
+    pub image_id: Option<&'a str>,
     pub replicas: u32,
     /// `--force-recreate`: replace even unchanged containers
     pub force_recreate: bool,
@@ -52,7 +57,8 @@ pub fn converge(wanted: Wanted, mut observed: Vec<Observed>) -> Vec<Action> {
     let mut actions: Vec<Action> = excess.into_iter().rev().map(Action::Remove).collect();
     let taken: Vec<u32> = observed.iter().map(|o| o.number).collect();
     for o in observed {
-        let changed = o.config_hash != wanted.config_hash;
+        let changed = o.config_hash != wanted.config_hash
+            || wanted.image_id.is_some_and(|id| id != o.image_id);
         let action = if wanted.force_recreate || (changed && !wanted.no_recreate) {
             Action::Recreate(o)
         } else if o.running {
@@ -82,6 +88,7 @@ mod tests {
             name: format!("p-s-{number}"),
             number,
             config_hash: hash.into(),
+            image_id: "sha256:1".into(),
             running,
         }
     }
@@ -89,6 +96,7 @@ mod tests {
     fn wanted(hash: &str, replicas: u32) -> Wanted<'_> {
         Wanted {
             config_hash: hash,
+            image_id: Some("sha256:1"),
             replicas,
             force_recreate: false,
             no_recreate: false,
@@ -112,6 +120,18 @@ mod tests {
         assert_eq!(
             converge(w, vec![obs(1, "h", true)]),
             [Action::Recreate(obs(1, "h", true))]
+        );
+        let mut w = wanted("h", 1);
+        w.image_id = Some("sha256:2");
+        assert_eq!(
+            converge(w, vec![obs(1, "h", true)]),
+            [Action::Recreate(obs(1, "h", true))],
+            "a rebuilt image"
+        );
+        w.image_id = None;
+        assert_eq!(
+            converge(w, vec![obs(1, "h", true)]),
+            [Action::Keep(obs(1, "h", true))]
         );
         let mut w = wanted("new", 1);
         w.no_recreate = true;

@@ -113,22 +113,7 @@ async fn images(m: &Manager, s: &ServicePlan, f: &ConvergeFlags) -> Result<(), C
     let Some(build) = &s.build else {
         return Ok(());
     };
-    let present = {
-        let req = GetImageRequest {
-            reference: s.image.clone(),
-            ..Default::default()
-        };
-        match m.images.get_image(m.ctx(), &req).await {
-            Ok(_) => true,
-            Err(e) => {
-                let e = m.err(e);
-                if !e.is_not_found() {
-                    return Err(e.into());
-                }
-                false
-            }
-        }
-    };
+    let present = current_image(m, &s.image).await?.is_some();
     if f.no_build || (present && !f.build) {
         return Ok(());
     }
@@ -194,8 +179,10 @@ async fn converge_service(
             wait::until(m, &theirs, *cond).await?;
         }
     }
+    let image_id = current_image(m, &s.image).await?;
     let wanted = Wanted {
         config_hash: &s.config_hash,
+        image_id: image_id.as_deref(),
         replicas,
         force_recreate: o.converge.force_recreate,
         no_recreate: o.converge.no_recreate,
@@ -249,6 +236,22 @@ async fn converge_service(
         r?;
     }
     Ok(())
+}
+
+/// The id of the image `reference` names now; `None` when it is not
+/// stored (the create pulls it).
+async fn current_image(m: &Manager, reference: &str) -> Result<Option<String>, CliError> {
+    let req = GetImageRequest {
+        reference: reference.to_string(),
+        ..Default::default()
+    };
+    match m.images.get_image(m.ctx(), &req).await {
+        Ok(i) => Ok(Some(i.id)),
+        Err(e) => match m.err(e) {
+            e if e.is_not_found() => Ok(None),
+            e => Err(e),
+        },
+    }
 }
 
 async fn start(m: &Manager, id: &str, name: &str) -> Result<(), CliError> {

@@ -22,6 +22,8 @@ pub struct LogOptions {
     pub timestamps: bool,
     /// `--no-log-prefix`
     pub no_prefix: bool,
+    /// the attached `up`: say when a followed container exits
+    pub exit_status: bool,
 }
 
 /// The `name  | ` column for every name, padded to the longest plus one.
@@ -102,12 +104,15 @@ async fn one(m: &Manager, c: &ProjectContainer, p: &str, o: LogOptions) -> Resul
         let mut req = TaskRequest::new();
         req.container_id = c.info.id.clone();
         let stop = m.tasks.wait_task(m.ctx(), &req);
-        // the wait's own outcome does not matter: the container stopped
-        // or the manager went away, and either way the log is at its end
-        let _ = r
+        // the container stopped, or the manager went away: either way the
+        // log is at its end
+        let waited = r
             .follow(out, stop)
             .await
             .map_err(|e| CliError::io("read log", e))?;
+        if let (true, Ok(w)) = (o.exit_status, waited) {
+            println!("{} exited with code {}", c.info.name, w.exit_code);
+        }
     }
     Ok(())
 }

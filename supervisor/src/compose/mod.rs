@@ -150,6 +150,7 @@ async fn run(a: ComposeArgs, dirs: &Dirs) -> Result<i32, ComposeError> {
                 tail,
                 timestamps: l.timestamps,
                 no_prefix: l.no_log_prefix,
+                exit_status: false,
             };
             logs::show(&m, &cs, o).await?;
             Ok(0)

@@ -352,6 +352,7 @@ pub async fn attach(m: &Manager, p: &ProjectPlan, selected: &[String]) -> Result
         &containers,
         LogOptions {
             follow: true,
+            exit_status: true,
             ..Default::default()
         },
     );

@@ -258,9 +258,12 @@ pub struct PsArgs {
     /// Don't truncate output
     #[arg(long = "no-trunc")]
     pub no_trunc: bool,
-    /// Format output: table (default) or json
+    /// Format output: table, json, or a Go template ('table {{.ID}}\t{{.Names}}')
     #[arg(long)]
     pub format: Option<String>,
+    /// Filter output based on conditions provided (status=, name=, label=, ancestor=, exited=, network=, volume=, id=, before=, since=, health=)
+    #[arg(short = 'f', long = "filter", value_name = "FILTER")]
+    pub filter: Vec<String>,
     /// Show n last created containers (includes all states)
     #[arg(short = 'n', long, default_value_t = -1, allow_hyphen_values = true)]
     pub last: i64,
@@ -336,7 +339,7 @@ pub struct Names {
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
-    /// Format the output using a template: {{.Path.To.Field}} or {{json .Field}}
+    /// Format output: json, or a Go template ({{.State.Pid}}, {{json .Config}})
     #[arg(short = 'f', long)]
     pub format: Option<String>,
     /// Only inspect objects of this type: container or image
@@ -375,7 +378,7 @@ pub struct HistoryArgs {
     /// Only show image IDs
     #[arg(short = 'q', long)]
     pub quiet: bool,
-    /// Format output: table or json
+    /// Format output: table, json, or a Go template
     #[arg(long)]
     pub format: Option<String>,
     pub image: String,
@@ -452,9 +455,15 @@ pub struct EventsArgs {
     /// Filter output based on conditions provided (container=, type=, event=)
     #[arg(short = 'f', long = "filter")]
     pub filter: Vec<String>,
-    /// Format output: json for one JSON object per line
+    /// Format output: json for one JSON object per line, or a Go template
     #[arg(long)]
     pub format: Option<String>,
+    /// Show events created since this timestamp (RFC 3339, Unix time or a duration like 10m)
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Stream events until this timestamp (RFC 3339, Unix time or a duration like 10m)
+    #[arg(long)]
+    pub until: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -468,9 +477,12 @@ pub struct ImagesArgs {
     /// Don't truncate output
     #[arg(long = "no-trunc")]
     pub no_trunc: bool,
-    /// Format output: table (default) or json
+    /// Format output: table, json, or a Go template ('table {{.Repository}}\t{{.Tag}}')
     #[arg(long)]
     pub format: Option<String>,
+    /// Filter output based on conditions provided (dangling=, reference=, label=, before=, since=)
+    #[arg(short = 'f', long = "filter", value_name = "FILTER")]
+    pub filter: Vec<String>,
     /// Show only images matching this reference
     pub reference: Option<String>,
 }

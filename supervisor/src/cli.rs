@@ -106,6 +106,14 @@ pub enum Command {
     Rename(crate::groups::RenameArgs),
     /// Display system-wide information
     Info,
+    /// Generate the autocompletion script for the specified shell
+    Completion(CompletionArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionArgs {
+    /// bash, zsh, fish, elvish or powershell
+    pub shell: clap_complete::Shell,
 }
 
 /// Flags shared by `run` and `create`.

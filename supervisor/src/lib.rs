@@ -20,6 +20,7 @@ pub mod cli;
 pub mod client;
 pub mod commands;
 pub mod error;
+pub mod extras;
 pub mod filters;
 pub mod flags;
 pub mod format;
@@ -78,6 +79,11 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
         let _ = <Cli as clap::CommandFactory>::command().print_help();
         return 0;
     };
+    // completions need no manager
+    if let Command::Completion(c) = &command {
+        extras::print_completion(c.shell);
+        return 0;
+    }
     // `container ls` is `ps`, `image rm` is `rmi`, ...: one code path each
     let command = groups::into_command(command);
     let dirs = Dirs::resolve(cli.state, cli.root, |k| std::env::var_os(k));
@@ -135,6 +141,8 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
 
 async fn dispatch(m: &Manager, command: Command, dirs: &Dirs) -> i32 {
     match command {
+        // answered before a manager is asked for
+        Command::Completion(_) => 0,
         Command::Run(r) => container::run(m, &r.create, r.detach).await,
         Command::Create(c) => container::create(m, &c.create).await,
         Command::Start(a) => container::start(m, &a).await,

@@ -63,7 +63,7 @@ fn go_templates_on_every_format() {
 
     // ps: docker's field names, table headers, json, functions, pipelines
     let out = b.run(&["ps", "--format", "{{.Names}}"]).ok();
-    assert_eq!(lines(&out), [t.running.clone()]);
+    assert_eq!(lines(&out), vec![t.running.clone()]);
     let out = b
         .run(&["ps", "-a", "--format", "table {{.ID}}\\t{{.Names}}"])
         .ok();
@@ -244,12 +244,15 @@ fn ps_images_and_events_filters() {
         v.sort();
         v
     };
-    assert_eq!(names(&["-f", "status=exited"]), [t.exited.clone()]);
+    assert_eq!(names(&["-f", "status=exited"]), vec![t.exited.clone()]);
     assert_eq!(
         names(&["-f", "status=running", "-f", "status=created"]),
         sorted(&[&t.running, &t.created])
     );
-    assert_eq!(names(&["-a", "-f", "label=app=web"]), [t.running.clone()]);
+    assert_eq!(
+        names(&["-a", "-f", "label=app=web"]),
+        vec![t.running.clone()]
+    );
     assert_eq!(
         names(&["-a", "-f", "label=app"]),
         sorted(&[&t.running, &t.created])
@@ -257,9 +260,9 @@ fn ps_images_and_events_filters() {
     assert!(names(&["-a", "-f", "status=running", "-f", "label=app=db"]).is_empty());
     assert_eq!(
         names(&["-a", "-f", &format!("name={}", t.created)]),
-        [t.created.clone()]
+        vec![t.created.clone()]
     );
-    assert_eq!(names(&["-a", "-f", "exited=0"]), [t.exited.clone()]);
+    assert_eq!(names(&["-a", "-f", "exited=0"]), vec![t.exited.clone()]);
     assert_eq!(names(&["-a", "-f", "ancestor=busybox"]).len(), 3);
     assert!(names(&["-a", "-f", "ancestor=busybox:1.0"]).is_empty());
     assert_eq!(
@@ -272,14 +275,14 @@ fn ps_images_and_events_filters() {
     );
     assert_eq!(
         names(&["-a", "-f", &format!("id={}", &t.running_id[..10])]),
-        [t.running.clone()]
+        vec![t.running.clone()]
     );
-    assert_eq!(names(&["-f", "health=none"]), [t.running.clone()]);
+    assert_eq!(names(&["-f", "health=none"]), vec![t.running.clone()]);
     // --last and --latest count every state, newest first
     let out = b.run(&["ps", "-n", "2", "--format", "{{.Names}}"]).ok();
-    assert_eq!(lines(&out), [t.exited.clone(), t.created.clone()]);
+    assert_eq!(lines(&out), vec![t.exited.clone(), t.created.clone()]);
     let out = b.run(&["ps", "-l", "--format", "{{.Names}}"]).ok();
-    assert_eq!(lines(&out), [t.exited.clone()]);
+    assert_eq!(lines(&out), vec![t.exited.clone()]);
 
     // bad filters: docker's words and codes, nothing changed
     let before = b.run(&["ps", "-a", "-q"]).ok().stdout;

@@ -230,7 +230,9 @@ mod tests {
     fn templates_on_inspected_shapes() {
         let v = json!({"State": {"Status": "running", "Pid": 5}, "Name": "/x", "Env": ["A=1"]});
         let img = json!({"Config": {"Cmd": ["sh", "-c", "a<b"], "Entrypoint": null, "Labels": {"k": "v"}}});
-        let one = |tpl: &str, v: &Value| crate::render::inspect(&[v.clone()], Some(tpl)).unwrap();
+        let one = |tpl: &str, v: &Value| {
+            crate::render::inspect(std::slice::from_ref(v), Some(tpl)).unwrap()
+        };
         assert_eq!(one("{{.State.Status}}", &v), "running\n");
         assert_eq!(one("{{json .Env}}", &v), "[\"A=1\"]\n");
         assert_eq!(one("{{.Config.Cmd}}", &img), "[sh -c a<b]\n");

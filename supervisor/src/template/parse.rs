@@ -124,9 +124,9 @@ pub fn parse(src: &str) -> Result<Vec<Node>, ParseError> {
     };
     let (nodes, end) = p.list()?;
     match end {
-        End::Eof => Ok(nodes),
-        End::End(pos) => Err(p.err(pos, "unexpected {{end}}")),
-        End::Else(pos, _) => Err(p.err(pos, "unexpected {{else}}")),
+        Stop::Eof => Ok(nodes),
+        Stop::End(pos) => Err(p.err(pos, "unexpected {{end}}")),
+        Stop::Else(pos, _) => Err(p.err(pos, "unexpected {{else}}")),
     }
 }
 
@@ -361,7 +361,8 @@ fn lex_quoted(src: &str, start: usize) -> Option<(String, usize)> {
     None
 }
 
-enum End {
+/// What ended a list of nodes.
+enum Stop {
     Eof,
     End(usize),
     /// `{{else}}` or `{{else if …}}`/`{{else with …}}`: the tokens after else.
@@ -385,7 +386,7 @@ impl Parser<'_> {
     }
 
     /// Nodes up to `{{end}}`, `{{else…}}` or the end of the template.
-    fn list(&mut self) -> Result<(Vec<Node>, End), ParseError> {
+    fn list(&mut self) -> Result<(Vec<Node>, Stop), ParseError> {
         let mut nodes = Vec::new();
         while self.at < self.items.len() {
             let item = std::mem::replace(&mut self.items[self.at], Item::Text(String::new()));
@@ -400,9 +401,9 @@ impl Parser<'_> {
                     match keyword {
                         "end" => {
                             self.no_more(&toks[1..], pos, "end")?;
-                            return Ok((nodes, End::End(pos)));
+                            return Ok((nodes, Stop::End(pos)));
                         }
-                        "else" => return Ok((nodes, End::Else(pos, toks[1..].to_vec()))),
+                        "else" => return Ok((nodes, Stop::Else(pos, toks[1..].to_vec()))),
                         "if" | "with" | "range" => {
                             nodes.push(self.block(keyword, &toks[1..], pos)?);
                         }
@@ -434,7 +435,7 @@ impl Parser<'_> {
                 }
             }
         }
-        Ok((nodes, End::Eof))
+        Ok((nodes, Stop::Eof))
     }
 
     fn no_more(&self, rest: &[Token], pos: usize, what: &str) -> Result<(), ParseError> {
@@ -459,15 +460,15 @@ impl Parser<'_> {
             self.range_depth -= 1;
         }
         let otherwise = match end {
-            End::Eof => return Err(self.err(self.src.len(), "unexpected EOF")),
-            End::End(_) => Vec::new(),
-            End::Else(epos, rest) => match rest.first().map(|t| &t.tok) {
+            Stop::Eof => return Err(self.err(self.src.len(), "unexpected EOF")),
+            Stop::End(_) => Vec::new(),
+            Stop::Else(epos, rest) => match rest.first().map(|t| &t.tok) {
                 None => {
                     let (nodes, end) = self.list()?;
                     match end {
-                        End::End(_) => nodes,
-                        End::Eof => return Err(self.err(self.src.len(), "unexpected EOF")),
-                        End::Else(p, _) => return Err(self.err(p, "expected end; found {{else}}")),
+                        Stop::End(_) => nodes,
+                        Stop::Eof => return Err(self.err(self.src.len(), "unexpected EOF")),
+                        Stop::Else(p, _) => return Err(self.err(p, "expected end; found {{else}}")),
                     }
                 }
                 Some(Tok::Ident(k)) if (k == "if" || k == "with") && kind != "range" => {

@@ -95,7 +95,7 @@ pub enum Command {
     /// Manage berth
     System(SystemArgs),
     /// Show the berth version information
-    Version,
+    Version(FormatArgs),
     /// Manage volumes
     Volume(crate::commands::volume::VolumeArgs),
     /// Manage containers
@@ -105,9 +105,17 @@ pub enum Command {
     /// Rename a container
     Rename(crate::groups::RenameArgs),
     /// Display system-wide information
-    Info,
+    Info(FormatArgs),
     /// Generate the autocompletion script for the specified shell
     Completion(CompletionArgs),
+}
+
+/// `--format` of the commands that print one object (`info`, `version`).
+#[derive(Debug, Args, Clone, Default)]
+pub struct FormatArgs {
+    /// Format output: json, or a Go template ({{.ServerVersion}})
+    #[arg(short = 'f', long)]
+    pub format: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -452,6 +460,9 @@ pub struct StatsArgs {
     /// Disable streaming stats and only pull the first result
     #[arg(long = "no-stream")]
     pub no_stream: bool,
+    /// Format output: table, json, or a Go template ('table {{.Name}}\t{{.CPUPerc}}')
+    #[arg(long)]
+    pub format: Option<String>,
     /// Show all containers (default shows just running)
     #[arg(short = 'a', long)]
     pub all: bool,
@@ -557,7 +568,7 @@ pub struct SystemArgs {
 #[derive(Debug, Subcommand)]
 pub enum SystemCommand {
     /// Display system-wide information
-    Info,
+    Info(FormatArgs),
     /// Remove stopped containers and unused images
     Prune {
         /// Remove all unused images, not just dangling ones
@@ -571,7 +582,7 @@ pub enum SystemCommand {
         volumes: bool,
     },
     /// Show berth disk usage
-    Df,
+    Df(FormatArgs),
     /// Get real time events from the manager
     Events(EventsArgs),
 }

@@ -196,20 +196,20 @@ async fn dispatch(m: &Manager, command: Command, dirs: &Dirs) -> i32 {
             other => unreachable_group_verb(&format!("builder {other:?}")),
         },
         Command::Rename(a) => container::rename(m, &a).await,
-        Command::Info => system::info(m).await,
+        Command::Info(f) => system::info(m, &f).await,
         Command::System(s) => match s.command {
-            SystemCommand::Info => system::info(m).await,
+            SystemCommand::Info(f) => system::info(m, &f).await,
             SystemCommand::Prune {
                 all,
                 force,
                 volumes,
             } => system::prune(m, all, force, volumes).await,
-            SystemCommand::Df => commands::df::df(m).await,
+            SystemCommand::Df(f) => commands::df::df(m, &f).await,
             SystemCommand::Events(a) => view::events(m, &a).await,
         },
         Command::Network(a) => crate::commands::network::network(m, a).await,
         Command::Port(a) => crate::commands::network::port(m, &a).await,
-        Command::Version => system::version(m).await,
+        Command::Version(f) => system::version(m, &f).await,
         Command::Volume(a) => commands::volume::volume(m, &a).await,
     }
 }

@@ -18,6 +18,10 @@ pub struct Columns {
     pub context: &'static str,
     pub default: &'static str,
     pub headers: &'static [(&'static str, &'static str)],
+    /// `stats` and `system df` word a bad template as inspect does
+    /// (`template parsing error: …`), the other lists as `failed to parse
+    /// template: …`; both exit 1.
+    pub older_errors: bool,
 }
 
 /// Why a `--format` could not be used.
@@ -25,10 +29,15 @@ pub struct Columns {
 pub enum RenderError {
     #[error("failed to parse template: {0}")]
     ListParse(TemplateError),
+    #[error("template parsing error: {0}")]
+    OlderListParse(TemplateError),
     #[error("failed to execute template: {0}")]
     ListExec(TemplateError),
     #[error("template parsing error: {0}")]
     Inspect(TemplateError),
+    /// `info`/`version`: a field that is not there reads as Go's error.
+    #[error("{0}")]
+    Exec(TemplateError),
 }
 
 impl RenderError {
@@ -66,7 +75,11 @@ impl ListFormat {
         };
         // docker reads the two-character escapes \t and \n as typed
         let body = body.replace("\\t", "\t").replace("\\n", "\n");
-        let tpl = Template::parse(&body).map_err(RenderError::ListParse)?;
+        let tpl = Template::parse(&body).map_err(if cols.older_errors {
+            RenderError::OlderListParse
+        } else {
+            RenderError::ListParse
+        })?;
         Ok(ListFormat::Template { table, tpl })
     }
 
@@ -160,6 +173,34 @@ pub fn inspect(found: &[Value], format: Option<&str>) -> Result<String, RenderEr
     }
 }
 
+/// Renders the one object `info` and `version` print under `--format`:
+/// `json` compact, else a template (parse errors exit 64, as docker's).
+pub fn single(v: &Value, format: &str, context: &'static str) -> Result<String, RenderError> {
+    if format.trim() == "json" {
+        return Ok(format!("{}\n", json_go(v)));
+    }
+    let body = format.replace("\\t", "\t").replace("\\n", "\n");
+    let tpl = Template::parse(&body).map_err(RenderError::Inspect)?;
+    let out = tpl
+        .execute(v, Missing::Struct(context))
+        .map_err(RenderError::Exec)?;
+    Ok(format!("{out}\n"))
+}
+
+/// Prints what [`single`] renders; returns the exit code.
+pub fn print_single(v: &Value, format: &str, context: &'static str) -> i32 {
+    match single(v, format, context) {
+        Ok(s) => {
+            print!("{s}");
+            0
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            e.exit_code()
+        }
+    }
+}
+
 /// Checks an inspect `--format` before anything is looked up.
 pub fn check_inspect(format: Option<&str>) -> Result<(), RenderError> {
     match format.map(str::trim) {
@@ -213,6 +254,7 @@ mod tests {
             ("Names", "NAMES"),
             ("State", "STATE"),
         ],
+        older_errors: false,
     };
 
     fn rows() -> Vec<Value> {

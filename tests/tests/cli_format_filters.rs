@@ -189,6 +189,49 @@ fn go_templates_on_every_format() {
         .ok();
     assert!(out.stdout.starts_with("NAME\n"), "{out}");
 
+    // the one-object commands and the other tables
+    let out = b
+        .run(&[
+            "info",
+            "--format",
+            "{{.Containers}} {{.ContainersRunning}} {{.Driver}}",
+        ])
+        .ok();
+    assert_eq!(out.out(), "3 1 overlayfs", "{out}");
+    let out = b.run(&["system", "info", "-f", "{{json .Images}}"]).ok();
+    assert_eq!(out.out(), "1", "{out}");
+    let out = b
+        .run(&[
+            "version",
+            "--format",
+            "{{.Client.Version}}|{{.Server.Version}}",
+        ])
+        .ok();
+    assert!(
+        out.out().contains('|') && !out.out().contains("<no value>"),
+        "{out}"
+    );
+    let out = b
+        .run(&[
+            "stats",
+            "--no-stream",
+            "--format",
+            "{{.Name}}:{{.PIDs}}",
+            &t.running,
+        ])
+        .ok();
+    assert_eq!(out.out(), format!("{}:1", t.running), "{out}");
+    let out = b
+        .run(&["system", "df", "--format", "{{.Type}}={{.TotalCount}}"])
+        .ok();
+    assert!(lines(&out).contains(&"Containers=3".to_string()), "{out}");
+    one_line_error(&b.run(&["info", "--format", "{{.X"]), 64);
+    one_line_error(&b.run(&["version", "--format", "{{.Nope}}"]), 1);
+    let out = b.run(&["system", "df", "--format", "{{.X"]);
+    one_line_error(&out, 1);
+    assert!(out.stderr.starts_with("template parsing error: "), "{out}");
+    one_line_error(&b.run(&["stats", "--no-stream", "--format", "{{.X"]), 1);
+
     // malformed templates: docker's words and codes, nothing printed
     let before = b.run(&["ps", "-a", "-q"]).ok().stdout;
     let out = b.run(&["ps", "--format", "{{.ID"]);

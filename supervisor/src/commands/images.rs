@@ -212,6 +212,7 @@ pub const IMAGE_COLUMNS: Columns = Columns {
         ("SharedSize", "SHARED SIZE"),
         ("UniqueSize", "UNIQUE SIZE"),
     ],
+    older_errors: false,
 };
 
 /// `berth pull`.

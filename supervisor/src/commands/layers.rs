@@ -230,6 +230,7 @@ pub const HISTORY_COLUMNS: Columns = Columns {
         ("Size", "SIZE"),
         ("Comment", "COMMENT"),
     ],
+    older_errors: false,
 };
 
 /// `berth diff`.

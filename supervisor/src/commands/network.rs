@@ -156,6 +156,7 @@ pub const NETWORK_COLUMNS: Columns = Columns {
         ("Labels", "LABELS"),
         ("CreatedAt", "CREATED AT"),
     ],
+    older_errors: false,
 };
 
 /// One network as `network inspect` shows it.

@@ -74,6 +74,7 @@ pub const PS_COLUMNS: Columns = Columns {
         ("LocalVolumes", "LOCAL VOLUMES"),
         ("Platform", "PLATFORM"),
     ],
+    older_errors: false,
 };
 
 /// Volume names (or bind sources) and destinations of a container's spec.
@@ -312,7 +313,7 @@ fn stats_row(
     c: &ContainerInfo,
     s: &berth_proto::manager::StatsResponse,
     prev: Option<&Sample>,
-) -> Vec<String> {
+) -> serde_json::Value {
     let cpu = match prev {
         Some(p) if s.system_cpu_usage_ns > p.system => {
             let d_cpu = s.cpu_usage_ns.saturating_sub(p.cpu) as f64;
@@ -326,28 +327,43 @@ fn stats_row(
     } else {
         0.0
     };
-    vec![
-        short_id(&c.id).to_string(),
-        c.name.clone(),
-        format!("{cpu:.2}%"),
-        format!(
-            "{} / {}",
-            bytes_size(s.memory_usage),
-            bytes_size(s.memory_limit)
-        ),
-        format!("{mem_pct:.2}%"),
-        format!("{} / {}", human_size(s.net_rx), human_size(s.net_tx)),
-        format!(
-            "{} / {}",
-            human_size(s.blkio_read),
-            human_size(s.blkio_write)
-        ),
-        s.pids.to_string(),
-    ]
+    json!({
+        "Container": short_id(&c.id),
+        "ID": short_id(&c.id),
+        "Name": c.name,
+        "CPUPerc": format!("{cpu:.2}%"),
+        "MemUsage": format!("{} / {}", bytes_size(s.memory_usage), bytes_size(s.memory_limit)),
+        "MemPerc": format!("{mem_pct:.2}%"),
+        "NetIO": format!("{} / {}", human_size(s.net_rx), human_size(s.net_tx)),
+        "BlockIO": format!("{} / {}", human_size(s.blkio_read), human_size(s.blkio_write)),
+        "PIDs": s.pids.to_string(),
+    })
 }
+
+/// `stats`'s fields and headers, as docker's stats context names them.
+pub const STATS_COLUMNS: Columns = Columns {
+    context: "*formatter.statsContext",
+    default: "table {{.ID}}\\t{{.Name}}\\t{{.CPUPerc}}\\t{{.MemUsage}}\\t{{.MemPerc}}\\t{{.NetIO}}\\t{{.BlockIO}}\\t{{.PIDs}}",
+    headers: &[
+        ("Container", "CONTAINER"),
+        ("ID", "CONTAINER ID"),
+        ("Name", "NAME"),
+        ("CPUPerc", "CPU %"),
+        ("MemUsage", "MEM USAGE / LIMIT"),
+        ("MemPerc", "MEM %"),
+        ("NetIO", "NET I/O"),
+        ("BlockIO", "BLOCK I/O"),
+        ("PIDs", "PIDS"),
+    ],
+    older_errors: true,
+};
 
 /// `berth stats`.
 pub async fn stats(m: &Manager, a: &StatsArgs) -> i32 {
+    let fmt = match ListFormat::from_flag(a.format.as_deref(), &STATS_COLUMNS) {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
     let mut targets = Vec::new();
     if a.containers.is_empty() {
         let mut req = ListContainersRequest::new();
@@ -364,16 +380,6 @@ pub async fn stats(m: &Manager, a: &StatsArgs) -> i32 {
             }
         }
     }
-    let header = [
-        "CONTAINER ID",
-        "NAME",
-        "CPU %",
-        "MEM USAGE / LIMIT",
-        "MEM %",
-        "NET I/O",
-        "BLOCK I/O",
-        "PIDS",
-    ];
     let mut prev: Vec<Option<Sample>> = targets.iter().map(|_| None).collect();
     let tty = crate::tty::is_tty(libc::STDOUT_FILENO);
     // CPU % needs two samples; --no-stream takes them a second apart
@@ -391,16 +397,11 @@ pub async fn stats(m: &Manager, a: &StatsArgs) -> i32 {
                         system: s.system_cpu_usage_ns,
                     });
                 }
-                Err(_) => rows.push(vec![
-                    short_id(&c.id).to_string(),
-                    c.name.clone(),
-                    "--".into(),
-                    "-- / --".into(),
-                    "--".into(),
-                    "--".into(),
-                    "--".into(),
-                    "--".into(),
-                ]),
+                Err(_) => rows.push(json!({
+                    "Container": short_id(&c.id), "ID": short_id(&c.id), "Name": c.name,
+                    "CPUPerc": "--", "MemUsage": "-- / --", "MemPerc": "--",
+                    "NetIO": "--", "BlockIO": "--", "PIDs": "--",
+                })),
             }
         }
         let last = round + 1 == rounds;
@@ -408,7 +409,10 @@ pub async fn stats(m: &Manager, a: &StatsArgs) -> i32 {
             if tty && !a.no_stream {
                 print!("\x1b[2J\x1b[H");
             }
-            print!("{}", format::table(&header, &rows));
+            let code = fmt.print(&rows, &STATS_COLUMNS);
+            if code != 0 {
+                return code;
+            }
         }
         if !last {
             tokio::time::sleep(Duration::from_secs(1)).await;

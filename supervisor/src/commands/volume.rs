@@ -267,6 +267,7 @@ pub const VOLUME_COLUMNS: Columns = Columns {
         ("Group", "GROUP"),
         ("Status", "STATUS"),
     ],
+    older_errors: false,
 };
 
 /// `volume inspect`'s object for one volume.

@@ -13,6 +13,10 @@
 //!   [`change`]: `commit -c` instructions
 //! - [`session`], [`logs`], [`tty`]: attach, log following, raw mode
 //! - [`format`], [`progress`]: docker's output shapes
+//! - [`template`]: Go templates over JSON values; [`render`]: the one place
+//!   every `--format` is rendered; [`filters`]: `ps`/`images` filters, shared
+//!   with the Docker API
+//! - [`extras`]: shell completions and man pages from the parser
 
 pub mod builder;
 pub mod change;

@@ -175,12 +175,18 @@ pub fn inspect(found: &[Value], format: Option<&str>) -> Result<String, RenderEr
 
 /// Renders the one object `info` and `version` print under `--format`:
 /// `json` compact, else a template (parse errors exit 64, as docker's).
-pub fn single(v: &Value, format: &str, context: &'static str) -> Result<String, RenderError> {
+/// `name` is the template's name in errors (`version` names its own).
+pub fn single(
+    v: &Value,
+    format: &str,
+    name: &str,
+    context: &'static str,
+) -> Result<String, RenderError> {
     if format.trim() == "json" {
         return Ok(format!("{}\n", json_go(v)));
     }
     let body = format.replace("\\t", "\t").replace("\\n", "\n");
-    let tpl = Template::parse(&body).map_err(RenderError::Inspect)?;
+    let tpl = Template::parse_named(name, &body).map_err(RenderError::Inspect)?;
     let out = tpl
         .execute(v, Missing::Struct(context))
         .map_err(RenderError::Exec)?;
@@ -188,8 +194,8 @@ pub fn single(v: &Value, format: &str, context: &'static str) -> Result<String, 
 }
 
 /// Prints what [`single`] renders; returns the exit code.
-pub fn print_single(v: &Value, format: &str, context: &'static str) -> i32 {
-    match single(v, format, context) {
+pub fn print_single(v: &Value, format: &str, name: &str, context: &'static str) -> i32 {
+    match single(v, format, name, context) {
         Ok(s) => {
             print!("{s}");
             0
@@ -306,6 +312,18 @@ mod tests {
         let e = inspect(&[json!({})], Some("{{.Nope}}")).unwrap_err();
         assert_eq!(e.exit_code(), 1);
         assert!(check_inspect(Some("{{.Id")).is_err());
+        let e = single(&json!({}), "{{.X", "version", "system.versionInfo").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "template parsing error: template: version:1: unclosed action"
+        );
+        assert_eq!(e.exit_code(), 64);
+        let e = single(&json!({}), "{{.Nope}}", "version", "system.versionInfo").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "template: version:1:2: executing \"version\" at <.Nope>: can't evaluate field Nope in type system.versionInfo"
+        );
+        assert_eq!(e.exit_code(), 1);
     }
 
     #[test]

@@ -40,8 +40,18 @@ fn info_json(i: &InfoResponse) -> Value {
 }
 
 /// Refuses a `--format` that does not parse before the manager is asked.
-fn check_format(f: &FormatArgs) -> Result<(), i32> {
-    crate::render::check_inspect(f.format.as_deref()).map_err(|e| {
+fn check_format(f: &FormatArgs, name: &str) -> Result<(), i32> {
+    let checked = match f.format.as_deref().map(str::trim) {
+        None | Some("json") => Ok(()),
+        Some(t) => crate::render::single(&Value::Null, t, name, "")
+            .map(|_| ())
+            .or_else(|e| match e {
+                // only a template that does not parse is refused up front
+                crate::render::RenderError::Exec(_) => Ok(()),
+                e => Err(e),
+            }),
+    };
+    checked.map_err(|e| {
         eprintln!("{e}");
         e.exit_code()
     })
@@ -49,7 +59,7 @@ fn check_format(f: &FormatArgs) -> Result<(), i32> {
 
 /// `berth system info`.
 pub async fn info(m: &Manager, f: &FormatArgs) -> i32 {
-    if let Err(code) = check_format(f) {
+    if let Err(code) = check_format(f, "") {
         return code;
     }
     let i = match m.system.info(m.ctx(), &Empty::new()).await {
@@ -60,7 +70,7 @@ pub async fn info(m: &Manager, f: &FormatArgs) -> i32 {
         }
     };
     if let Some(format) = &f.format {
-        return crate::render::print_single(&info_json(&i), format, "system.dockerInfo");
+        return crate::render::print_single(&info_json(&i), format, "", "system.dockerInfo");
     }
     println!("Client:");
     println!(" Version:    {}", env!("CARGO_PKG_VERSION"));
@@ -206,7 +216,7 @@ fn version_json(server: &str, pid: u32) -> Value {
 
 /// `berth version`: the client's, and the manager's if one answers.
 pub async fn version(m: &Manager, f: &FormatArgs) -> i32 {
-    if let Err(code) = check_format(f) {
+    if let Err(code) = check_format(f, "version") {
         return code;
     }
     if let Some(format) = &f.format {
@@ -214,6 +224,7 @@ pub async fn version(m: &Manager, f: &FormatArgs) -> i32 {
             Ok(p) => crate::render::print_single(
                 &version_json(&p.version, p.pid),
                 format,
+                "version",
                 "system.versionInfo",
             ),
             Err(e) => {

@@ -19,11 +19,16 @@ pub use funcs::json_go;
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum TemplateError {
     /// `template: :1: unclosed action`.
-    #[error("template: :{line}: {msg}")]
-    Parse { line: usize, msg: String },
+    #[error("template: {name}:{line}: {msg}")]
+    Parse {
+        name: String,
+        line: usize,
+        msg: String,
+    },
     /// `template: :1:2: executing "" at <.Nope>: can't evaluate field …`.
-    #[error("template: :{line}:{col}: executing \"\" at <{node}>: {msg}")]
+    #[error("template: {name}:{line}:{col}: executing \"{name}\" at <{node}>: {msg}")]
     Exec {
+        name: String,
         line: usize,
         col: usize,
         node: String,
@@ -34,6 +39,7 @@ pub enum TemplateError {
 /// A parsed template.
 #[derive(Debug, Clone)]
 pub struct Template {
+    name: String,
     src: String,
     nodes: Vec<parse::Node>,
 }
@@ -41,11 +47,19 @@ pub struct Template {
 impl Template {
     /// Parses `src`; unknown functions and unbalanced blocks fail here.
     pub fn parse(src: &str) -> Result<Template, TemplateError> {
+        Template::parse_named("", src)
+    }
+
+    /// Parses `src` as a template called `name`, which errors repeat
+    /// (`template: version:1: …`).
+    pub fn parse_named(name: &str, src: &str) -> Result<Template, TemplateError> {
         let nodes = parse::parse(src).map_err(|e| TemplateError::Parse {
+            name: name.to_string(),
             line: e.line,
             msg: e.msg,
         })?;
         Ok(Template {
+            name: name.to_string(),
             src: src.to_string(),
             nodes,
         })
@@ -56,6 +70,7 @@ impl Template {
     pub fn execute(&self, data: &Value, missing: Missing) -> Result<String, TemplateError> {
         let mut st = exec::State::new(data, missing);
         st.run(&self.nodes, data).map_err(|e| TemplateError::Exec {
+            name: self.name.clone(),
             line: parse::line_of(&self.src, e.pos),
             col: parse::col_of(&self.src, e.pos),
             node: e.node,

@@ -35,6 +35,9 @@ pub enum FilterError {
     /// A regular expression that does not compile (`name=`, `id=`).
     #[error("invalid filter value {0:?}: {1}")]
     Pattern(String, String),
+    /// A key docker has that berth does not filter on yet.
+    #[error("filter '{0}' is not supported by berth yet")]
+    Unsupported(String),
     /// The API's `filters` parameter is not JSON of the expected shape.
     #[error("invalid filters: {0}")]
     Json(String),
@@ -155,10 +158,24 @@ pub struct ContainerFacts {
     pub health: String,
     /// Creation time as (seconds, nanos), for before/since.
     pub created: (i64, i32),
+    /// Published container ports as `80/tcp`.
+    pub published: Vec<String>,
 }
 
-const CONTAINER_KEYS: [&str; 11] = [
-    "ancestor", "before", "exited", "health", "id", "label", "name", "network", "since", "status",
+const CONTAINER_KEYS: [&str; 14] = [
+    "ancestor",
+    "before",
+    "exited",
+    "health",
+    "id",
+    "is-task",
+    "isolation",
+    "label",
+    "name",
+    "network",
+    "publish",
+    "since",
+    "status",
     "volume",
 ];
 const STATUSES: [&str; 7] = [
@@ -182,7 +199,15 @@ pub struct ContainerFilter {
 impl ContainerFilter {
     /// Checks keys and values before anything is listed.
     pub fn new(f: Filters) -> Result<ContainerFilter, FilterError> {
+        if f.contains("expose") {
+            return Err(FilterError::Unsupported("expose".into()));
+        }
         f.only(&CONTAINER_KEYS)?;
+        for v in f.get("is-task") {
+            if v != "true" && v != "false" {
+                return Err(FilterError::Value("is-task".into(), v.clone()));
+            }
+        }
         for s in f.get("status") {
             if !STATUSES.contains(&s.as_str()) {
                 return Err(FilterError::Value("status".into(), s.clone()));
@@ -269,6 +294,14 @@ impl ContainerFilter {
             && f.any("network", |n| c.networks.iter().any(|x| x == n))
             && f.any("volume", |v| c.volumes.iter().any(|x| x == v))
             && f.any("health", |h| h == c.health)
+            && f.any("publish", |p| {
+                let want = if p.contains('/') { p.to_string() } else { format!("{p}/tcp") };
+                c.published.iter().any(|x| *x == want)
+            })
+            // no swarm: no container is a task
+            && f.any("is-task", |t| t == "false")
+            // one isolation on Linux
+            && f.any("isolation", |i| i == "default")
     }
 }
 
@@ -445,6 +478,11 @@ mod tests {
             volumes: vec!["data".into(), "/data".into()],
             health: "none".into(),
             created: (t, 0),
+            published: if name == "web" {
+                vec!["80/tcp".into()]
+            } else {
+                vec![]
+            },
             ..Default::default()
         }
     }
@@ -496,6 +534,10 @@ mod tests {
         );
         assert_eq!(names(&["id=db01"], all()).unwrap(), ["db"]);
         assert_eq!(names(&["health=none"], all()).unwrap().len(), 3);
+        assert_eq!(names(&["publish=80"], all()).unwrap(), ["web"]);
+        assert_eq!(names(&["publish=80/udp"], all()).unwrap().len(), 0);
+        assert_eq!(names(&["is-task=false"], all()).unwrap().len(), 3);
+        assert_eq!(names(&["is-task=true"], all()).unwrap().len(), 0);
     }
 
     #[test]
@@ -524,6 +566,10 @@ mod tests {
         assert_eq!(
             err(&["before=nope"]),
             "Error response from daemon: no such container nope"
+        );
+        assert_eq!(
+            err(&["expose=80"]),
+            "Error response from daemon: filter 'expose' is not supported by berth yet"
         );
         let e = Filters::from_flags(&["name".into()]).unwrap_err();
         assert_eq!(e.exit_code(), 125);

@@ -167,6 +167,13 @@ pub async fn ps(m: &Manager, a: &PsArgs) -> i32 {
                 .get(&c.id)
                 .map_or_else(|| "none".to_string(), |h| h.status.clone()),
             created: c.created.as_ref().map_or((0, 0), |t| (t.seconds, t.nanos)),
+            published: eps_of
+                .get(c.id.as_str())
+                .into_iter()
+                .flatten()
+                .flat_map(|e| e.ports.iter())
+                .map(|p| format!("{}/{}", p.container_port, p.protocol))
+                .collect(),
         }
     };
     let mut list = match filter.select(list, facts) {

@@ -296,7 +296,7 @@ impl ContainerFilter {
             && f.any("health", |h| h == c.health)
             && f.any("publish", |p| {
                 let want = if p.contains('/') { p.to_string() } else { format!("{p}/tcp") };
-                c.published.iter().any(|x| *x == want)
+                c.published.contains(&want)
             })
             // no swarm: no container is a task
             && f.any("is-task", |t| t == "false")

@@ -371,6 +371,45 @@ fn ps_images_and_events_filters() {
     one_line_error(&b.run(&["images", "-f", "foo=bar"]), 1);
     one_line_error(&b.run(&["images", "-f", "before=no-such-image"]), 1);
 
+    // events --until ends the stream by itself; templates see docker's
+    // message fields
+    let watched = unique_id("fmt-ev");
+    // a duration counts back from now, so a future end is a timestamp
+    let until = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 6;
+    let events = b
+        .command([
+            "events",
+            "--until",
+            &until.to_string(),
+            "--filter",
+            &format!("container={watched}"),
+            "--format",
+            "{{.Type}} {{.Action}} {{.Actor.Attributes.name}}",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("berth events");
+    // the subscription is live once the manager answers; give it a moment
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    b.run(&["create", "--name", &watched, "busybox", "true"])
+        .ok();
+    let started = std::time::Instant::now();
+    let out = events.wait_with_output().expect("events output");
+    assert!(out.status.success(), "{out:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(15));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.lines()
+            .any(|l| l == format!("container create {watched}")),
+        "{text}"
+    );
+    b.run(&["rm", &watched]).ok();
+
     // events: a window that has closed ends at once; bad times refused
     let out = b.run(&["events", "--since", "10m", "--until", "1s"]).ok();
     assert!(out.stdout.is_empty(), "{out}");

@@ -298,17 +298,20 @@ impl<'a> State<'a> {
             cur = match cur {
                 Value::Object(o) => match o.get(name) {
                     Some(x) => x,
-                    None => {
-                        return Err(self.fail(match self.missing {
-                            Missing::Struct(t) if std::ptr::eq(cur, base) => {
-                                format!("can't evaluate field {name} in type {t}")
-                            }
-                            Missing::Struct(_) => {
-                                format!("can't evaluate field {name} in type {}", type_name(cur))
-                            }
-                            Missing::Map => format!("map has no entry for key {name:?}"),
-                        }))
-                    }
+                    None => match self.missing {
+                        // the context itself is a struct: an unknown field
+                        // is an error; below it are maps (labels, event
+                        // attributes) whose missing keys print <no value>
+                        Missing::Struct(t) if std::ptr::eq(cur, base) => {
+                            return Err(
+                                self.fail(format!("can't evaluate field {name} in type {t}"))
+                            )
+                        }
+                        Missing::Struct(_) => &Value::Null,
+                        Missing::Map => {
+                            return Err(self.fail(format!("map has no entry for key {name:?}")))
+                        }
+                    },
                 },
                 Value::Null => {
                     return Err(self.fail(format!("nil pointer evaluating interface {{}}.{name}")))

@@ -273,6 +273,9 @@ mod tests {
             e.to_string(),
             "template: :1:3: executing \"\" at <.Nope>: map has no entry for key \"Nope\""
         );
+        // below the context's own fields are maps: a missing key is no value
+        assert_eq!(run("{{.State.Nope}}", &v), "<no value>");
+        assert_eq!(run("{{.Config.Labels.nope}}", &v), "<no value>");
         assert!(exec_err("{{index .Env 5}}", &v).contains("index out of range: 5"));
         assert!(exec_err("{{upper .Count}}", &v).contains("expected string"));
         // text after the last action is kept, a lone }} is text

@@ -27,7 +27,7 @@ DEB_PACKAGES := build-essential pkg-config libseccomp-dev busybox-static \
                 nftables aardvark-dns
 MIN_RUST := 1.80
 
-.PHONY: help deps build release static lint fmt test demo conformance conformance-quick clean
+.PHONY: help deps build release static lint fmt test demo conformance conformance-quick clean man install-extras
 
 help:
 	@echo "make deps               install the Debian packages (and Rust, if missing) needed to build and test"
@@ -41,6 +41,8 @@ help:
 	@echo "make conformance        OCI runtime-tools suite: berth, runc, crun; writes docs/conformance.md"
 	@echo "                        (BERTH=0 or PEERS=0 to skip berth's or the peers' runs)"
 	@echo "make conformance-quick RUNTIME=/path [NORMALIZE=1] [TESTS='default kill']"
+	@echo "make man                man pages of every berth command in target/man/*.1"
+	@echo "make install-extras     install completions (bash, zsh, fish) and man pages under PREFIX (/usr/local)"
 	@echo "make clean              cargo clean + generated outputs"
 
 deps:
@@ -172,6 +174,26 @@ conformance-quick:
 	OCI_VALIDATION_TIMEOUT=$(CONFORMANCE_TIMEOUT) bash "$(RTV)" $(if $(filter 1,$(NORMALIZE)),--normalize) "$(RUNTIME)" $(TESTS)
 
 # ------------------------------------------------------------------ clean
+# ------------------------------------------------ man pages and completions
+# Both come from the clap definitions: berth-man writes a page per command,
+# `berth completion SHELL` prints the scripts.
+PREFIX  ?= /usr/local
+MAN_DIR := $(CURDIR)/target/man
+
+man:
+	$(CARGO) run -q -p berth --bin berth-man -- $(MAN_DIR)
+
+install-extras: man
+	$(CARGO) build -q -p berth --bin berth
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1 \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+		$(DESTDIR)$(PREFIX)/share/zsh/site-functions \
+		$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+	install -m 0644 $(MAN_DIR)/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	$(CURDIR)/target/debug/berth completion bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/berth
+	$(CURDIR)/target/debug/berth completion zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_berth
+	$(CURDIR)/target/debug/berth completion fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/berth.fish
+
 clean:
 	$(CARGO) clean
 	rm -f docs/conformance.md.tmp

@@ -95,7 +95,7 @@ pub enum Command {
     /// Manage berth
     System(SystemArgs),
     /// Show the berth version information
-    Version,
+    Version(FormatArgs),
     /// Manage volumes
     Volume(crate::commands::volume::VolumeArgs),
     /// Manage containers
@@ -105,9 +105,25 @@ pub enum Command {
     /// Rename a container
     Rename(crate::groups::RenameArgs),
     /// Display system-wide information
-    Info,
+    Info(FormatArgs),
     /// Define and run multi-container applications
     Compose(crate::compose::cli::ComposeArgs),
+    /// Generate the autocompletion script for the specified shell
+    Completion(CompletionArgs),
+}
+
+/// `--format` of the commands that print one object (`info`, `version`).
+#[derive(Debug, Args, Clone, Default)]
+pub struct FormatArgs {
+    /// Format output: json, or a Go template ({{.ServerVersion}})
+    #[arg(short = 'f', long)]
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionArgs {
+    /// bash, zsh, fish, elvish or powershell
+    pub shell: clap_complete::Shell,
 }
 
 /// Flags shared by `run` and `create`.
@@ -260,9 +276,12 @@ pub struct PsArgs {
     /// Don't truncate output
     #[arg(long = "no-trunc")]
     pub no_trunc: bool,
-    /// Format output: table (default) or json
+    /// Format output: table, json, or a Go template ('table {{.ID}}\t{{.Names}}')
     #[arg(long)]
     pub format: Option<String>,
+    /// Filter output based on conditions provided (status=, name=, label=, ancestor=, exited=, network=, volume=, id=, before=, since=, health=)
+    #[arg(short = 'f', long = "filter", value_name = "FILTER")]
+    pub filter: Vec<String>,
     /// Show n last created containers (includes all states)
     #[arg(short = 'n', long, default_value_t = -1, allow_hyphen_values = true)]
     pub last: i64,
@@ -338,7 +357,7 @@ pub struct Names {
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
-    /// Format the output using a template: {{.Path.To.Field}} or {{json .Field}}
+    /// Format output: json, or a Go template ({{.State.Pid}}, {{json .Config}})
     #[arg(short = 'f', long)]
     pub format: Option<String>,
     /// Only inspect objects of this type: container or image
@@ -377,7 +396,7 @@ pub struct HistoryArgs {
     /// Only show image IDs
     #[arg(short = 'q', long)]
     pub quiet: bool,
-    /// Format output: table or json
+    /// Format output: table, json, or a Go template
     #[arg(long)]
     pub format: Option<String>,
     pub image: String,
@@ -443,6 +462,9 @@ pub struct StatsArgs {
     /// Disable streaming stats and only pull the first result
     #[arg(long = "no-stream")]
     pub no_stream: bool,
+    /// Format output: table, json, or a Go template ('table {{.Name}}\t{{.CPUPerc}}')
+    #[arg(long)]
+    pub format: Option<String>,
     /// Show all containers (default shows just running)
     #[arg(short = 'a', long)]
     pub all: bool,
@@ -454,9 +476,15 @@ pub struct EventsArgs {
     /// Filter output based on conditions provided (container=, type=, event=)
     #[arg(short = 'f', long = "filter")]
     pub filter: Vec<String>,
-    /// Format output: json for one JSON object per line
+    /// Format output: json for one JSON object per line, or a Go template
     #[arg(long)]
     pub format: Option<String>,
+    /// Show events created since this timestamp (RFC 3339, Unix time or a duration like 10m)
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Stream events until this timestamp (RFC 3339, Unix time or a duration like 10m)
+    #[arg(long)]
+    pub until: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -470,9 +498,12 @@ pub struct ImagesArgs {
     /// Don't truncate output
     #[arg(long = "no-trunc")]
     pub no_trunc: bool,
-    /// Format output: table (default) or json
+    /// Format output: table, json, or a Go template ('table {{.Repository}}\t{{.Tag}}')
     #[arg(long)]
     pub format: Option<String>,
+    /// Filter output based on conditions provided (dangling=, reference=, label=, before=, since=)
+    #[arg(short = 'f', long = "filter", value_name = "FILTER")]
+    pub filter: Vec<String>,
     /// Show only images matching this reference
     pub reference: Option<String>,
 }
@@ -539,7 +570,7 @@ pub struct SystemArgs {
 #[derive(Debug, Subcommand)]
 pub enum SystemCommand {
     /// Display system-wide information
-    Info,
+    Info(FormatArgs),
     /// Remove stopped containers and unused images
     Prune {
         /// Remove all unused images, not just dangling ones
@@ -553,7 +584,7 @@ pub enum SystemCommand {
         volumes: bool,
     },
     /// Show berth disk usage
-    Df,
+    Df(FormatArgs),
     /// Get real time events from the manager
     Events(EventsArgs),
 }

@@ -24,6 +24,12 @@ pub fn rfc3339(t: Option<DateTime<Utc>>) -> String {
     }
 }
 
+/// A list's `CreatedAt` cell: `2026-12-04 15:57:16 +0000 UTC`.
+pub fn created_at(t: Option<DateTime<Utc>>) -> String {
+    t.map(|t| t.format("%Y-%m-%d %H:%M:%S %z UTC").to_string())
+        .unwrap_or_default()
+}
+
 /// docker's `HumanDuration` ("3 seconds", "About a minute", "2 hours").
 pub fn human_duration(d: Duration) -> String {
     let secs = d.as_secs();

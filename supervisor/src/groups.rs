@@ -174,8 +174,8 @@ pub fn into_command(command: Command) -> Command {
             BuilderCommand::Build(a) => Command::Build(a),
             command => Command::Builder(BuilderArgs { command }),
         },
-        Command::Info => Command::System(crate::cli::SystemArgs {
-            command: SystemCommand::Info,
+        Command::Info(f) => Command::System(crate::cli::SystemArgs {
+            command: SystemCommand::Info(f),
         }),
         Command::System(s) => match s.command {
             SystemCommand::Events(a) => Command::Events(a),
@@ -246,7 +246,7 @@ mod tests {
         assert!(matches!(
             parse(&["info"]),
             Command::System(crate::cli::SystemArgs {
-                command: SystemCommand::Info
+                command: SystemCommand::Info(_)
             })
         ));
         // the group-only verbs stay

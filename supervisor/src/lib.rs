@@ -14,6 +14,10 @@
 //! - [`session`], [`logs`], [`tty`]: attach, log following, raw mode
 //! - [`format`], [`progress`]: docker's output shapes
 //! - [`compose`]: `berth compose`, docker compose's projects
+//! - [`template`]: Go templates over JSON values; [`render`]: the one place
+//!   every `--format` is rendered; [`filters`]: `ps`/`images` filters, shared
+//!   with the Docker API
+//! - [`extras`]: shell completions and man pages from the parser
 
 pub mod builder;
 pub mod change;
@@ -22,6 +26,8 @@ pub mod client;
 pub mod commands;
 pub mod compose;
 pub mod error;
+pub mod extras;
+pub mod filters;
 pub mod flags;
 pub mod format;
 pub mod groups;
@@ -32,11 +38,13 @@ pub mod mounts;
 pub mod netflags;
 pub mod paths;
 pub mod progress;
+pub mod render;
 pub mod runflags;
 pub mod security;
 pub mod session;
 pub mod since;
 pub mod spec;
+pub mod template;
 pub mod tty;
 pub mod users;
 
@@ -77,6 +85,11 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
         let _ = <Cli as clap::CommandFactory>::command().print_help();
         return 0;
     };
+    // completions need no manager
+    if let Command::Completion(c) = &command {
+        extras::print_completion(c.shell);
+        return 0;
+    }
     // `container ls` is `ps`, `image rm` is `rmi`, ...: one code path each
     let command = groups::into_command(command);
     let dirs = Dirs::resolve(cli.state, cli.root, |k| std::env::var_os(k));
@@ -138,6 +151,8 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
 
 async fn dispatch(m: &Manager, command: Command, dirs: &Dirs) -> i32 {
     match command {
+        // answered before a manager is asked for
+        Command::Completion(_) => 0,
         Command::Run(r) => container::run(m, &r.create, r.detach).await,
         Command::Create(c) => container::create(m, &c.create).await,
         Command::Start(a) => container::start(m, &a).await,
@@ -191,20 +206,20 @@ async fn dispatch(m: &Manager, command: Command, dirs: &Dirs) -> i32 {
             other => unreachable_group_verb(&format!("builder {other:?}")),
         },
         Command::Rename(a) => container::rename(m, &a).await,
-        Command::Info => system::info(m).await,
+        Command::Info(f) => system::info(m, &f).await,
         Command::System(s) => match s.command {
-            SystemCommand::Info => system::info(m).await,
+            SystemCommand::Info(f) => system::info(m, &f).await,
             SystemCommand::Prune {
                 all,
                 force,
                 volumes,
             } => system::prune(m, all, force, volumes).await,
-            SystemCommand::Df => commands::df::df(m).await,
+            SystemCommand::Df(f) => commands::df::df(m, &f).await,
             SystemCommand::Events(a) => view::events(m, &a).await,
         },
         Command::Network(a) => crate::commands::network::network(m, a).await,
         Command::Port(a) => crate::commands::network::port(m, &a).await,
-        Command::Version => system::version(m).await,
+        Command::Version(f) => system::version(m, &f).await,
         Command::Volume(a) => commands::volume::volume(m, &a).await,
         Command::Compose(a) => compose::main(a, dirs).await,
     }

@@ -4,9 +4,13 @@
 use berth_proto::manager::{ListContainersRequest, ListImagesRequest};
 use berth_proto::volumes::ListVolumesRequest;
 
+use serde_json::{json, Value};
+
+use crate::cli::FormatArgs;
 use crate::client::Manager;
 use crate::error::CliError;
 use crate::format::human_size;
+use crate::render::{Columns, ListFormat};
 
 /// One row of the table.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -29,49 +33,36 @@ pub fn reclaimable_cell(u: &Usage) -> String {
     )
 }
 
-/// docker's tabwriter: cells at least 10 wide, 3 spaces of padding.
-pub fn render(rows: &[(&str, Usage)]) -> String {
-    let mut table = vec![vec![
-        "TYPE".to_string(),
-        "TOTAL".into(),
-        "ACTIVE".into(),
-        "SIZE".into(),
-        "RECLAIMABLE".into(),
-    ]];
-    for (kind, u) in rows {
-        table.push(vec![
-            kind.to_string(),
-            u.total.to_string(),
-            u.active.to_string(),
-            human_size(u.size),
-            reclaimable_cell(u),
-        ]);
-    }
-    let widths: Vec<usize> = (0..5)
-        .map(|i| {
-            let w = table
-                .iter()
-                .map(|r| r[i].chars().count())
-                .max()
-                .unwrap_or(0);
-            (w + 3).max(10)
+/// `system df`'s rows with docker's field names.
+pub fn rows(usage: &[(&str, Usage)]) -> Vec<Value> {
+    usage
+        .iter()
+        .map(|(kind, u)| {
+            json!({
+                "Type": kind,
+                "TotalCount": u.total.to_string(),
+                "Active": u.active.to_string(),
+                "Size": human_size(u.size),
+                "Reclaimable": reclaimable_cell(u),
+            })
         })
-        .collect();
-    let mut out = String::new();
-    for r in &table {
-        let mut line = String::new();
-        for (i, c) in r.iter().enumerate() {
-            if i + 1 == r.len() {
-                line.push_str(c);
-            } else {
-                line.push_str(&format!("{c:<w$}", w = widths[i]));
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
+        .collect()
 }
+
+/// `system df`'s fields and headers, as docker's disk-usage context names
+/// them.
+pub const DF_COLUMNS: Columns = Columns {
+    context: "*formatter.diskUsageContext",
+    default: "table {{.Type}}\\t{{.TotalCount}}\\t{{.Active}}\\t{{.Size}}\\t{{.Reclaimable}}",
+    headers: &[
+        ("Type", "TYPE"),
+        ("TotalCount", "TOTAL"),
+        ("Active", "ACTIVE"),
+        ("Size", "SIZE"),
+        ("Reclaimable", "RECLAIMABLE"),
+    ],
+    older_errors: true,
+};
 
 async fn usage(m: &Manager) -> Result<Vec<(&'static str, Usage)>, CliError> {
     let images = m
@@ -136,12 +127,13 @@ async fn usage(m: &Manager) -> Result<Vec<(&'static str, Usage)>, CliError> {
 }
 
 /// `system df`.
-pub async fn df(m: &Manager) -> i32 {
+pub async fn df(m: &Manager, f: &FormatArgs) -> i32 {
+    let fmt = match ListFormat::from_flag(f.format.as_deref(), &DF_COLUMNS) {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
     match usage(m).await {
-        Ok(rows) => {
-            print!("{}", render(&rows));
-            0
-        }
+        Ok(u) => fmt.print(&rows(&u), &DF_COLUMNS),
         Err(e) => {
             eprintln!("{e}");
             1
@@ -155,7 +147,7 @@ mod tests {
 
     #[test]
     fn table_like_docker() {
-        let out = render(&[
+        let usage = [
             (
                 "Images",
                 Usage {
@@ -173,7 +165,11 @@ mod tests {
                     ..Default::default()
                 },
             ),
-        ]);
+        ];
+        let out = ListFormat::parse(None, &DF_COLUMNS)
+            .unwrap()
+            .render(&rows(&usage), &DF_COLUMNS)
+            .unwrap();
         let want = "TYPE            TOTAL     ACTIVE    SIZE      RECLAIMABLE\n\
                     Images          6         2         1.98MB    1.98MB (100%)\n\
                     Local Volumes   3         1         0B        0B\n";

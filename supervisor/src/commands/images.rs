@@ -15,8 +15,10 @@ use serde_json::json;
 use crate::cli::{ImagesArgs, ImportArgs, LoadArgs, PullArgs, RmiArgs, SaveArgs, TagArgs};
 use crate::client::Manager;
 use crate::error::CliError;
+use crate::filters::{Filters, ImageFacts, ImageFilter};
 use crate::format::{self, ago, human_size, repo_tag, short_id, ts};
 use crate::progress::Display;
+use crate::render::{Columns, ListFormat};
 use crate::tty;
 
 /// Drains a progress stream to the terminal (stderr when `to_stderr`, as
@@ -74,6 +76,17 @@ fn absolute(p: &Path) -> Result<PathBuf, CliError> {
 
 /// `berth images`.
 pub async fn images(m: &Manager, a: &ImagesArgs) -> i32 {
+    let fmt = match ListFormat::from_flag(a.format.as_deref(), &IMAGE_COLUMNS) {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
+    let filter = match Filters::from_flags(&a.filter).and_then(ImageFilter::new) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("{}", e.cli_message());
+            return e.exit_code();
+        }
+    };
     let list = match m
         .images
         .list_images(m.ctx(), &{
@@ -85,6 +98,34 @@ pub async fn images(m: &Manager, a: &ImagesArgs) -> i32 {
     {
         Ok(l) => l.images,
         Err(e) => return fail(m.err(e)),
+    };
+    let facts = |i: &berth_proto::manager::ImageInfo| {
+        let cfg: serde_json::Value = serde_json::from_str(&i.config_json).unwrap_or_default();
+        let labels = cfg["config"]["Labels"]
+            .as_object()
+            .map(|o| {
+                o.iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut refs: Vec<String> = i.references.iter().map(|r| format::familiar(r)).collect();
+        if refs.is_empty() && !i.reference.is_empty() {
+            refs.push(format::familiar(&i.reference));
+        }
+        ImageFacts {
+            id: i.id.clone(),
+            references: refs,
+            labels,
+            created: i.created.as_ref().map_or((0, 0), |t| (t.seconds, t.nanos)),
+        }
+    };
+    let list = match filter.select(list, facts) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("{}", e.cli_message());
+            return e.exit_code();
+        }
     };
     let now = Utc::now();
     let mut rows = Vec::new();
@@ -132,56 +173,47 @@ pub async fn images(m: &Manager, a: &ImagesArgs) -> i32 {
         }
         return 0;
     }
-    if a.format.as_deref() == Some("json") {
-        for (repo, tag, img) in &rows {
+    let rows: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|(repo, tag, img)| {
             let created = ts(img.created.as_ref());
-            let line = json!({
+            json!({
                 "Containers": "N/A",
-                "CreatedAt": created.map(|t| t.format("%Y-%m-%d %H:%M:%S %z UTC").to_string()).unwrap_or_default(),
+                "CreatedAt": format::created_at(created),
                 "CreatedSince": ago(created, now),
                 "Digest": if img.manifest_digest.is_empty() { "<none>".to_string() } else { img.manifest_digest.clone() },
-                "ID": short_id(&img.id),
+                "ID": if a.no_trunc { img.id.clone() } else { short_id(&img.id).to_string() },
                 "Repository": repo,
                 "SharedSize": "N/A",
                 "Size": human_size(img.size),
                 "Tag": tag,
                 "UniqueSize": "N/A",
                 "VirtualSize": human_size(img.size),
-            });
-            println!("{line}");
-        }
-        return 0;
-    }
-    if let Some(f) = &a.format {
-        return fail(CliError::Invalid(format!(
-            "unsupported format: {f} (table or json)"
-        )));
-    }
-    let table_rows: Vec<Vec<String>> = rows
-        .iter()
-        .map(|(repo, tag, img)| {
-            vec![
-                repo.clone(),
-                tag.clone(),
-                if a.no_trunc {
-                    img.id.clone()
-                } else {
-                    short_id(&img.id).to_string()
-                },
-                ago(ts(img.created.as_ref()), now),
-                human_size(img.size),
-            ]
+            })
         })
         .collect();
-    print!(
-        "{}",
-        format::table(
-            &["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"],
-            &table_rows
-        )
-    );
-    0
+    fmt.print(&rows, &IMAGE_COLUMNS)
 }
+
+/// `images`'s fields and headers, as docker's image context names them.
+pub const IMAGE_COLUMNS: Columns = Columns {
+    context: "*formatter.ImageContext",
+    default: "table {{.Repository}}\\t{{.Tag}}\\t{{.ID}}\\t{{.CreatedSince}}\\t{{.Size}}",
+    headers: &[
+        ("ID", "IMAGE ID"),
+        ("Repository", "REPOSITORY"),
+        ("Tag", "TAG"),
+        ("Digest", "DIGEST"),
+        ("CreatedSince", "CREATED"),
+        ("CreatedAt", "CREATED AT"),
+        ("Size", "SIZE"),
+        ("Containers", "CONTAINERS"),
+        ("VirtualSize", "SIZE"),
+        ("SharedSize", "SHARED SIZE"),
+        ("UniqueSize", "UNIQUE SIZE"),
+    ],
+    older_errors: false,
+};
 
 /// `berth pull`.
 pub async fn pull(m: &Manager, a: &PullArgs) -> i32 {

@@ -1,6 +1,5 @@
-//! `berth inspect`: docker-shaped JSON for containers and images, and the
-//! subset of Go templates scripts use most: `{{.Path}}` (printed as Go
-//! prints it), `{{json .Path}}`, `{{len .Path}}`, `{{index .Path "key"}}`.
+//! `berth inspect`: docker-shaped JSON for containers and images, printed
+//! through [`crate::render`] (indented JSON, `json`, or a Go template).
 
 use berth_proto::layers::{InspectImageRequest, InspectImageResponse};
 use berth_proto::manager::ContainerInfo;
@@ -160,163 +159,12 @@ pub fn raw_image_json(i: &InspectImageResponse) -> Value {
     })
 }
 
-/// Splits a template action into its words, keeping quoted strings whole.
-fn action_words(action: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quoted = false;
-    for c in action.chars() {
-        match c {
-            '"' => {
-                cur.push(c);
-                quoted = !quoted;
-            }
-            c if c.is_whitespace() && !quoted => {
-                if !cur.is_empty() {
-                    out.push(std::mem::take(&mut cur));
-                }
-            }
-            c => cur.push(c),
-        }
-    }
-    if !cur.is_empty() {
-        out.push(cur);
-    }
-    out
-}
-
-/// Evaluates one action: `.A.B`, `json .A`, `len .A`, `index .A "k"`.
-fn eval_action(action: &str, v: &Value) -> Result<String, String> {
-    let words = action_words(action);
-    let field = |path: &str| {
-        lookup(v, path).ok_or_else(|| format!("template: {action:?}: can't evaluate field {path}"))
-    };
-    match words.as_slice() {
-        [f, path] if f == "json" => Ok(json_go(field(path)?)),
-        [f, path] if f == "len" => match field(path)? {
-            Value::Array(a) => Ok(a.len().to_string()),
-            Value::Object(o) => Ok(o.len().to_string()),
-            Value::String(s) => Ok(s.len().to_string()),
-            Value::Null => Ok("0".into()),
-            other => Err(format!("template: {action:?}: len of {other}")),
-        },
-        [f, path, key] if f == "index" => {
-            let base = field(path)?;
-            let got = match key.parse::<usize>() {
-                Ok(n) => base.get(n),
-                Err(_) => base.get(key.trim_matches('"')),
-            };
-            Ok(got.map_or_else(|| "<no value>".to_string(), |x| go_print(x, key)))
-        }
-        [path] => {
-            let last = path.rsplit('.').next().unwrap_or(path);
-            Ok(go_print(field(path)?, last))
-        }
-        _ => Err(format!("template: {action:?}: unsupported action")),
-    }
-}
-
-/// What Go's `json` template function prints: compact, with `<`, `>` and
-/// `&` escaped.
-fn json_go(v: &Value) -> String {
-    v.to_string()
-        .replace('<', "\\u003c")
-        .replace('>', "\\u003e")
-        .replace('&', "\\u0026")
-}
-
-/// Fields docker's structs hold as slices or maps: their nil prints `[]` or
-/// `map[]`, not `<no value>`.
-const SLICE_FIELDS: [&str; 8] = [
-    "Cmd",
-    "Entrypoint",
-    "Env",
-    "OnBuild",
-    "Layers",
-    "RepoTags",
-    "RepoDigests",
-    "Args",
-];
-const MAP_FIELDS: [&str; 4] = ["Labels", "Volumes", "ExposedPorts", "Options"];
-
-/// A value as Go's template printing shows it: `[a b]`, `map[k:v]`.
-fn go_print(v: &Value, field: &str) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null if SLICE_FIELDS.contains(&field) => "[]".into(),
-        Value::Null if MAP_FIELDS.contains(&field) => "map[]".into(),
-        Value::Null => "<no value>".into(),
-        Value::Array(a) => format!(
-            "[{}]",
-            a.iter()
-                .map(|x| go_print(x, ""))
-                .collect::<Vec<_>>()
-                .join(" ")
-        ),
-        Value::Object(o) => format!(
-            "map[{}]",
-            o.iter()
-                .map(|(k, x)| format!("{k}:{}", go_print(x, k)))
-                .collect::<Vec<_>>()
-                .join(" ")
-        ),
-        other => other.to_string(),
-    }
-}
-
-/// Evaluates the `{{…}}` actions of `tpl` against `v`; other text is kept.
-pub fn render_template(tpl: &str, v: &Value) -> Result<String, String> {
-    let mut out = String::new();
-    let mut rest = tpl;
-    while let Some(start) = rest.find("{{") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let end = after
-            .find("}}")
-            .ok_or_else(|| format!("template: unclosed action in {tpl:?}"))?;
-        out.push_str(&eval_action(after[..end].trim(), v)?);
-        rest = &after[end + 2..];
-    }
-    out.push_str(rest);
-    Ok(out)
-}
-
-fn lookup<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
-    if path == "." {
-        return Some(v);
-    }
-    let mut cur = v;
-    for part in path.strip_prefix('.')?.split('.') {
-        cur = cur.get(part)?;
-    }
-    Some(cur)
-}
-
-/// Prints inspected objects: through the template `format`, or as docker's
-/// indented JSON array. Returns the exit code.
-pub fn print_inspected(found: &[Value], format: Option<&str>) -> i32 {
-    match format {
-        Some(tpl) => {
-            for v in found {
-                match render_template(tpl, v) {
-                    Ok(s) => println!("{s}"),
-                    Err(e) => {
-                        eprintln!("{e}");
-                        return 1;
-                    }
-                }
-            }
-        }
-        None => println!(
-            "{}",
-            serde_json::to_string_pretty(&Value::Array(found.to_vec())).unwrap_or_default()
-        ),
-    }
-    0
-}
-
 /// `berth inspect`.
 pub async fn inspect(m: &Manager, a: &InspectArgs) -> i32 {
+    if let Err(e) = crate::render::check_inspect(a.format.as_deref()) {
+        eprintln!("{e}");
+        return e.exit_code();
+    }
     let mut found = Vec::new();
     let mut code = 0;
     for n in &a.names {
@@ -368,7 +216,7 @@ pub async fn inspect(m: &Manager, a: &InspectArgs) -> i32 {
             }
         }
     }
-    match print_inspected(&found, a.format.as_deref()) {
+    match crate::render::print_inspect(&found, a.format.as_deref()) {
         0 => code,
         c => c,
     }
@@ -379,39 +227,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn templates() {
+    fn templates_on_inspected_shapes() {
         let v = json!({"State": {"Status": "running", "Pid": 5}, "Name": "/x", "Env": ["A=1"]});
-        assert_eq!(render_template("{{.State.Status}}", &v).unwrap(), "running");
-        assert_eq!(
-            render_template("pid={{ .State.Pid }}!", &v).unwrap(),
-            "pid=5!"
-        );
-        assert_eq!(render_template("{{json .Env}}", &v).unwrap(), "[\"A=1\"]");
-        assert!(render_template("{{.Nope}}", &v).is_err());
-        assert_eq!(render_template("{{len .Env}}", &v).unwrap(), "1");
-        assert_eq!(render_template("{{.Env}}", &v).unwrap(), "[A=1]");
-        assert_eq!(
-            render_template("{{index .State \"Pid\"}}", &v).unwrap(),
-            "5"
-        );
         let img = json!({"Config": {"Cmd": ["sh", "-c", "a<b"], "Entrypoint": null, "Labels": {"k": "v"}}});
+        let one = |tpl: &str, v: &Value| {
+            crate::render::inspect(std::slice::from_ref(v), Some(tpl)).unwrap()
+        };
+        assert_eq!(one("{{.State.Status}}", &v), "running\n");
+        assert_eq!(one("{{json .Env}}", &v), "[\"A=1\"]\n");
+        assert_eq!(one("{{.Config.Cmd}}", &img), "[sh -c a<b]\n");
+        assert_eq!(one("{{.Config.Entrypoint}}", &img), "[]\n");
+        assert_eq!(one("{{.Config.Labels}}", &img), "map[k:v]\n");
         assert_eq!(
-            render_template("{{.Config.Cmd}}", &img).unwrap(),
-            "[sh -c a<b]"
+            one("{{json .Config.Cmd}}", &img),
+            "[\"sh\",\"-c\",\"a\\u003cb\"]\n"
         );
-        assert_eq!(
-            render_template("{{.Config.Entrypoint}}", &img).unwrap(),
-            "[]"
-        );
-        assert_eq!(
-            render_template("{{.Config.Labels}}", &img).unwrap(),
-            "map[k:v]"
-        );
-        assert_eq!(
-            render_template("{{json .Config.Cmd}}", &img).unwrap(),
-            "[\"sh\",\"-c\",\"a\\u003cb\"]"
-        );
-        assert!(render_template("{{.Name", &v).is_err());
+        assert!(crate::render::inspect(&[v], Some("{{.Nope}}")).is_err());
     }
 
     #[test]

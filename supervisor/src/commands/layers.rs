@@ -11,9 +11,10 @@ use serde_json::{json, Map, Value};
 use crate::change::apply_changes;
 use crate::cli::{CommitArgs, DiffArgs, HistoryArgs, ImageInspectArgs};
 use crate::client::Manager;
-use crate::commands::inspect::{print_inspected, raw_image_json};
+use crate::commands::inspect::raw_image_json;
 use crate::error::CliError;
-use crate::format::{self, ago, ellipsis, human_size, short_id, ts};
+use crate::format::{ago, ellipsis, human_size, short_id, ts};
+use crate::render::{Columns, ListFormat};
 
 fn fail(e: CliError) -> i32 {
     eprintln!("{e}");
@@ -157,6 +158,10 @@ pub async fn commit(m: &Manager, a: &CommitArgs) -> i32 {
 
 /// `berth history`.
 pub async fn history(m: &Manager, a: &HistoryArgs) -> i32 {
+    let fmt = match ListFormat::from_flag(a.format.as_deref(), &HISTORY_COLUMNS) {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
     let mut r = HistoryRequest::new();
     r.image = a.image.clone();
     let rows = match m.layers.history(m.ctx(), &r).await {
@@ -196,49 +201,37 @@ pub async fn history(m: &Manager, a: &HistoryArgs) -> i32 {
             ellipsis(&s, 45)
         }
     };
-    match a.format.as_deref() {
-        Some("json") => {
-            for h in &rows {
-                let created = ts(h.created.as_ref());
-                let line = json!({
-                    "Comment": h.comment,
-                    "CreatedAt": created.map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true)).unwrap_or_default(),
-                    "CreatedBy": created_by(&h.created_by),
-                    "CreatedSince": ago(created, now),
-                    "ID": id(&h.id),
-                    "Size": human_size(h.size),
-                });
-                println!("{line}");
-            }
-            0
-        }
-        None | Some("table") => {
-            let table_rows: Vec<Vec<String>> = rows
-                .iter()
-                .map(|h| {
-                    vec![
-                        id(&h.id),
-                        ago(ts(h.created.as_ref()), now),
-                        created_by(&h.created_by),
-                        human_size(h.size),
-                        h.comment.clone(),
-                    ]
-                })
-                .collect();
-            print!(
-                "{}",
-                format::table(
-                    &["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"],
-                    &table_rows
-                )
-            );
-            0
-        }
-        Some(f) => fail(CliError::Invalid(format!(
-            "unsupported format: {f} (table or json)"
-        ))),
-    }
+    let rows: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|h| {
+            let created = ts(h.created.as_ref());
+            json!({
+                "Comment": h.comment,
+                "CreatedAt": created.map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true)).unwrap_or_default(),
+                "CreatedBy": created_by(&h.created_by),
+                "CreatedSince": ago(created, now),
+                "ID": id(&h.id),
+                "Size": human_size(h.size),
+            })
+        })
+        .collect();
+    fmt.print(&rows, &HISTORY_COLUMNS)
 }
+
+/// `history`'s fields and headers, as docker's history context names them.
+pub const HISTORY_COLUMNS: Columns = Columns {
+    context: "*formatter.historyContext",
+    default: "table {{.ID}}\\t{{.CreatedSince}}\\t{{.CreatedBy}}\\t{{.Size}}\\t{{.Comment}}",
+    headers: &[
+        ("ID", "IMAGE"),
+        ("CreatedSince", "CREATED"),
+        ("CreatedAt", "CREATED AT"),
+        ("CreatedBy", "CREATED BY"),
+        ("Size", "SIZE"),
+        ("Comment", "COMMENT"),
+    ],
+    older_errors: false,
+};
 
 /// `berth diff`.
 pub async fn diff(m: &Manager, a: &DiffArgs) -> i32 {
@@ -257,6 +250,10 @@ pub async fn diff(m: &Manager, a: &DiffArgs) -> i32 {
 
 /// `berth image inspect`.
 pub async fn image_inspect(m: &Manager, a: &ImageInspectArgs) -> i32 {
+    if let Err(e) = crate::render::check_inspect(a.format.as_deref()) {
+        eprintln!("{e}");
+        return e.exit_code();
+    }
     let mut found = Vec::new();
     let mut code = 0;
     for n in &a.images {
@@ -275,7 +272,7 @@ pub async fn image_inspect(m: &Manager, a: &ImageInspectArgs) -> i32 {
             }
         }
     }
-    match print_inspected(&found, a.format.as_deref()) {
+    match crate::render::print_inspect(&found, a.format.as_deref()) {
         0 => code,
         c => c,
     }

@@ -17,6 +17,7 @@ use serde_json::{json, Map, Value};
 use crate::client::Manager;
 use crate::error::CliError;
 use crate::format::{self, short_id};
+use crate::render::{Columns, ListFormat};
 
 #[derive(Debug, Args)]
 pub struct NetworkArgs {
@@ -66,6 +67,9 @@ pub enum NetworkCommand {
     },
     /// Display detailed information on one or more networks
     Inspect {
+        /// Format output: json, or a Go template ({{.IPAM.Config}})
+        #[arg(short = 'f', long)]
+        format: Option<String>,
         #[arg(required = true)]
         networks: Vec<String>,
     },
@@ -135,6 +139,25 @@ fn created(n: &NetworkInfo) -> String {
 fn driver(n: &NetworkInfo) -> &str {
     &n.driver
 }
+
+/// `network ls`'s fields and headers, as docker's network context names
+/// them.
+pub const NETWORK_COLUMNS: Columns = Columns {
+    context: "*formatter.networkContext",
+    default: "table {{.ID}}\\t{{.Name}}\\t{{.Driver}}\\t{{.Scope}}",
+    headers: &[
+        ("ID", "NETWORK ID"),
+        ("Name", "NAME"),
+        ("Driver", "DRIVER"),
+        ("Scope", "SCOPE"),
+        ("IPv4", "IPV4"),
+        ("IPv6", "IPV6"),
+        ("Internal", "INTERNAL"),
+        ("Labels", "LABELS"),
+        ("CreatedAt", "CREATED AT"),
+    ],
+    older_errors: false,
+};
 
 /// One network as `network inspect` shows it.
 pub fn network_json(n: &NetworkInfo) -> Value {
@@ -256,6 +279,10 @@ pub async fn network(m: &Manager, a: NetworkArgs) -> i32 {
             filter,
             format: fmt,
         } => {
+            let list_fmt = match ListFormat::from_flag(fmt.as_deref(), &NETWORK_COLUMNS) {
+                Ok(f) => f,
+                Err(code) => return code,
+            };
             let mut nets = match list(m).await {
                 Ok(n) => n,
                 Err(e) => return fail(e),
@@ -281,40 +308,32 @@ pub async fn network(m: &Manager, a: NetworkArgs) -> i32 {
                 }
                 return 0;
             }
-            match fmt.as_deref() {
-                Some("json") => {
-                    for n in &kept {
-                        let line = json!({
-                            "CreatedAt": created(n),
-                            "Driver": driver(n),
-                            "ID": id(n),
-                            "IPv6": "false",
-                            "Internal": n.internal.to_string(),
-                            "Labels": n.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
-                            "Name": n.name,
-                            "Scope": "local",
-                        });
-                        println!("{line}");
-                    }
-                    0
-                }
-                Some("table") | None => {
-                    let rows: Vec<Vec<String>> = kept
-                        .iter()
-                        .map(|n| vec![id(n), n.name.clone(), driver(n).into(), "local".into()])
-                        .collect();
-                    print!(
-                        "{}",
-                        format::table(&["NETWORK ID", "NAME", "DRIVER", "SCOPE"], &rows)
-                    );
-                    0
-                }
-                Some(f) => fail(CliError::Invalid(format!(
-                    "unsupported format: {f} (table or json)"
-                ))),
-            }
+            let rows: Vec<Value> = kept
+                .iter()
+                .map(|n| {
+                    let mut labels: Vec<String> =
+                        n.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    labels.sort();
+                    json!({
+                        "CreatedAt": created(n),
+                        "Driver": driver(n),
+                        "ID": id(n),
+                        "IPv4": "true",
+                        "IPv6": "false",
+                        "Internal": n.internal.to_string(),
+                        "Labels": labels.join(","),
+                        "Name": n.name,
+                        "Scope": "local",
+                    })
+                })
+                .collect();
+            list_fmt.print(&rows, &NETWORK_COLUMNS)
         }
-        NetworkCommand::Inspect { networks } => {
+        NetworkCommand::Inspect { networks, format } => {
+            if let Err(e) = crate::render::check_inspect(format.as_deref()) {
+                eprintln!("{e}");
+                return e.exit_code();
+            }
             let mut out = Vec::new();
             let mut code = 0;
             for name in networks {
@@ -335,11 +354,10 @@ pub async fn network(m: &Manager, a: NetworkArgs) -> i32 {
                     }
                 }
             }
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&Value::Array(out)).unwrap_or_default()
-            );
-            code
+            match crate::render::print_inspect(&out, format.as_deref()) {
+                0 => code,
+                c => c,
+            }
         }
         NetworkCommand::Rm { networks } => {
             let mut code = 0;

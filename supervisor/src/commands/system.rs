@@ -3,14 +3,65 @@
 
 use std::io::{BufRead, Write};
 
-use berth_proto::manager::PruneRequest;
+use berth_proto::manager::{InfoResponse, PruneRequest};
 use berth_proto::protobuf::well_known_types::empty::Empty;
 
+use serde_json::{json, Value};
+
+use crate::cli::FormatArgs;
 use crate::client::Manager;
 use crate::format::{bytes_size, human_size};
 
+/// `info --format`'s object: docker's field names, then berth's own.
+fn info_json(i: &InfoResponse) -> Value {
+    json!({
+        "ClientInfo": {"Version": env!("CARGO_PKG_VERSION"), "Context": "default"},
+        "Containers": i.containers,
+        "ContainersRunning": i.containers_running,
+        "ContainersPaused": i.containers_paused,
+        "ContainersStopped": i.containers_stopped,
+        "Images": i.images,
+        "Driver": i.storage_driver,
+        "DockerRootDir": i.root,
+        "KernelVersion": i.kernel_version,
+        "OSType": "linux",
+        "Architecture": std::env::consts::ARCH,
+        "NCPU": i.ncpu,
+        "MemTotal": i.mem_total,
+        "ServerVersion": i.version,
+        "CgroupVersion": i.cgroup_version,
+        "CgroupDriver": "cgroupfs",
+        "DefaultRuntime": "berth-runtime",
+        "Runtime": i.runtime,
+        "Shim": i.shim,
+        "StateDir": i.state,
+        "ManagerPID": i.manager_pid,
+    })
+}
+
+/// Refuses a `--format` that does not parse before the manager is asked.
+fn check_format(f: &FormatArgs, name: &str) -> Result<(), i32> {
+    let checked = match f.format.as_deref().map(str::trim) {
+        None | Some("json") => Ok(()),
+        Some(t) => crate::render::single(&Value::Null, t, name, "")
+            .map(|_| ())
+            .or_else(|e| match e {
+                // only a template that does not parse is refused up front
+                crate::render::RenderError::Exec(_) => Ok(()),
+                e => Err(e),
+            }),
+    };
+    checked.map_err(|e| {
+        eprintln!("{e}");
+        e.exit_code()
+    })
+}
+
 /// `berth system info`.
-pub async fn info(m: &Manager) -> i32 {
+pub async fn info(m: &Manager, f: &FormatArgs) -> i32 {
+    if let Err(code) = check_format(f, "") {
+        return code;
+    }
     let i = match m.system.info(m.ctx(), &Empty::new()).await {
         Ok(i) => i,
         Err(e) => {
@@ -18,6 +69,9 @@ pub async fn info(m: &Manager) -> i32 {
             return 1;
         }
     };
+    if let Some(format) = &f.format {
+        return crate::render::print_single(&info_json(&i), format, "", "system.dockerInfo");
+    }
     println!("Client:");
     println!(" Version:    {}", env!("CARGO_PKG_VERSION"));
     println!();
@@ -140,8 +194,45 @@ pub async fn prune_scope(m: &Manager, scope: PruneScope, force: bool) -> i32 {
     }
 }
 
+/// `version --format`'s object, shaped as docker's.
+fn version_json(server: &str, pid: u32) -> Value {
+    let client = json!({
+        "Version": env!("CARGO_PKG_VERSION"),
+        "Os": "linux",
+        "Arch": std::env::consts::ARCH,
+        "Context": "default",
+    });
+    json!({
+        "Client": client,
+        "Server": {
+            "Platform": {"Name": "berth"},
+            "Components": [{"Name": "berth-manager", "Version": server, "Details": {"PID": pid.to_string()}}],
+            "Version": server,
+            "Os": "linux",
+            "Arch": std::env::consts::ARCH,
+        },
+    })
+}
+
 /// `berth version`: the client's, and the manager's if one answers.
-pub async fn version(m: &Manager) -> i32 {
+pub async fn version(m: &Manager, f: &FormatArgs) -> i32 {
+    if let Err(code) = check_format(f, "version") {
+        return code;
+    }
+    if let Some(format) = &f.format {
+        return match m.system.ping(m.ctx(), &Empty::new()).await {
+            Ok(p) => crate::render::print_single(
+                &version_json(&p.version, p.pid),
+                format,
+                "version",
+                "system.versionInfo",
+            ),
+            Err(e) => {
+                eprintln!("{}", m.err(e));
+                1
+            }
+        };
+    }
     println!("Client:\n Version: {}", env!("CARGO_PKG_VERSION"));
     match m.system.ping(m.ctx(), &Empty::new()).await {
         Ok(p) => {

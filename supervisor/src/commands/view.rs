@@ -1,5 +1,6 @@
 //! Read-only views of containers: ps, logs, top, stats, events.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::time::Duration;
 
@@ -13,10 +14,13 @@ use serde_json::json;
 use crate::cli::{EventsArgs, LogsArgs, PsArgs, StatsArgs, TopArgs};
 use crate::client::Manager;
 use crate::error::CliError;
+use crate::filters::{ContainerFacts, ContainerFilter, Filters};
 use crate::format::{
-    self, ago, bytes_size, familiar, human_size, ps_command, ps_status, short_id, ts, StatusView,
+    self, ago, bytes_size, ellipsis, familiar, human_size, ps_command, ps_status, short_id, ts,
+    StatusView,
 };
 use crate::logs::{self, Reader};
+use crate::render::{Columns, ListFormat};
 
 fn fail(e: CliError) -> i32 {
     eprintln!("{e}");
@@ -49,16 +53,72 @@ fn status_of(c: &ContainerInfo, now: chrono::DateTime<Utc>) -> String {
     )
 }
 
+/// `ps`'s fields and headers, as docker's container context names them.
+pub const PS_COLUMNS: Columns = Columns {
+    context: "*formatter.ContainerContext",
+    default: "table {{.ID}}\\t{{.Image}}\\t{{.Command}}\\t{{.RunningFor}}\\t{{.Status}}\\t{{.Ports}}\\t{{.Names}}",
+    headers: &[
+        ("ID", "CONTAINER ID"),
+        ("Image", "IMAGE"),
+        ("Command", "COMMAND"),
+        ("CreatedAt", "CREATED AT"),
+        ("RunningFor", "CREATED"),
+        ("Ports", "PORTS"),
+        ("State", "STATE"),
+        ("Status", "STATUS"),
+        ("Size", "SIZE"),
+        ("Names", "NAMES"),
+        ("Labels", "LABELS"),
+        ("Mounts", "MOUNTS"),
+        ("Networks", "NETWORKS"),
+        ("LocalVolumes", "LOCAL VOLUMES"),
+        ("Platform", "PLATFORM"),
+    ],
+    older_errors: false,
+};
+
+/// Volume names (or bind sources) and destinations of a container's spec.
+fn mounts_of(c: &ContainerInfo) -> (Vec<String>, Vec<String>) {
+    let spec: serde_json::Value = serde_json::from_str(&c.spec_json).unwrap_or_default();
+    let mut shown = Vec::new();
+    let mut dests = Vec::new();
+    for m in spec["mounts"].as_array().into_iter().flatten() {
+        if m["type"] != "bind" {
+            continue;
+        }
+        let src = m["source"].as_str().unwrap_or_default();
+        shown.push(
+            crate::mounts::volume_of_source(src)
+                .unwrap_or(src)
+                .to_string(),
+        );
+        dests.push(m["destination"].as_str().unwrap_or_default().to_string());
+    }
+    (shown, dests)
+}
+
 /// `berth ps`.
 pub async fn ps(m: &Manager, a: &PsArgs) -> i32 {
+    let fmt = match ListFormat::from_flag(a.format.as_deref(), &PS_COLUMNS) {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
+    let filter = match Filters::from_flags(&a.filter).and_then(ContainerFilter::new) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("{}", e.cli_message());
+            return e.exit_code();
+        }
+    };
     // --last N and --latest look at every container, newest first, as docker
     let limit = if a.latest {
         Some(1)
     } else {
         usize::try_from(a.last).ok().filter(|&n| n > 0)
     };
+    // before/since name any container, so a filter sees them all
     let mut req = ListContainersRequest::new();
-    req.all = a.all || limit.is_some();
+    req.all = a.all || limit.is_some() || !a.filter.is_empty();
     let mut list = match m.containers.list_containers(m.ctx(), &req).await {
         Ok(l) => l.containers,
         Err(e) => return fail(m.err(e)),
@@ -67,6 +127,65 @@ pub async fn ps(m: &Manager, a: &PsArgs) -> i32 {
         let k = |c: &ContainerInfo| c.created.as_ref().map(|t| (t.seconds, t.nanos));
         k(y).cmp(&k(x))
     });
+    let eps = crate::commands::network::endpoints(m, "")
+        .await
+        .unwrap_or_default();
+    let mut eps_of: HashMap<&str, Vec<_>> = HashMap::new();
+    for e in &eps {
+        eps_of
+            .entry(e.container_id.as_str())
+            .or_default()
+            .push(e.clone());
+    }
+    let ids: Vec<String> = list.iter().map(|c| c.id.clone()).collect();
+    let health = crate::health::states(m, &ids).await;
+    let networks_of = |c: &ContainerInfo| -> Vec<String> {
+        let mut n: Vec<String> = eps_of
+            .get(c.id.as_str())
+            .map(|v| v.iter().map(|e| e.network_name.clone()).collect())
+            .unwrap_or_default();
+        n.sort();
+        n
+    };
+    let facts = |c: &ContainerInfo| {
+        let (shown, dests) = mounts_of(c);
+        ContainerFacts {
+            id: c.id.clone(),
+            name: c.name.clone(),
+            image: c.image.clone(),
+            image_id: c.image_id.clone(),
+            status: c.status.clone(),
+            exit_code: c.exit_code,
+            labels: c
+                .labels
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            networks: networks_of(c),
+            volumes: shown.into_iter().chain(dests).collect(),
+            health: health
+                .get(&c.id)
+                .map_or_else(|| "none".to_string(), |h| h.status.clone()),
+            created: c.created.as_ref().map_or((0, 0), |t| (t.seconds, t.nanos)),
+            published: eps_of
+                .get(c.id.as_str())
+                .into_iter()
+                .flatten()
+                .flat_map(|e| e.ports.iter())
+                .map(|p| format!("{}/{}", p.container_port, p.protocol))
+                .collect(),
+        }
+    };
+    let mut list = match filter.select(list, facts) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("{}", e.cli_message());
+            return e.exit_code();
+        }
+    };
+    if !(a.all || limit.is_some() || filter.wants_all()) {
+        list.retain(|c| c.status == "running" || c.status == "paused" || c.status == "restarting");
+    }
     if let Some(n) = limit {
         list.truncate(n);
     }
@@ -84,73 +203,40 @@ pub async fn ps(m: &Manager, a: &PsArgs) -> i32 {
         return 0;
     }
     let now = Utc::now();
-    let ports = crate::commands::network::ports_by_container(m).await;
-    let ports_of = |c: &ContainerInfo| ports.get(&c.id).cloned().unwrap_or_default();
-    let ids: Vec<String> = list.iter().map(|c| c.id.clone()).collect();
-    let health = crate::health::states(m, &ids).await;
-    let status_of = |c: &ContainerInfo, now| {
-        crate::health::status_with_health(status_of(c, now), c, health.get(&c.id))
-    };
-    match a.format.as_deref() {
-        Some("json") => {
-            for c in &list {
-                let created = ts(c.created.as_ref());
-                let line = json!({
-                    "Command": format!("\"{}\"", spec_args(c).join(" ")),
-                    "CreatedAt": created.map(|t| t.format("%Y-%m-%d %H:%M:%S %z UTC").to_string()).unwrap_or_default(),
-                    "ID": id(c),
-                    "Image": familiar(&c.image),
-                    "Labels": c.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
-                    "LocalVolumes": "0",
-                    "Mounts": "",
-                    "Names": c.name,
-                    "Networks": "",
-                    "Ports": ports_of(c),
-                    "RunningFor": ago(created, now),
-                    "Size": "0B",
-                    "State": c.status,
-                    "Status": status_of(c, now),
-                });
-                println!("{line}");
-            }
-            0
-        }
-        Some("table") | None => {
-            let rows: Vec<Vec<String>> = list
-                .iter()
-                .map(|c| {
-                    vec![
-                        id(c),
-                        familiar(&c.image),
-                        ps_command(&spec_args(c)),
-                        ago(ts(c.created.as_ref()), now),
-                        status_of(c, now),
-                        ports_of(c),
-                        c.name.clone(),
-                    ]
-                })
-                .collect();
-            print!(
-                "{}",
-                format::table(
-                    &[
-                        "CONTAINER ID",
-                        "IMAGE",
-                        "COMMAND",
-                        "CREATED",
-                        "STATUS",
-                        "PORTS",
-                        "NAMES"
-                    ],
-                    &rows
-                )
-            );
-            0
-        }
-        Some(f) => fail(CliError::Invalid(format!(
-            "unsupported format: {f} (table or json)"
-        ))),
-    }
+    let rows: Vec<serde_json::Value> = list
+        .iter()
+        .map(|c| {
+            let created = ts(c.created.as_ref());
+            let args = spec_args(c);
+            let command = if a.no_trunc {
+                format!("\"{}\"", args.join(" "))
+            } else {
+                ps_command(&args)
+            };
+            let mut labels: Vec<String> = c.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            labels.sort();
+            let (mounts, _) = mounts_of(c);
+            let status = crate::health::status_with_health(status_of(c, now), c, health.get(&c.id));
+            json!({
+                "Command": command,
+                "CreatedAt": format::created_at(created),
+                "ID": id(c),
+                "Image": familiar(&c.image),
+                "Labels": labels.join(","),
+                "LocalVolumes": mounts.iter().filter(|m| !m.starts_with('/')).count().to_string(),
+                "Mounts": mounts.iter().map(|m| if a.no_trunc { m.clone() } else { ellipsis(m, 15) }).collect::<Vec<_>>().join(","),
+                "Names": c.name,
+                "Networks": networks_of(c).join(","),
+                "Platform": null,
+                "Ports": eps_of.get(c.id.as_str()).map(|e| crate::commands::network::ports_cell(e)).unwrap_or_default(),
+                "RunningFor": ago(created, now),
+                "Size": "0B",
+                "State": c.status,
+                "Status": status,
+            })
+        })
+        .collect();
+    fmt.print(&rows, &PS_COLUMNS)
 }
 
 /// `berth logs`.
@@ -234,7 +320,7 @@ fn stats_row(
     c: &ContainerInfo,
     s: &berth_proto::manager::StatsResponse,
     prev: Option<&Sample>,
-) -> Vec<String> {
+) -> serde_json::Value {
     let cpu = match prev {
         Some(p) if s.system_cpu_usage_ns > p.system => {
             let d_cpu = s.cpu_usage_ns.saturating_sub(p.cpu) as f64;
@@ -248,28 +334,43 @@ fn stats_row(
     } else {
         0.0
     };
-    vec![
-        short_id(&c.id).to_string(),
-        c.name.clone(),
-        format!("{cpu:.2}%"),
-        format!(
-            "{} / {}",
-            bytes_size(s.memory_usage),
-            bytes_size(s.memory_limit)
-        ),
-        format!("{mem_pct:.2}%"),
-        format!("{} / {}", human_size(s.net_rx), human_size(s.net_tx)),
-        format!(
-            "{} / {}",
-            human_size(s.blkio_read),
-            human_size(s.blkio_write)
-        ),
-        s.pids.to_string(),
-    ]
+    json!({
+        "Container": short_id(&c.id),
+        "ID": short_id(&c.id),
+        "Name": c.name,
+        "CPUPerc": format!("{cpu:.2}%"),
+        "MemUsage": format!("{} / {}", bytes_size(s.memory_usage), bytes_size(s.memory_limit)),
+        "MemPerc": format!("{mem_pct:.2}%"),
+        "NetIO": format!("{} / {}", human_size(s.net_rx), human_size(s.net_tx)),
+        "BlockIO": format!("{} / {}", human_size(s.blkio_read), human_size(s.blkio_write)),
+        "PIDs": s.pids.to_string(),
+    })
 }
+
+/// `stats`'s fields and headers, as docker's stats context names them.
+pub const STATS_COLUMNS: Columns = Columns {
+    context: "*formatter.statsContext",
+    default: "table {{.ID}}\\t{{.Name}}\\t{{.CPUPerc}}\\t{{.MemUsage}}\\t{{.MemPerc}}\\t{{.NetIO}}\\t{{.BlockIO}}\\t{{.PIDs}}",
+    headers: &[
+        ("Container", "CONTAINER"),
+        ("ID", "CONTAINER ID"),
+        ("Name", "NAME"),
+        ("CPUPerc", "CPU %"),
+        ("MemUsage", "MEM USAGE / LIMIT"),
+        ("MemPerc", "MEM %"),
+        ("NetIO", "NET I/O"),
+        ("BlockIO", "BLOCK I/O"),
+        ("PIDs", "PIDS"),
+    ],
+    older_errors: true,
+};
 
 /// `berth stats`.
 pub async fn stats(m: &Manager, a: &StatsArgs) -> i32 {
+    let fmt = match ListFormat::from_flag(a.format.as_deref(), &STATS_COLUMNS) {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
     let mut targets = Vec::new();
     if a.containers.is_empty() {
         let mut req = ListContainersRequest::new();
@@ -286,16 +387,6 @@ pub async fn stats(m: &Manager, a: &StatsArgs) -> i32 {
             }
         }
     }
-    let header = [
-        "CONTAINER ID",
-        "NAME",
-        "CPU %",
-        "MEM USAGE / LIMIT",
-        "MEM %",
-        "NET I/O",
-        "BLOCK I/O",
-        "PIDS",
-    ];
     let mut prev: Vec<Option<Sample>> = targets.iter().map(|_| None).collect();
     let tty = crate::tty::is_tty(libc::STDOUT_FILENO);
     // CPU % needs two samples; --no-stream takes them a second apart
@@ -313,16 +404,11 @@ pub async fn stats(m: &Manager, a: &StatsArgs) -> i32 {
                         system: s.system_cpu_usage_ns,
                     });
                 }
-                Err(_) => rows.push(vec![
-                    short_id(&c.id).to_string(),
-                    c.name.clone(),
-                    "--".into(),
-                    "-- / --".into(),
-                    "--".into(),
-                    "--".into(),
-                    "--".into(),
-                    "--".into(),
-                ]),
+                Err(_) => rows.push(json!({
+                    "Container": short_id(&c.id), "ID": short_id(&c.id), "Name": c.name,
+                    "CPUPerc": "--", "MemUsage": "-- / --", "MemPerc": "--",
+                    "NetIO": "--", "BlockIO": "--", "PIDs": "--",
+                })),
             }
         }
         let last = round + 1 == rounds;
@@ -330,7 +416,10 @@ pub async fn stats(m: &Manager, a: &StatsArgs) -> i32 {
             if tty && !a.no_stream {
                 print!("\x1b[2J\x1b[H");
             }
-            print!("{}", format::table(&header, &rows));
+            let code = fmt.print(&rows, &STATS_COLUMNS);
+            if code != 0 {
+                return code;
+            }
         }
         if !last {
             tokio::time::sleep(Duration::from_secs(1)).await;
@@ -357,30 +446,110 @@ pub fn event_line(e: &Event) -> String {
     s
 }
 
-/// `berth events`.
+/// One event as docker's `events.Message`: what `--format` templates see.
+pub fn event_json(e: &Event) -> serde_json::Value {
+    let t = ts(e.time.as_ref());
+    let mut m = json!({
+        "Type": e.type_, "Action": e.action,
+        "Actor": {"ID": e.id, "Attributes": e.attributes},
+        "scope": "local",
+        "time": t.map(|t| t.timestamp()).unwrap_or(0),
+        "timeNano": t.and_then(|t| t.timestamp_nanos_opt()).unwrap_or(0),
+    });
+    // docker still sends the old status/id/from keys for containers
+    if e.type_ == "container" {
+        m["status"] = json!(e.action);
+        m["id"] = json!(e.id);
+        if let Some(image) = e.attributes.get("image") {
+            m["from"] = json!(image);
+        }
+    }
+    m
+}
+
+/// How `events` prints: docker's line, `json`, or a template.
+enum EventFormat {
+    Line,
+    Json,
+    Template(crate::template::Template),
+}
+
+const EVENT_CONTEXT: crate::template::Missing = crate::template::Missing::Struct("*events.Message");
+
+fn event_format(flag: Option<&str>) -> Result<EventFormat, String> {
+    match flag.map(str::trim) {
+        None | Some("") => Ok(EventFormat::Line),
+        Some("json") => Ok(EventFormat::Json),
+        Some(f) => {
+            let body = f.replace("\\t", "\t").replace("\\n", "\n");
+            let tpl = crate::template::Template::parse(&body).map_err(|e| e.to_string())?;
+            // a field no event has is refused up front, as docker does
+            tpl.execute(&event_json(&Event::new()), EVENT_CONTEXT)
+                .map_err(|e| e.to_string())?;
+            Ok(EventFormat::Template(tpl))
+        }
+    }
+}
+
+/// `berth events`: live events, from `--since` (the manager keeps no
+/// history, so only events from now on can match) until `--until`.
 pub async fn events(m: &Manager, a: &EventsArgs) -> i32 {
+    let fmt = match event_format(a.format.as_deref()) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("Error parsing format: {e}");
+            return 64;
+        }
+    };
+    let now = Utc::now();
+    let when = |flag, v: &Option<String>| {
+        v.as_deref()
+            .map(|v| crate::since::parse_time(flag, v, now))
+            .transpose()
+    };
+    let (since, until) = match (when("since", &a.since), when("until", &a.until)) {
+        (Ok(s), Ok(u)) => (s, u),
+        (Err(e), _) | (_, Err(e)) => return fail(CliError::Invalid(e)),
+    };
+    if let (Some(s), Some(u)) = (since, until) {
+        if u < s {
+            return fail(CliError::Invalid(
+                "--since must not be after --until".into(),
+            ));
+        }
+    }
     let mut req = SubscribeRequest::new();
     req.filters = a.filter.clone();
     let mut rx = match m.events.subscribe(m.ctx(), &req).await {
         Ok(rx) => rx,
         Err(e) => return fail(m.err(e)),
     };
+    let deadline = until.map(|u| {
+        let left = (u - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+        tokio::time::Instant::now() + left
+    });
     loop {
-        match rx.recv().await {
+        let next = match deadline {
+            Some(d) => match tokio::time::timeout_at(d, rx.recv()).await {
+                Ok(n) => n,
+                Err(_) => return 0,
+            },
+            None => rx.recv().await,
+        };
+        match next {
             Ok(Some(e)) => {
-                if a.format.as_deref() == Some("json") {
-                    let t = ts(e.time.as_ref());
-                    println!(
-                        "{}",
-                        json!({
-                            "Type": e.type_, "Action": e.action, "id": e.id,
-                            "Actor": {"ID": e.id, "Attributes": e.attributes},
-                            "time": t.map(|t| t.timestamp()).unwrap_or(0),
-                            "timeNano": t.and_then(|t| t.timestamp_nanos_opt()).unwrap_or(0),
-                        })
-                    );
-                } else {
-                    println!("{}", event_line(&e));
+                let t = ts(e.time.as_ref());
+                if !t.is_none_or(|t| since.is_none_or(|s| t >= s) && until.is_none_or(|u| t <= u)) {
+                    continue;
+                }
+                match &fmt {
+                    EventFormat::Line => println!("{}", event_line(&e)),
+                    EventFormat::Json => println!("{}", crate::template::json_go(&event_json(&e))),
+                    EventFormat::Template(tpl) => match tpl.execute(&event_json(&e), EVENT_CONTEXT)
+                    {
+                        Ok(s) => println!("{s}"),
+                        Err(err) => return fail(CliError::Invalid(err.to_string())),
+                    },
                 }
             }
             Ok(None) | Err(ttrpc::Error::Eof) => return 0,

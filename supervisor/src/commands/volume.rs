@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use crate::client::Manager;
 use crate::error::CliError;
 use crate::format;
+use crate::render::{Columns, ListFormat};
 
 #[derive(Debug, Args)]
 pub struct VolumeArgs {
@@ -226,13 +227,9 @@ pub async fn ls(m: &Manager, a: &LsArgs) -> i32 {
             return 1;
         }
     };
-    let json_out = match a.format.as_deref() {
-        None | Some("table") => false,
-        Some("json") | Some("{{json .}}") => true,
-        Some(other) => {
-            eprintln!("unsupported format {other:?}: want table or json");
-            return 1;
-        }
+    let list_fmt = match ListFormat::from_flag(a.format.as_deref(), &VOLUME_COLUMNS) {
+        Ok(f) => f,
+        Err(code) => return code,
     };
     let vols = match list(m, false).await {
         Ok(v) => v,
@@ -245,25 +242,33 @@ pub async fn ls(m: &Manager, a: &LsArgs) -> i32 {
         .into_iter()
         .filter(|v| filters.iter().all(|f| matches(v, f)))
         .collect();
-    let mut out = String::new();
     if a.quiet {
-        for v in &vols {
-            out.push_str(&format!("{}\n", v.name));
-        }
-    } else if json_out {
-        for v in &vols {
-            out.push_str(&format!("{}\n", ls_json(v)));
-        }
-    } else {
-        // docker's tabwriter: columns at least 10 wide, 3 spaces apart
-        out.push_str("DRIVER    VOLUME NAME\n");
-        for v in &vols {
-            out.push_str(&format!("{:<10}{}\n", v.driver, v.name));
-        }
+        let out: String = vols.iter().map(|v| format!("{}\n", v.name)).collect();
+        let _ = std::io::stdout().write_all(out.as_bytes());
+        return 0;
     }
-    let _ = std::io::stdout().write_all(out.as_bytes());
-    0
+    let rows: Vec<Value> = vols.iter().map(ls_json).collect();
+    list_fmt.print(&rows, &VOLUME_COLUMNS)
 }
+
+/// `volume ls`'s fields and headers, as docker's volume context names them.
+pub const VOLUME_COLUMNS: Columns = Columns {
+    context: "*formatter.volumeContext",
+    default: "table {{.Driver}}\\t{{.Name}}",
+    headers: &[
+        ("Name", "VOLUME NAME"),
+        ("Driver", "DRIVER"),
+        ("Scope", "SCOPE"),
+        ("Mountpoint", "MOUNTPOINT"),
+        ("Labels", "LABELS"),
+        ("Links", "LINKS"),
+        ("Size", "SIZE"),
+        ("Availability", "AVAILABILITY"),
+        ("Group", "GROUP"),
+        ("Status", "STATUS"),
+    ],
+    older_errors: false,
+};
 
 /// `volume inspect`'s object for one volume.
 pub fn inspect_json(v: &VolumeInfo) -> Value {
@@ -290,6 +295,10 @@ pub fn inspect_json(v: &VolumeInfo) -> Value {
 
 /// `volume inspect`.
 pub async fn inspect(m: &Manager, a: &InspectArgs) -> i32 {
+    if let Err(e) = crate::render::check_inspect(a.format.as_deref()) {
+        eprintln!("{e}");
+        return e.exit_code();
+    }
     let mut found = Vec::new();
     let mut code = 0;
     let mut errors = Vec::new();
@@ -304,22 +313,9 @@ pub async fn inspect(m: &Manager, a: &InspectArgs) -> i32 {
             }
         }
     }
-    match &a.format {
-        Some(tpl) => {
-            for v in &found {
-                match crate::commands::inspect::render_template(tpl, v) {
-                    Ok(s) => println!("{s}"),
-                    Err(e) => {
-                        eprintln!("{e}");
-                        return 1;
-                    }
-                }
-            }
-        }
-        None => println!(
-            "{}",
-            serde_json::to_string_pretty(&Value::Array(found)).expect("JSON serializes")
-        ),
+    let printed = crate::render::print_inspect(&found, a.format.as_deref());
+    if printed != 0 {
+        return printed;
     }
     for e in errors {
         eprintln!("{e}");

@@ -35,6 +35,7 @@
 pub mod bundle;
 pub mod cgroups;
 pub mod config;
+pub mod container_log;
 pub mod containers;
 pub mod error;
 pub mod events;

@@ -192,7 +192,7 @@ impl Manager {
                 return Err(e.into());
             }
         };
-        let stdio = format!("file://{}?format=json", rec.log_path);
+        let stdio = crate::container_log::stdio_uri(&rec.log_path, &rec.spec_json);
         // the runtime's state stays under the manager's state dir too
         let options = RuncOptions {
             binary_name: self.cfg.runtime.display().to_string(),

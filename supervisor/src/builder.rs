@@ -360,6 +360,7 @@ impl Backend for ManagerBackend {
             .map_err(backend_err)?;
         let waited = match file {
             Some(f) => Reader::new(f)
+                .following(&att.log_path)
                 .follow(|e| out.process(e.stream == Stream::Stderr, &e.text), wait)
                 .await
                 .map_err(|e| BackendError::new(format!("read log {}: {e}", att.log_path)))?,

@@ -178,6 +178,8 @@ pub struct CreateFlags {
     pub security: crate::security::SecurityFlags,
     #[command(flatten)]
     pub files: crate::runflags::RunFileFlags,
+    #[command(flatten)]
+    pub log: crate::logflags::LogFlags,
     /// Image
     pub image: String,
     /// Command and its arguments

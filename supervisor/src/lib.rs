@@ -25,6 +25,7 @@ pub mod format;
 pub mod groups;
 pub mod health;
 pub mod init;
+pub mod logflags;
 pub mod logs;
 pub mod mounts;
 pub mod netflags;

@@ -226,8 +226,12 @@ pub async fn attach(
 
     let mut reader = if Path::new(&att.log_path).exists() || !opts.start {
         match open_log(&att.log_path).await.map_err(berth_err)? {
-            Some(f) if opts.from_start => Some(Reader::new(f)),
-            Some(f) => Some(Reader::at_end(f).map_err(|e| berth_err(CliError::io("seek log", e)))?),
+            Some(f) if opts.from_start => Some(Reader::new(f).following(&att.log_path)),
+            Some(f) => Some(
+                Reader::at_end(f)
+                    .map_err(|e| berth_err(CliError::io("seek log", e)))?
+                    .following(&att.log_path),
+            ),
             None => None,
         }
     } else {
@@ -268,7 +272,7 @@ pub async fn attach(
         reader = open_log(&att.log_path)
             .await
             .map_err(berth_err)?
-            .map(Reader::new);
+            .map(|f| Reader::new(f).following(&att.log_path));
     }
 
     let wait = {

@@ -66,6 +66,7 @@ pub fn run_options(f: &CreateFlags) -> Result<RunOptions, CliError> {
     let plan = mounts::MountPlan::parse(&f.volume, &f.tmpfs, &f.mounts)
         .map_err(|e| CliError::Invalid(e.to_string()))?;
     crate::health::from_flags(&f.health).map_err(|e| CliError::Invalid(e.to_string()))?;
+    f.log.config().map_err(CliError::Invalid)?;
     f.security
         .parse(network == Network::Host)
         .map_err(|e| CliError::Invalid(e.to_string()))?;
@@ -262,6 +263,7 @@ async fn create_with_volumes(
     let mut spec = spec::build(cfg, opts).map_err(|e| CliError::Invalid(e.to_string()))?;
     mounts::apply_nocopy(&mut spec, volumes);
     crate::health::apply(&mut spec, check);
+    crate::logflags::apply(&mut spec, &f.log.config().map_err(CliError::Invalid)?);
     crate::users::annotate(&mut spec, user, &f.security.group_add);
     if f.security.init {
         let init = crate::init::find().map_err(|e| CliError::Invalid(e.to_string()))?;

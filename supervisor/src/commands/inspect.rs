@@ -76,6 +76,7 @@ pub fn container_json(c: &ContainerInfo) -> Value {
                 "Name": rp.map(|r| r.name.clone()).unwrap_or_default(),
                 "MaximumRetryCount": rp.map(|r| r.max_retries).unwrap_or(0),
             },
+            "LogConfig": crate::logflags::inspect(&spec),
             "NetworkMode": if spec["linux"]["namespaces"].as_array().is_some_and(|n| n.iter().any(|x| x["type"] == "network")) { "none" } else { "host" },
             "Memory": res["memory"]["limit"].as_i64().unwrap_or(0),
             "CpuQuota": res["cpu"]["quota"].as_i64().unwrap_or(0),

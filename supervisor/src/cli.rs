@@ -104,6 +104,8 @@ pub enum Command {
     Builder(crate::groups::BuilderArgs),
     /// Rename a container
     Rename(crate::groups::RenameArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(crate::cp::CpArgs),
     /// Display system-wide information
     Info,
 }

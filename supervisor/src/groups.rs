@@ -69,6 +69,8 @@ pub enum ContainerCommand {
     Commit(CommitArgs),
     /// Rename a container
     Rename(RenameArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(crate::cp::CpArgs),
 }
 
 /// `berth rename` and `berth container rename`.
@@ -155,6 +157,7 @@ pub fn into_command(command: Command) -> Command {
             ContainerCommand::Wait(a) => Command::Wait(a),
             ContainerCommand::Commit(a) => Command::Commit(a),
             ContainerCommand::Rename(a) => Command::Rename(a),
+            ContainerCommand::Cp(a) => Command::Cp(a),
             command @ ContainerCommand::Prune(_) => Command::Container(ContainerArgs { command }),
         },
         Command::Image(i) => match i.command {

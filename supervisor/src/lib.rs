@@ -19,6 +19,7 @@ pub mod change;
 pub mod cli;
 pub mod client;
 pub mod commands;
+pub mod cp;
 pub mod error;
 pub mod flags;
 pub mod format;
@@ -186,6 +187,7 @@ async fn dispatch(m: &Manager, command: Command, dirs: &Dirs) -> i32 {
             other => unreachable_group_verb(&format!("builder {other:?}")),
         },
         Command::Rename(a) => container::rename(m, &a).await,
+        Command::Cp(a) => crate::cp::cp(m, &a).await,
         Command::Info => system::info(m).await,
         Command::System(s) => match s.command {
             SystemCommand::Info => system::info(m).await,

@@ -106,6 +106,10 @@ pub enum Command {
     Rename(crate::groups::RenameArgs),
     /// Copy files/folders between a container and the local filesystem
     Cp(crate::cp::CpArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(crate::cp::export::ExportArgs),
+    /// Update configuration of one or more containers
+    Update(crate::commands::update::UpdateArgs),
     /// Display system-wide information
     Info,
 }

@@ -188,6 +188,8 @@ async fn dispatch(m: &Manager, command: Command, dirs: &Dirs) -> i32 {
         },
         Command::Rename(a) => container::rename(m, &a).await,
         Command::Cp(a) => crate::cp::cp(m, &a).await,
+        Command::Export(a) => crate::cp::export::export(m, &a).await,
+        Command::Update(a) => commands::update::update(m, &a).await,
         Command::Info => system::info(m).await,
         Command::System(s) => match s.command {
             SystemCommand::Info => system::info(m).await,

@@ -82,6 +82,8 @@ pub fn container_json(c: &ContainerInfo) -> Value {
             "CpuQuota": res["cpu"]["quota"].as_i64().unwrap_or(0),
             "CpuPeriod": res["cpu"]["period"].as_u64().unwrap_or(0),
             "PidsLimit": res["pids"]["limit"].as_i64(),
+            "MemorySwap": res["memory"]["swap"].as_i64().unwrap_or(0),
+            "CpuShares": res["cpu"]["shares"].as_u64().unwrap_or(0),
         },
         "GraphDriver": {"Name": "overlayfs", "Data": {"Mounts": c.rootfs_mounts}},
         "Mounts": mounts,

@@ -9,5 +9,6 @@ pub mod inspect;
 pub mod layers;
 pub mod network;
 pub mod system;
+pub mod update;
 pub mod view;
 pub mod volume;

@@ -12,6 +12,7 @@
 //! ending in `/` must be an existing directory for a file; a directory is
 //! never copied onto a file.
 
+pub mod export;
 pub mod root;
 pub mod tree;
 

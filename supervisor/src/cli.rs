@@ -110,6 +110,10 @@ pub enum Command {
     Export(crate::cp::export::ExportArgs),
     /// Update configuration of one or more containers
     Update(crate::commands::update::UpdateArgs),
+    /// Search Docker Hub for images
+    Search(crate::commands::search::SearchArgs),
+    /// Manage contexts
+    Context(crate::commands::context::ContextArgs),
     /// Display system-wide information
     Info,
 }
@@ -198,6 +202,9 @@ pub struct RunArgs {
     /// Run container in background and print container ID
     #[arg(short = 'd', long)]
     pub detach: bool,
+    /// Attach to STDIN, STDOUT or STDERR
+    #[arg(short = 'a', long = "attach", value_name = "list")]
+    pub attach: Vec<String>,
     #[command(flatten)]
     pub create: CreateFlags,
 }

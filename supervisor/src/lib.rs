@@ -80,6 +80,12 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
     // `container ls` is `ps`, `image rm` is `rmi`, ...: one code path each
     let command = groups::into_command(command);
     let dirs = Dirs::resolve(cli.state, cli.root, |k| std::env::var_os(k));
+    // commands that need no manager
+    match &command {
+        Command::Search(a) => return commands::search::search(a),
+        Command::Context(a) => return commands::context::context(&dirs, a),
+        _ => {}
+    }
     let is_create = matches!(command, Command::Run(_) | Command::Create(_));
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -94,7 +100,9 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
     rt.block_on(async move {
         // flag errors must not start a manager or change anything
         if let Command::Run(r) = &command {
-            if let Err(e) = container::run_options(&r.create) {
+            if let Err(e) = container::run_options(&r.create)
+                .and_then(|_| container::run_attach(&r.attach, r.detach))
+            {
                 eprintln!("berth: {e}");
                 return EXIT_BERTH_FAILED;
             }
@@ -134,7 +142,7 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
 
 async fn dispatch(m: &Manager, command: Command, dirs: &Dirs) -> i32 {
     match command {
-        Command::Run(r) => container::run(m, &r.create, r.detach).await,
+        Command::Run(r) => container::run(m, &r.create, r.detach, &r.attach).await,
         Command::Create(c) => container::create(m, &c.create).await,
         Command::Start(a) => container::start(m, &a).await,
         Command::Stop(a) => container::stop(m, &a).await,
@@ -190,6 +198,9 @@ async fn dispatch(m: &Manager, command: Command, dirs: &Dirs) -> i32 {
         Command::Cp(a) => crate::cp::cp(m, &a).await,
         Command::Export(a) => crate::cp::export::export(m, &a).await,
         Command::Update(a) => commands::update::update(m, &a).await,
+        // answered before a manager is asked for
+        Command::Search(a) => commands::search::search(&a),
+        Command::Context(a) => commands::context::context(dirs, &a),
         Command::Info => system::info(m).await,
         Command::System(s) => match s.command {
             SystemCommand::Info => system::info(m).await,

@@ -347,6 +347,14 @@ fn fail(e: CliError, code: i32) -> i32 {
     code
 }
 
+/// `run -a`: the streams to attach; refused with `-d`, as docker does.
+pub fn run_attach(values: &[String], detach: bool) -> Result<session::Shown, CliError> {
+    if detach && !values.is_empty() {
+        return Err(CliError::Invalid("Conflicting options: -a and -d".into()));
+    }
+    session::Shown::parse(values).map_err(CliError::Invalid)
+}
+
 /// `berth create`.
 pub async fn create(m: &Manager, f: &CreateFlags) -> i32 {
     match create_container(m, f).await {
@@ -359,7 +367,11 @@ pub async fn create(m: &Manager, f: &CreateFlags) -> i32 {
 }
 
 /// `berth run`.
-pub async fn run(m: &Manager, f: &CreateFlags, detach: bool) -> i32 {
+pub async fn run(m: &Manager, f: &CreateFlags, detach: bool, attach: &[String]) -> i32 {
+    let shown = match run_attach(attach, detach) {
+        Ok(s) => s,
+        Err(e) => return fail(e, EXIT_BERTH_FAILED),
+    };
     let c = match create_container(m, f).await {
         Ok(c) => c,
         Err(e) => return fail(e, EXIT_BERTH_FAILED),
@@ -375,9 +387,10 @@ pub async fn run(m: &Manager, f: &CreateFlags, detach: bool) -> i32 {
         return 0;
     }
     let opts = AttachOptions {
-        stdin: f.interactive,
+        stdin: f.interactive && shown.stdin,
         from_start: true,
         start: true,
+        shown,
     };
     let outcome = session::attach(m, &c.id, opts).await;
     match outcome {
@@ -463,6 +476,7 @@ pub async fn start(m: &Manager, a: &StartArgs) -> i32 {
             stdin: a.interactive && c.open_stdin,
             from_start: false,
             start: true,
+            shown: session::Shown::ALL,
         };
         return match session::attach(m, &c.id, opts).await {
             Ok(Outcome::Exited(code)) => code,
@@ -614,6 +628,7 @@ pub async fn attach(m: &Manager, a: &AttachArgs) -> i32 {
         stdin: !a.no_stdin && c.open_stdin,
         from_start: false,
         start: false,
+        shown: session::Shown::ALL,
     };
     match session::attach(m, &c.id, opts).await {
         Ok(Outcome::Exited(code)) => code,

@@ -51,6 +51,7 @@ pub mod networking;
 pub mod record;
 pub mod recovering;
 pub mod recovery;
+pub mod registry_certs;
 pub mod server;
 pub mod service;
 pub mod shim;

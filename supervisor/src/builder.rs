@@ -251,6 +251,7 @@ impl Backend for ManagerBackend {
         if pull {
             let mut p = PullRequest::new();
             p.reference = reference.to_string();
+            (p.username, p.password) = crate::auth::for_reference(reference);
             let pulled = crate::commands::images::stream_progress(
                 &self.m,
                 self.m.images.pull_image(self.m.ctx(), &p).await,

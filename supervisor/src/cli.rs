@@ -114,6 +114,10 @@ pub enum Command {
     Search(crate::commands::search::SearchArgs),
     /// Manage contexts
     Context(crate::commands::context::ContextArgs),
+    /// Authenticate to a registry
+    Login(crate::auth::LoginArgs),
+    /// Log out from a registry
+    Logout(crate::auth::LogoutArgs),
     /// Display system-wide information
     Info,
 }

@@ -14,6 +14,7 @@
 //! - [`session`], [`logs`], [`tty`]: attach, log following, raw mode
 //! - [`format`], [`progress`]: docker's output shapes
 
+pub mod auth;
 pub mod builder;
 pub mod change;
 pub mod cli;
@@ -84,6 +85,7 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
     match &command {
         Command::Search(a) => return commands::search::search(a),
         Command::Context(a) => return commands::context::context(&dirs, a),
+        Command::Logout(a) => return auth::logout(a),
         _ => {}
     }
     let is_create = matches!(command, Command::Run(_) | Command::Create(_));
@@ -201,6 +203,8 @@ async fn dispatch(m: &Manager, command: Command, dirs: &Dirs) -> i32 {
         // answered before a manager is asked for
         Command::Search(a) => commands::search::search(&a),
         Command::Context(a) => commands::context::context(dirs, &a),
+        Command::Logout(a) => auth::logout(&a),
+        Command::Login(a) => auth::login(m, &a).await,
         Command::Info => system::info(m).await,
         Command::System(s) => match s.command {
             SystemCommand::Info => system::info(m).await,

@@ -143,6 +143,7 @@ pub async fn get_or_pull(m: &Manager, reference: &str) -> Result<ImageInfo, CliE
     );
     let mut pull = PullRequest::new();
     pull.reference = reference.to_string();
+    (pull.username, pull.password) = crate::auth::for_reference(reference);
     crate::commands::images::stream_progress(
         m,
         m.images.pull_image(m.ctx(), &pull).await,
@@ -169,6 +170,7 @@ async fn image_for_run(
         PullPolicy::Always => {
             let mut pull = PullRequest::new();
             pull.reference = reference.to_string();
+            (pull.username, pull.password) = crate::auth::for_reference(reference);
             crate::commands::images::stream_progress(
                 m,
                 m.images.pull_image(m.ctx(), &pull).await,

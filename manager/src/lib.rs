@@ -30,7 +30,9 @@
 //! The ttrpc services in `service/` are thin: each method calls one of these.
 //! Beside them: `store` (redb records), `record` (a stored container),
 //! `shim` (starting shims, the task API client), `bundle` (OCI bundles),
-//! `events` (the event bus), `server` (bringing the manager up).
+//! `events` (the event bus), `server` (bringing the manager up),
+//! `container_log` (the log's stdio URI and rotation bounds),
+//! `registry_certs` (a registry's CA from `certs.d`).
 
 pub mod bundle;
 pub mod cgroups;

@@ -11,7 +11,10 @@
 //! - [`client`]: connection and manager autostart; [`paths`]: dirs, binary
 //! - [`spec`] + [`flags`]: the spec builder and flag parsers (pure);
 //!   [`change`]: `commit -c` instructions
-//! - [`session`], [`logs`], [`tty`]: attach, log following, raw mode
+//! - [`session`], [`logs`], [`tty`]: attach, log following, raw mode;
+//!   [`logflags`]: `--log-driver`/`--log-opt`
+//! - [`cp`]: `cp` and `export` over a container's root; [`auth`]: `login`,
+//!   `logout` and the credentials pulls and pushes send
 //! - [`format`], [`progress`]: docker's output shapes
 
 pub mod auth;

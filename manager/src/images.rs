@@ -154,6 +154,32 @@ fn registry_options(reference: &str, plain_http: bool) -> RegistryOptions {
 }
 
 impl Manager {
+    /// The options for a registry call to `reference`: credentials when
+    /// given, and the registry's CA from `certs.d` (which also makes a
+    /// loopback registry speak TLS).
+    pub fn registry_options_for(
+        &self,
+        reference: &str,
+        plain_http: bool,
+        username: &str,
+        password: &str,
+    ) -> RegistryOptions {
+        let mut opts = registry_options(reference, plain_http);
+        if !username.is_empty() || !password.is_empty() {
+            opts.auth = Some((username.to_string(), password.to_string()));
+        }
+        if let Ok(r) = Reference::parse(reference) {
+            let pems = crate::registry_certs::ca_pems(&self.cfg.state, r.domain());
+            if !pems.is_empty() {
+                opts.insecure_http_hosts.retain(|h| h != r.domain());
+                opts.ca_pems = pems;
+            }
+        }
+        opts
+    }
+}
+
+impl Manager {
     /// Runs a blocking store call, forwarding its progress to `sink`.
     async fn with_store_progress<T: Send + 'static>(
         &self,
@@ -276,7 +302,8 @@ impl Manager {
         req: pb::PullRequest,
         sink: &ServerStreamSender<Progress>,
     ) -> Result<(), ManagerError> {
-        let opts = registry_options(&req.reference, req.plain_http);
+        let opts =
+            self.registry_options_for(&req.reference, req.plain_http, &req.username, &req.password);
         let store = self.images.clone();
         let reference = req.reference.clone();
         let s = with_progress(sink, move |tx| async move {
@@ -305,7 +332,8 @@ impl Manager {
         req: pb::PushRequest,
         sink: &ServerStreamSender<Progress>,
     ) -> Result<(), ManagerError> {
-        let opts = registry_options(&req.reference, req.plain_http);
+        let opts =
+            self.registry_options_for(&req.reference, req.plain_http, &req.username, &req.password);
         let store = self.images.clone();
         let reference = req.reference.clone();
         let digest = with_progress(sink, move |tx| async move {

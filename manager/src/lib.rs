@@ -30,11 +30,14 @@
 //! The ttrpc services in `service/` are thin: each method calls one of these.
 //! Beside them: `store` (redb records), `record` (a stored container),
 //! `shim` (starting shims, the task API client), `bundle` (OCI bundles),
-//! `events` (the event bus), `server` (bringing the manager up).
+//! `events` (the event bus), `server` (bringing the manager up),
+//! `container_log` (the log's stdio URI and rotation bounds),
+//! `registry_certs` (a registry's CA from `certs.d`).
 
 pub mod bundle;
 pub mod cgroups;
 pub mod config;
+pub mod container_log;
 pub mod containers;
 pub mod error;
 pub mod events;
@@ -50,6 +53,7 @@ pub mod networking;
 pub mod record;
 pub mod recovering;
 pub mod recovery;
+pub mod registry_certs;
 pub mod server;
 pub mod service;
 pub mod shim;

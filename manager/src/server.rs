@@ -118,6 +118,9 @@ pub async fn serve(cfg: Config) -> Result<(), ServeError> {
     services.extend(berth_proto::health_ttrpc::create_health(Arc::new(
         crate::service::health::HealthService(mgr.clone()),
     )));
+    services.extend(berth_proto::auth_ttrpc::create_auth(Arc::new(
+        crate::service::auth::AuthService(mgr.clone()),
+    )));
 
     // the socket is created 0600: only root may drive the manager
     let old = umask(Mode::from_bits_truncate(0o177));

@@ -192,7 +192,7 @@ impl Manager {
                 return Err(e.into());
             }
         };
-        let stdio = format!("file://{}?format=json", rec.log_path);
+        let stdio = crate::container_log::stdio_uri(&rec.log_path, &rec.spec_json);
         // the runtime's state stays under the manager's state dir too
         let options = RuncOptions {
             binary_name: self.cfg.runtime.display().to_string(),
@@ -562,6 +562,9 @@ impl Manager {
     /// New resource limits: applied to a live task, and kept in the spec for
     /// the next start.
     pub async fn update_task(&self, key: &str, resources_json: &str) -> Result<()> {
+        if resources_json.is_empty() {
+            return Ok(());
+        }
         let resources: serde_json::Value = serde_json::from_str(resources_json)
             .map_err(|e| ManagerError::InvalidArgument(format!("invalid resources_json: {e}")))?;
         serde_json::from_value::<oci_spec::runtime::LinuxResources>(resources.clone())
@@ -599,6 +602,30 @@ impl Manager {
         }
         let spec_json = spec.to_string();
         let rec = self.store.update(&rec.id, |r| r.spec_json = spec_json)?;
+        self.container_event(&rec, "update", &[]);
+        Ok(())
+    }
+
+    /// `update --restart`: the policy the manager applies from the next exit.
+    pub async fn update_restart_policy(&self, key: &str, name: &str, max: u32) -> Result<()> {
+        if !matches!(name, "no" | "always" | "unless-stopped" | "on-failure") {
+            return Err(ManagerError::InvalidArgument(format!(
+                "invalid restart policy '{name}'"
+            )));
+        }
+        let rec = self.resolve(key)?;
+        let _g = self.lock_container(&rec.id).await;
+        let rec = self.resolve(&rec.id)?;
+        if rec.auto_remove && name != "no" {
+            return Err(ManagerError::InvalidArgument(
+                "Restart policy cannot be updated because AutoRemove is enabled for the container"
+                    .into(),
+            ));
+        }
+        let rec = self.store.update(&rec.id, |r| {
+            r.restart_policy = name.to_string();
+            r.restart_max_retries = if name == "on-failure" { max } else { 0 };
+        })?;
         self.container_event(&rec, "update", &[]);
         Ok(())
     }

@@ -107,6 +107,20 @@ pub mod health_ttrpc {
     include!(concat!(env!("OUT_DIR"), "/berth/health_ttrpc.rs"));
 }
 
+/// `berth.manager.v1` Auth messages (protos/berth/manager/v1/auth.proto).
+#[allow(clippy::all, missing_docs, unused_mut, dead_code, non_camel_case_types)]
+#[allow(non_snake_case, non_upper_case_globals, unused_results, trivial_casts)]
+pub mod auth {
+    include!(concat!(env!("OUT_DIR"), "/berth/auth.rs"));
+}
+
+/// `berth.manager.v1` Auth async ttrpc server and client.
+#[allow(clippy::all, missing_docs, unused_mut, dead_code, non_camel_case_types)]
+#[allow(non_snake_case, non_upper_case_globals, unused_results, unused_imports)]
+pub mod auth_ttrpc {
+    include!(concat!(env!("OUT_DIR"), "/berth/auth_ttrpc.rs"));
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

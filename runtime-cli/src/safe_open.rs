@@ -14,9 +14,8 @@
 //! /dev, are checked after opening to be what they must be (filesystem magic,
 //! file type, device number), so an overmount or a symlink can't stand in.
 
-use std::ffi::{CString, OsStr, OsString};
+use std::ffi::{OsStr, OsString};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -65,14 +64,6 @@ pub const SYSFS_MAGIC: i64 = 0x6265_6572;
 pub const TMPFS_MAGIC: i64 = 0x0102_1994;
 pub const DEVPTS_MAGIC: i64 = 0x1cd1;
 
-/// openat2's `how`; libc's struct has private padding on some targets.
-#[repr(C)]
-struct OpenHow {
-    flags: u64,
-    mode: u64,
-    resolve: u64,
-}
-
 /// Whether the kernel has openat2 (checked once; ENOSYS before 5.6).
 fn have_openat2() -> bool {
     use std::sync::atomic::{AtomicU8, Ordering};
@@ -91,36 +82,10 @@ fn have_openat2() -> bool {
     }
 }
 
-/// Raw openat2(2).
+/// Raw openat2(2) (`berth_openat2`'s, with nix's error type).
 pub fn openat2(dirfd: RawFd, path: &Path, flags: i32, resolve: u64) -> nix::Result<OwnedFd> {
-    let c = CString::new(path.as_os_str().as_bytes()).map_err(|_| nix::Error::EINVAL)?;
-    let how = OpenHow {
-        flags: (flags | libc::O_CLOEXEC) as u64,
-        mode: 0,
-        resolve,
-    };
-    loop {
-        // SAFETY: openat2 reads the NUL-terminated path and `size` bytes of
-        // the repr(C) `how`; it returns a fresh descriptor or -1.
-        let rc = unsafe {
-            libc::syscall(
-                libc::SYS_openat2,
-                dirfd,
-                c.as_ptr(),
-                &how as *const OpenHow,
-                std::mem::size_of::<OpenHow>(),
-            )
-        };
-        if rc >= 0 {
-            // SAFETY: the kernel returned a fresh descriptor that we now own.
-            return Ok(unsafe { OwnedFd::from_raw_fd(rc as RawFd) });
-        }
-        match nix::Error::last() {
-            // the kernel asks for a retry when a rename raced the lookup
-            nix::Error::EAGAIN | nix::Error::EINTR => continue,
-            e => return Err(e),
-        }
-    }
+    berth_openat2::openat2(dirfd, path, flags, 0, resolve)
+        .map_err(|e| nix::Error::from_i32(e.raw_os_error().unwrap_or(libc::EIO)))
 }
 
 /// `/proc/self/fd/N`: the path through which mount(2) and friends reach the

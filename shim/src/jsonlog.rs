@@ -1,13 +1,15 @@
 //! The container's output copied into its docker json-file log, one line
 //! per output line; a partial line is written when the output pauses. The
-//! line format itself is `berth_jsonlog`'s, shared with the CLI that reads it.
+//! line format itself is `berth_jsonlog`'s, shared with the CLI that reads it,
+//! and so is the file (`LogFile`), which rotates within the log's bounds.
 
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::os::fd::AsRawFd;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
+use berth_jsonlog::rotate::LogFile;
 use berth_jsonlog::Stream;
 use nix::poll::{poll, PollFd, PollFlags};
 
@@ -15,7 +17,7 @@ use nix::poll::{poll, PollFd, PollFlags};
 const PARTIAL_FLUSH_MS: i32 = 100;
 
 /// A json-file log shared by a process's stdout and stderr.
-pub type SharedLog = Arc<Mutex<File>>;
+pub type SharedLog = Arc<Mutex<LogFile>>;
 
 /// Copies `from` into `log` as json lines tagged `stream` until EOF.
 pub fn pump(mut from: File, log: &SharedLog, stream: &str) {
@@ -54,19 +56,20 @@ fn write_entry(log: &SharedLog, bytes: &[u8], stream: Stream) {
     let line = berth_jsonlog::encode(bytes, stream, SystemTime::now());
     let mut f = log.lock().unwrap_or_else(|p| p.into_inner());
     // A full disk loses log lines, never the container.
-    let _ = f.write_all(line.as_bytes());
+    let _ = f.write_line(line.as_bytes());
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
     use std::time::Duration;
 
     #[test]
     fn lines_are_split_and_a_paused_partial_line_is_flushed() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("log.json");
-        let log: SharedLog = Arc::new(Mutex::new(File::create(&path).unwrap()));
+        let log: SharedLog = Arc::new(Mutex::new(LogFile::open(&path, None).unwrap()));
         let (r, mut w) = std::io::pipe()
             .map(|(r, w)| (File::from(std::os::fd::OwnedFd::from(r)), w))
             .unwrap();

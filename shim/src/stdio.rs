@@ -12,6 +12,8 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
+use berth_jsonlog::rotate::{LogFile, Rotation};
+
 use crate::jsonlog::{self, SharedLog};
 use crate::runtime::ProcessIo;
 use crate::uri::{Target, UriError};
@@ -152,6 +154,11 @@ fn open_append(path: &Path) -> Result<File, StdioError> {
         .map_err(open_err(path))
 }
 
+/// A json-file log, kept within `rotate`'s bounds.
+fn open_log(path: &Path, rotate: Option<Rotation>) -> Result<LogFile, StdioError> {
+    LogFile::open(path, rotate).map_err(open_err(path))
+}
+
 fn copy(mut from: File, to: &mut impl Write) {
     let mut buf = vec![0u8; 8192];
     loop {
@@ -261,8 +268,13 @@ impl Plumbing {
     /// One json-file log for both streams when both go to the same file.
     fn json_log(&self) -> Result<Option<(PathBuf, SharedLog)>, StdioError> {
         for t in [&self.stdout, &self.stderr] {
-            if let Target::File { path, json: true } = t {
-                let f = open_append(path)?;
+            if let Target::File {
+                path,
+                json: true,
+                rotate,
+            } = t
+            {
+                let f = open_log(path, *rotate)?;
                 return Ok(Some((path.clone(), Arc::new(Mutex::new(f)))));
             }
         }
@@ -278,11 +290,17 @@ impl Plumbing {
         match target {
             Target::Null => Ok(None),
             // Raw file output needs no copying: the process appends itself.
-            Target::File { path, json: false } => Ok(Some(Stdio::from(open_append(path)?))),
-            Target::File { path, json: true } => {
+            Target::File {
+                path, json: false, ..
+            } => Ok(Some(Stdio::from(open_append(path)?))),
+            Target::File {
+                path,
+                json: true,
+                rotate,
+            } => {
                 let log = match json {
                     Some((p, log)) if p == path => log.clone(),
-                    _ => Arc::new(Mutex::new(open_append(path)?)),
+                    _ => Arc::new(Mutex::new(open_log(path, *rotate)?)),
                 };
                 let (r, w) = pipe()?;
                 self.copies
@@ -327,12 +345,18 @@ impl Plumbing {
                 let mut fifo = open_fifo_writer(&path)?;
                 self.copies.spawn("stdout", move || copy(from, &mut fifo))?;
             }
-            Target::File { path, json: false } => {
+            Target::File {
+                path, json: false, ..
+            } => {
                 let mut f = open_append(&path)?;
                 self.copies.spawn("stdout", move || copy(from, &mut f))?;
             }
-            Target::File { path, json: true } => {
-                let log: SharedLog = Arc::new(Mutex::new(open_append(&path)?));
+            Target::File {
+                path,
+                json: true,
+                rotate,
+            } => {
+                let log: SharedLog = Arc::new(Mutex::new(open_log(&path, rotate)?));
                 self.copies
                     .spawn("stdout", move || jsonlog::pump(from, &log, "stdout"))?;
             }

@@ -4,10 +4,13 @@
 //! - `/path` or `fifo:///path`: a FIFO the client reads or writes;
 //! - `file:///path`: output appended to a file as is;
 //! - `file:///path?format=json`: berth's extension, docker's json-file lines
-//!   `{"log":"…\n","stream":"stdout","time":"RFC3339Nano"}`;
+//!   `{"log":"…\n","stream":"stdout","time":"RFC3339Nano"}`, with
+//!   `&max-size=BYTES&max-file=N` kept within those bounds by rotation;
 //! - `binary:///path?k=v`: containerd's logging-binary protocol.
 
 use std::path::PathBuf;
+
+use berth_jsonlog::rotate::Rotation;
 
 /// Where a process's output goes (or its input comes from).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +25,8 @@ pub enum Target {
         path: PathBuf,
         /// Docker json-file lines instead of raw bytes.
         json: bool,
+        /// Bounds of a json-file log (`None`: it grows without bound).
+        rotate: Option<Rotation>,
     },
     /// A logging binary and its arguments.
     Binary {
@@ -44,7 +49,7 @@ pub enum UriError {
     #[error("stdio uri {0:?}: the path must be absolute")]
     Relative(String),
     /// A `file://` option the shim does not know.
-    #[error("stdio uri {0:?}: unknown option {1:?} (only format=json)")]
+    #[error("stdio uri {0:?}: unknown option {1:?} (format=json, max-size, max-file)")]
     Option(String, String),
 }
 
@@ -81,15 +86,23 @@ impl Target {
             "fifo" => Ok(Target::Fifo(PathBuf::from(path))),
             "file" => {
                 let mut json = false;
+                let (mut max_size, mut max_files) = (None, 1);
                 for (k, v) in pairs {
+                    let bad = || UriError::Option(uri.to_string(), format!("{k}={v}"));
                     match (k.as_str(), v.as_str()) {
                         ("format", "json") => json = true,
-                        _ => return Err(UriError::Option(uri.to_string(), format!("{k}={v}"))),
+                        ("max-size", n) => max_size = Some(n.parse().map_err(|_| bad())?),
+                        ("max-file", n) => max_files = n.parse().map_err(|_| bad())?,
+                        _ => return Err(bad()),
                     }
                 }
                 Ok(Target::File {
                     path: PathBuf::from(path),
                     json,
+                    rotate: max_size.filter(|_| json).map(|max_size| Rotation {
+                        max_size,
+                        max_files,
+                    }),
                 })
             }
             "binary" => Ok(Target::Binary {
@@ -138,14 +151,27 @@ mod tests {
             Target::parse("file:///var/log/c.log"),
             Ok(Target::File {
                 path: "/var/log/c.log".into(),
-                json: false
+                json: false,
+                rotate: None
             })
         );
         assert_eq!(
             Target::parse("file:///var/log/c%20d.log?format=json"),
             Ok(Target::File {
                 path: "/var/log/c d.log".into(),
-                json: true
+                json: true,
+                rotate: None
+            })
+        );
+        assert_eq!(
+            Target::parse("file:///l?format=json&max-size=1048576&max-file=3"),
+            Ok(Target::File {
+                path: "/l".into(),
+                json: true,
+                rotate: Some(Rotation {
+                    max_size: 1 << 20,
+                    max_files: 3
+                })
             })
         );
         assert_eq!(
@@ -169,6 +195,10 @@ mod tests {
         ));
         assert!(matches!(
             Target::parse("file:///x?format=xml"),
+            Err(UriError::Option(..))
+        ));
+        assert!(matches!(
+            Target::parse("file:///x?format=json&max-size=1m"),
             Err(UriError::Option(..))
         ));
     }

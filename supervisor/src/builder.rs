@@ -251,6 +251,7 @@ impl Backend for ManagerBackend {
         if pull {
             let mut p = PullRequest::new();
             p.reference = reference.to_string();
+            (p.username, p.password) = crate::auth::for_reference(reference);
             let pulled = crate::commands::images::stream_progress(
                 &self.m,
                 self.m.images.pull_image(self.m.ctx(), &p).await,
@@ -360,6 +361,7 @@ impl Backend for ManagerBackend {
             .map_err(backend_err)?;
         let waited = match file {
             Some(f) => Reader::new(f)
+                .following(&att.log_path)
                 .follow(|e| out.process(e.stream == Stream::Stderr, &e.text), wait)
                 .await
                 .map_err(|e| BackendError::new(format!("read log {}: {e}", att.log_path)))?,

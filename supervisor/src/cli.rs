@@ -104,6 +104,20 @@ pub enum Command {
     Builder(crate::groups::BuilderArgs),
     /// Rename a container
     Rename(crate::groups::RenameArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(crate::cp::CpArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(crate::cp::export::ExportArgs),
+    /// Update configuration of one or more containers
+    Update(crate::commands::update::UpdateArgs),
+    /// Search Docker Hub for images
+    Search(crate::commands::search::SearchArgs),
+    /// Manage contexts
+    Context(crate::commands::context::ContextArgs),
+    /// Authenticate to a registry
+    Login(crate::auth::LoginArgs),
+    /// Log out from a registry
+    Logout(crate::auth::LogoutArgs),
     /// Display system-wide information
     Info(FormatArgs),
     /// Define and run multi-container applications
@@ -196,6 +210,8 @@ pub struct CreateFlags {
     pub security: crate::security::SecurityFlags,
     #[command(flatten)]
     pub files: crate::runflags::RunFileFlags,
+    #[command(flatten)]
+    pub log: crate::logflags::LogFlags,
     /// Image
     pub image: String,
     /// Command and its arguments
@@ -208,6 +224,9 @@ pub struct RunArgs {
     /// Run container in background and print container ID
     #[arg(short = 'd', long)]
     pub detach: bool,
+    /// Attach to STDIN, STDOUT or STDERR
+    #[arg(short = 'a', long = "attach", value_name = "list")]
+    pub attach: Vec<String>,
     #[command(flatten)]
     pub create: CreateFlags,
 }

@@ -39,6 +39,8 @@ pub struct Manager {
     pub networks: berth_proto::networks_ttrpc::NetworksClient,
     pub volumes: berth_proto::volumes_ttrpc::VolumesClient,
     pub health: berth_proto::health_ttrpc::HealthClient,
+    /// registry logins
+    pub auth: berth_proto::auth_ttrpc::AuthClient,
     socket: String,
     /// Where a lost manager's successor is found (or started) again.
     dirs: Option<Dirs>,
@@ -55,7 +57,8 @@ impl Manager {
             layers: LayersClient::new(c.clone()),
             networks: berth_proto::networks_ttrpc::NetworksClient::new(c.clone()),
             volumes: berth_proto::volumes_ttrpc::VolumesClient::new(c.clone()),
-            health: berth_proto::health_ttrpc::HealthClient::new(c),
+            health: berth_proto::health_ttrpc::HealthClient::new(c.clone()),
+            auth: berth_proto::auth_ttrpc::AuthClient::new(c),
             socket: socket.display().to_string(),
             dirs: None,
         }

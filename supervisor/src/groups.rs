@@ -69,6 +69,12 @@ pub enum ContainerCommand {
     Commit(CommitArgs),
     /// Rename a container
     Rename(RenameArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(crate::cp::CpArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(crate::cp::export::ExportArgs),
+    /// Update configuration of one or more containers
+    Update(crate::commands::update::UpdateArgs),
 }
 
 /// `berth rename` and `berth container rename`.
@@ -155,6 +161,9 @@ pub fn into_command(command: Command) -> Command {
             ContainerCommand::Wait(a) => Command::Wait(a),
             ContainerCommand::Commit(a) => Command::Commit(a),
             ContainerCommand::Rename(a) => Command::Rename(a),
+            ContainerCommand::Cp(a) => Command::Cp(a),
+            ContainerCommand::Export(a) => Command::Export(a),
+            ContainerCommand::Update(a) => Command::Update(a),
             command @ ContainerCommand::Prune(_) => Command::Container(ContainerArgs { command }),
         },
         Command::Image(i) => match i.command {

@@ -11,7 +11,10 @@
 //! - [`client`]: connection and manager autostart; [`paths`]: dirs, binary
 //! - [`spec`] + [`flags`]: the spec builder and flag parsers (pure);
 //!   [`change`]: `commit -c` instructions
-//! - [`session`], [`logs`], [`tty`]: attach, log following, raw mode
+//! - [`session`], [`logs`], [`tty`]: attach, log following, raw mode;
+//!   [`logflags`]: `--log-driver`/`--log-opt`
+//! - [`cp`]: `cp` and `export` over a container's root; [`auth`]: `login`,
+//!   `logout` and the credentials pulls and pushes send
 //! - [`format`], [`progress`]: docker's output shapes
 //! - [`compose`]: `berth compose`, docker compose's projects
 //! - [`template`]: Go templates over JSON values; [`render`]: the one place
@@ -19,12 +22,14 @@
 //!   with the Docker API
 //! - [`extras`]: shell completions and man pages from the parser
 
+pub mod auth;
 pub mod builder;
 pub mod change;
 pub mod cli;
 pub mod client;
 pub mod commands;
 pub mod compose;
+pub mod cp;
 pub mod error;
 pub mod extras;
 pub mod filters;
@@ -33,6 +38,7 @@ pub mod format;
 pub mod groups;
 pub mod health;
 pub mod init;
+pub mod logflags;
 pub mod logs;
 pub mod mounts;
 pub mod netflags;
@@ -93,6 +99,13 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
     // `container ls` is `ps`, `image rm` is `rmi`, ...: one code path each
     let command = groups::into_command(command);
     let dirs = Dirs::resolve(cli.state, cli.root, |k| std::env::var_os(k));
+    // commands that need no manager
+    match &command {
+        Command::Search(a) => return commands::search::search(a),
+        Command::Context(a) => return commands::context::context(&dirs, a),
+        Command::Logout(a) => return auth::logout(a),
+        _ => {}
+    }
     let is_create = matches!(command, Command::Run(_) | Command::Create(_));
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -111,7 +124,9 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
         }
         // flag errors must not start a manager or change anything
         if let Command::Run(r) = &command {
-            if let Err(e) = container::run_options(&r.create) {
+            if let Err(e) = container::run_options(&r.create)
+                .and_then(|_| container::run_attach(&r.attach, r.detach))
+            {
                 eprintln!("berth: {e}");
                 return EXIT_BERTH_FAILED;
             }
@@ -153,7 +168,7 @@ async fn dispatch(m: &Manager, command: Command, dirs: &Dirs) -> i32 {
     match command {
         // answered before a manager is asked for
         Command::Completion(_) => 0,
-        Command::Run(r) => container::run(m, &r.create, r.detach).await,
+        Command::Run(r) => container::run(m, &r.create, r.detach, &r.attach).await,
         Command::Create(c) => container::create(m, &c.create).await,
         Command::Start(a) => container::start(m, &a).await,
         Command::Stop(a) => container::stop(m, &a).await,
@@ -207,6 +222,14 @@ async fn dispatch(m: &Manager, command: Command, dirs: &Dirs) -> i32 {
         },
         Command::Rename(a) => container::rename(m, &a).await,
         Command::Info(f) => system::info(m, &f).await,
+        Command::Cp(a) => crate::cp::cp(m, &a).await,
+        Command::Export(a) => crate::cp::export::export(m, &a).await,
+        Command::Update(a) => commands::update::update(m, &a).await,
+        // answered before a manager is asked for
+        Command::Search(a) => commands::search::search(&a),
+        Command::Context(a) => commands::context::context(dirs, &a),
+        Command::Logout(a) => auth::logout(&a),
+        Command::Login(a) => auth::login(m, &a).await,
         Command::System(s) => match s.command {
             SystemCommand::Info(f) => system::info(m, &f).await,
             SystemCommand::Prune {

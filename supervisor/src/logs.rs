@@ -1,10 +1,15 @@
 //! A container's log: docker json-file lines (`berth_jsonlog`) written by
 //! the shim at `ContainerInfo.log_path`.  `logs` reads it,
-//! `run`/`attach` follow it while the container runs.
+//! `run`/`attach` follow it while the container runs. A bounded log is
+//! rotated by the shim (`berth_jsonlog::rotate`): `logs` reads the rotated
+//! files oldest first, and a follower moves on to the new file when the one
+//! it reads was renamed away.
 
 use std::fs::File;
 use std::future::Future;
 use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 // The line format is shared with the shim that writes it.
@@ -44,6 +49,9 @@ pub fn print(
 pub struct Reader {
     file: File,
     partial: Vec<u8>,
+    /// The log's path, when the reader moves on to a new file after a
+    /// rotation; with the inode of the file it reads.
+    follows: Option<(PathBuf, u64)>,
 }
 
 impl Reader {
@@ -51,7 +59,54 @@ impl Reader {
         Reader {
             file,
             partial: Vec::new(),
+            follows: None,
         }
+    }
+
+    /// Makes the reader move on to the file at `path` whenever the one it
+    /// reads is rotated away (the file must be the one at `path` now).
+    pub fn following(mut self, path: impl Into<PathBuf>) -> Reader {
+        let ino = self.file.metadata().map(|m| m.ino()).unwrap_or(0);
+        self.follows = Some((path.into(), ino));
+        self
+    }
+
+    /// Every record of the log at `path` in the order written: its rotated
+    /// files, oldest first, then the current file, which the reader goes
+    /// on reading. `None` when the log does not exist.
+    pub fn whole_log(path: &Path) -> std::io::Result<Option<(Reader, Vec<Entry>)>> {
+        let files = berth_jsonlog::rotate::log_files(path);
+        let mut entries = Vec::new();
+        for older in &files[..files.len() - 1] {
+            match File::open(older) {
+                Ok(f) => entries.extend(Reader::new(f).read_new()?),
+                // rotated away while we looked: it is gone, read on
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let current = match File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !entries.is_empty() => {
+                // between a rotation's rename and the new file
+                return Ok(Some((Reader::empty_at(path)?, entries)));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let mut r = Reader::new(current).following(path);
+        entries.extend(r.read_new()?);
+        Ok(Some((r, entries)))
+    }
+
+    /// A reader of nothing yet that picks up the file at `path` once it
+    /// appears.
+    fn empty_at(path: &Path) -> std::io::Result<Reader> {
+        let r = Reader::new(File::open("/dev/null")?);
+        Ok(Reader {
+            follows: Some((path.to_path_buf(), u64::MAX)),
+            ..r
+        })
     }
 
     /// Starts at the current end: only what is written from now on.
@@ -60,8 +115,33 @@ impl Reader {
         Ok(Reader::new(file))
     }
 
-    /// Every complete record written since the last call.
+    /// Every complete record written since the last call (across a
+    /// rotation, when following the path).
     pub fn read_new(&mut self) -> std::io::Result<Vec<Entry>> {
+        let mut out = self.read_file()?;
+        if let Some((path, ino)) = self.follows.clone() {
+            match std::fs::metadata(&path) {
+                Ok(m) if m.ino() != ino => {
+                    // The file was rotated away: the shim writes nothing
+                    // more to it, so what is left of it comes first.
+                    let next = File::open(&path);
+                    out.extend(self.read_file()?);
+                    if let Ok(next) = next {
+                        let ino = next.metadata().map(|m| m.ino()).unwrap_or(0);
+                        self.file = next;
+                        self.partial.clear();
+                        self.follows = Some((path, ino));
+                        out.extend(self.read_file()?);
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+
+    /// The complete records added to the current file.
+    fn read_file(&mut self) -> std::io::Result<Vec<Entry>> {
         let mut buf = Vec::new();
         self.file.read_to_end(&mut buf)?;
         if buf.is_empty() {
@@ -185,6 +265,41 @@ mod tests {
             String::from_utf8(err).unwrap(),
             "2026-01-01T00:00:00.000000001Z c\n"
         );
+    }
+
+    #[test]
+    fn whole_log_reads_rotated_files_in_order_and_follows_a_rotation() {
+        use berth_jsonlog::rotate::{LogFile, Rotation};
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c-json.log");
+        let one = line("x\n", "stdout").len() as u64;
+        let r = Rotation {
+            max_size: one * 2,
+            max_files: 3,
+        };
+        let mut w = LogFile::open(&p, Some(r)).unwrap();
+        for i in 0..5 {
+            w.write_line(line(&format!("{i}\n"), "stdout").as_bytes())
+                .unwrap();
+        }
+        let (mut reader, got) = Reader::whole_log(&p).unwrap().unwrap();
+        let texts: Vec<String> = got.iter().map(|e| e.text.clone()).collect();
+        assert_eq!(texts, ["0\n", "1\n", "2\n", "3\n", "4\n"]);
+        // a rotation while following: the rest of the old file, then the new
+        for i in 5..8 {
+            w.write_line(line(&format!("{i}\n"), "stdout").as_bytes())
+                .unwrap();
+        }
+        let texts: Vec<String> = reader
+            .read_new()
+            .unwrap()
+            .iter()
+            .map(|e| e.text.clone())
+            .collect();
+        assert_eq!(texts, ["5\n", "6\n", "7\n"]);
+        assert!(Reader::whole_log(&dir.path().join("none"))
+            .unwrap()
+            .is_none());
     }
 
     #[test]

@@ -32,6 +32,56 @@ pub struct AttachOptions {
     pub from_start: bool,
     /// start the task once attached (run, start -a)
     pub start: bool,
+    /// which output streams are printed (`run -a`)
+    pub shown: Shown,
+}
+
+/// The streams `run -a STDIN|STDOUT|STDERR` attaches (all without `-a`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shown {
+    pub stdin: bool,
+    pub stdout: bool,
+    pub stderr: bool,
+}
+
+impl Shown {
+    pub const ALL: Shown = Shown {
+        stdin: true,
+        stdout: true,
+        stderr: true,
+    };
+
+    /// Parses `-a` values (any case); none given is every stream.
+    pub fn parse(values: &[String]) -> Result<Shown, String> {
+        if values.is_empty() {
+            return Ok(Shown::ALL);
+        }
+        let mut s = Shown {
+            stdin: false,
+            stdout: false,
+            stderr: false,
+        };
+        for v in values {
+            match v.to_ascii_lowercase().as_str() {
+                "stdin" => s.stdin = true,
+                "stdout" => s.stdout = true,
+                "stderr" => s.stderr = true,
+                _ => {
+                    return Err(format!(
+                        "invalid argument \"{v}\" for \"-a, --attach\" flag: valid streams are STDIN, STDOUT, STDERR"
+                    ))
+                }
+            }
+        }
+        Ok(s)
+    }
+
+    fn shows(self, stream: logs::Stream) -> bool {
+        match stream {
+            logs::Stream::Stdout => self.stdout,
+            logs::Stream::Stderr => self.stderr,
+        }
+    }
 }
 
 /// Chunks of local stdin, read on a plain thread: a blocking read of a
@@ -226,8 +276,12 @@ pub async fn attach(
 
     let mut reader = if Path::new(&att.log_path).exists() || !opts.start {
         match open_log(&att.log_path).await.map_err(berth_err)? {
-            Some(f) if opts.from_start => Some(Reader::new(f)),
-            Some(f) => Some(Reader::at_end(f).map_err(|e| berth_err(CliError::io("seek log", e)))?),
+            Some(f) if opts.from_start => Some(Reader::new(f).following(&att.log_path)),
+            Some(f) => Some(
+                Reader::at_end(f)
+                    .map_err(|e| berth_err(CliError::io("seek log", e)))?
+                    .following(&att.log_path),
+            ),
             None => None,
         }
     } else {
@@ -268,7 +322,7 @@ pub async fn attach(
         reader = open_log(&att.log_path)
             .await
             .map_err(berth_err)?
-            .map(Reader::new);
+            .map(|f| Reader::new(f).following(&att.log_path));
     }
 
     let wait = {
@@ -286,7 +340,11 @@ pub async fn attach(
         }
     };
     let p = logs::Print::default();
+    let shown = opts.shown;
     let sink = |e: &logs::Entry| {
+        if !shown.shows(e.stream) {
+            return;
+        }
         let _ = logs::print(
             e,
             p,

@@ -68,6 +68,7 @@ pub use meta::MetaError;
 pub use oci::OciError;
 pub use progress::{Progress, ProgressAction};
 pub use reference::{Reference, ReferenceError};
+pub use registry::login;
 pub use registry::RegistryError;
 pub use snapshot::SnapshotError;
 pub use types::{

@@ -67,8 +67,56 @@ fn client_for(opts: &RegistryOptions) -> oci_client::Client {
     };
     oci_client::Client::new(ClientConfig {
         protocol,
+        extra_root_certificates: opts
+            .ca_pems
+            .iter()
+            .map(|pem| oci_client::client::Certificate {
+                encoding: oci_client::client::CertificateEncoding::Pem,
+                data: pem.clone(),
+            })
+            .collect(),
         ..Default::default()
     })
+}
+
+/// Checks `opts.auth` against the registry `server` (`host[:port]`): the
+/// token flow when the registry asks for one (a wrong password fails at
+/// its token service), then one authenticated request, which a registry
+/// doing basic auth answers 401 for wrong credentials.
+pub async fn login(server: &str, opts: &RegistryOptions) -> Result<(), RegistryError> {
+    let client = client_for(opts);
+    let auth = auth_for(opts);
+    let probe = format!("{server}/berth-login-probe:latest");
+    let remote =
+        oci_client::Reference::try_from(probe.clone()).map_err(|e| RegistryError::Invalid {
+            reference: server.to_string(),
+            what: e.to_string(),
+        })?;
+    client
+        .auth(&remote, &auth, RegistryOperation::Pull)
+        .await
+        .map_err(client_err(server))?;
+    match client.fetch_manifest_digest(&remote, &auth).await {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            use oci_client::errors::OciDistributionError as E;
+            use oci_client::errors::OciErrorCode as C;
+            let passed = match &e {
+                // the probe repository does not exist: the credentials passed
+                E::ImageManifestNotFoundError(_) | E::ServerError { code: 404, .. } => true,
+                E::RegistryError { envelope, .. } => !envelope
+                    .errors
+                    .iter()
+                    .any(|x| matches!(x.code, C::Unauthorized | C::Denied)),
+                _ => false,
+            };
+            if passed {
+                Ok(())
+            } else {
+                Err(client_err(server)(e))
+            }
+        }
+    }
 }
 
 fn auth_for(opts: &RegistryOptions) -> RegistryAuth {

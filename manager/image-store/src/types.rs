@@ -64,6 +64,9 @@ pub struct RegistryOptions {
     pub insecure_http_hosts: Vec<String>,
     /// Basic credentials; anonymous when `None`.
     pub auth: Option<(String, String)>,
+    /// Extra CA certificates (PEM) the registry's TLS certificate may
+    /// chain to (docker's `certs.d/<host>/ca.crt`).
+    pub ca_pems: Vec<Vec<u8>>,
 }
 
 pub type PullOptions = RegistryOptions;

@@ -3,6 +3,7 @@
 //!
 //! [`Manager`]: crate::manager::Manager
 
+pub mod auth;
 pub mod containers;
 pub mod events;
 pub mod forward;

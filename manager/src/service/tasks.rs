@@ -149,6 +149,11 @@ impl Tasks for TasksService {
         self.0
             .update_task(&req.container_id, &req.resources_json)
             .await?;
+        if let Some(p) = req.restart_policy.as_ref() {
+            self.0
+                .update_restart_policy(&req.container_id, &p.name, p.max_retries)
+                .await?;
+        }
         Ok(Empty::new())
     }
 }

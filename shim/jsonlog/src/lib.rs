@@ -4,6 +4,9 @@
 //! output pauses), and the CLI's `logs`/`attach`, which read it back. The
 //! file is docker's, so `docker logs` tooling reads berth's logs unchanged.
 
+pub mod config;
+pub mod rotate;
+
 use std::borrow::Cow;
 use std::time::SystemTime;
 

@@ -200,7 +200,7 @@ fn display_in(ctx: &Path, path: &Path) -> String {
 /// A private mount namespace for this process, so that the read-only image
 /// views COPY mounts vanish with it even if it is killed.  The manager is
 /// already running (connected before any command), so it keeps the host's.
-fn private_mounts() -> Result<(), CliError> {
+pub(crate) fn private_mounts() -> Result<(), CliError> {
     // SAFETY: plain syscalls on this (single, current-thread runtime) thread.
     let rc = unsafe { libc::unshare(libc::CLONE_NEWNS) };
     if rc != 0 {

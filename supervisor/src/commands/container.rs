@@ -66,6 +66,7 @@ pub fn run_options(f: &CreateFlags) -> Result<RunOptions, CliError> {
     let plan = mounts::MountPlan::parse(&f.volume, &f.tmpfs, &f.mounts)
         .map_err(|e| CliError::Invalid(e.to_string()))?;
     crate::health::from_flags(&f.health).map_err(|e| CliError::Invalid(e.to_string()))?;
+    f.log.config().map_err(CliError::Invalid)?;
     f.security
         .parse(network == Network::Host)
         .map_err(|e| CliError::Invalid(e.to_string()))?;
@@ -142,6 +143,7 @@ pub async fn get_or_pull(m: &Manager, reference: &str) -> Result<ImageInfo, CliE
     );
     let mut pull = PullRequest::new();
     pull.reference = reference.to_string();
+    (pull.username, pull.password) = crate::auth::for_reference(reference);
     crate::commands::images::stream_progress(
         m,
         m.images.pull_image(m.ctx(), &pull).await,
@@ -168,6 +170,7 @@ async fn image_for_run(
         PullPolicy::Always => {
             let mut pull = PullRequest::new();
             pull.reference = reference.to_string();
+            (pull.username, pull.password) = crate::auth::for_reference(reference);
             crate::commands::images::stream_progress(
                 m,
                 m.images.pull_image(m.ctx(), &pull).await,
@@ -262,6 +265,7 @@ async fn create_with_volumes(
     let mut spec = spec::build(cfg, opts).map_err(|e| CliError::Invalid(e.to_string()))?;
     mounts::apply_nocopy(&mut spec, volumes);
     crate::health::apply(&mut spec, check);
+    crate::logflags::apply(&mut spec, &f.log.config().map_err(CliError::Invalid)?);
     crate::users::annotate(&mut spec, user, &f.security.group_add);
     if f.security.init {
         let init = crate::init::find().map_err(|e| CliError::Invalid(e.to_string()))?;
@@ -345,6 +349,14 @@ fn fail(e: CliError, code: i32) -> i32 {
     code
 }
 
+/// `run -a`: the streams to attach; refused with `-d`, as docker does.
+pub fn run_attach(values: &[String], detach: bool) -> Result<session::Shown, CliError> {
+    if detach && !values.is_empty() {
+        return Err(CliError::Invalid("Conflicting options: -a and -d".into()));
+    }
+    session::Shown::parse(values).map_err(CliError::Invalid)
+}
+
 /// `berth create`.
 pub async fn create(m: &Manager, f: &CreateFlags) -> i32 {
     match create_container(m, f).await {
@@ -357,7 +369,11 @@ pub async fn create(m: &Manager, f: &CreateFlags) -> i32 {
 }
 
 /// `berth run`.
-pub async fn run(m: &Manager, f: &CreateFlags, detach: bool) -> i32 {
+pub async fn run(m: &Manager, f: &CreateFlags, detach: bool, attach: &[String]) -> i32 {
+    let shown = match run_attach(attach, detach) {
+        Ok(s) => s,
+        Err(e) => return fail(e, EXIT_BERTH_FAILED),
+    };
     let c = match create_container(m, f).await {
         Ok(c) => c,
         Err(e) => return fail(e, EXIT_BERTH_FAILED),
@@ -373,9 +389,10 @@ pub async fn run(m: &Manager, f: &CreateFlags, detach: bool) -> i32 {
         return 0;
     }
     let opts = AttachOptions {
-        stdin: f.interactive,
+        stdin: f.interactive && shown.stdin,
         from_start: true,
         start: true,
+        shown,
     };
     let outcome = session::attach(m, &c.id, opts).await;
     match outcome {
@@ -461,6 +478,7 @@ pub async fn start(m: &Manager, a: &StartArgs) -> i32 {
             stdin: a.interactive && c.open_stdin,
             from_start: false,
             start: true,
+            shown: session::Shown::ALL,
         };
         return match session::attach(m, &c.id, opts).await {
             Ok(Outcome::Exited(code)) => code,
@@ -614,6 +632,7 @@ pub async fn attach(m: &Manager, a: &AttachArgs) -> i32 {
         stdin: !a.no_stdin && c.open_stdin,
         from_start: false,
         start: false,
+        shown: session::Shown::ALL,
     };
     match session::attach(m, &c.id, opts).await {
         Ok(Outcome::Exited(code)) => code,

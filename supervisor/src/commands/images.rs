@@ -220,6 +220,7 @@ pub async fn pull(m: &Manager, a: &PullArgs) -> i32 {
     let mut r = PullRequest::new();
     r.reference = a.reference.clone();
     r.plain_http = a.plain_http;
+    (r.username, r.password) = crate::auth::for_reference(&a.reference);
     let s = m.images.pull_image(m.ctx(), &r).await;
     match stream_progress(m, s, a.quiet, false).await {
         Ok(_) => 0,
@@ -232,6 +233,7 @@ pub async fn push(m: &Manager, a: &PullArgs) -> i32 {
     let mut r = PushRequest::new();
     r.reference = a.reference.clone();
     r.plain_http = a.plain_http;
+    (r.username, r.password) = crate::auth::for_reference(&a.reference);
     let s = m.images.push_image(m.ctx(), &r).await;
     match stream_progress(m, s, a.quiet, false).await {
         Ok(_) => 0,

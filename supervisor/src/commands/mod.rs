@@ -2,12 +2,15 @@
 
 pub mod build;
 pub mod container;
+pub mod context;
 pub mod df;
 pub mod exec;
 pub mod images;
 pub mod inspect;
 pub mod layers;
 pub mod network;
+pub mod search;
 pub mod system;
+pub mod update;
 pub mod view;
 pub mod volume;

@@ -259,17 +259,13 @@ pub async fn logs(m: &Manager, a: &LogsArgs) -> i32 {
         Ok(c) => c,
         Err(e) => return fail(e),
     };
-    let file = match File::open(&c.log_path) {
-        Ok(f) => f,
-        // never started: no output yet
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !a.follow => return 0,
-        Err(e) => return fail(CliError::io(format!("open log {}", c.log_path), e)),
-    };
+    if let Err(e) = crate::logflags::check_readable(&c.spec_json) {
+        return fail(CliError::Invalid(e));
+    }
     let p = logs::Print {
         timestamps: a.timestamps,
         details: a.details,
     };
-    let mut r = Reader::new(file);
     let out = |e: &logs::Entry| {
         if !crate::since::within(&e.time, since, until) {
             return;
@@ -281,10 +277,22 @@ pub async fn logs(m: &Manager, a: &LogsArgs) -> i32 {
             &mut std::io::stderr().lock(),
         );
     };
-    match r.read_tail(tail) {
-        Ok(entries) => entries.iter().for_each(out),
-        Err(e) => return fail(CliError::io("read log", e)),
-    }
+    let mut r = match Reader::whole_log(std::path::Path::new(&c.log_path)) {
+        Ok(Some((r, mut entries))) => {
+            if let Some(n) = tail {
+                entries.drain(..entries.len().saturating_sub(n));
+            }
+            entries.iter().for_each(out);
+            r
+        }
+        // never started: no output yet
+        Ok(None) if !a.follow => return 0,
+        Ok(None) => match File::open(&c.log_path) {
+            Ok(f) => Reader::new(f).following(&c.log_path),
+            Err(e) => return fail(CliError::io(format!("open log {}", c.log_path), e)),
+        },
+        Err(e) => return fail(CliError::io(format!("read log {}", c.log_path), e)),
+    };
     if a.follow && (c.status == "running" || c.status == "paused" || c.status == "restarting") {
         let mut req = TaskRequest::new();
         req.container_id = c.id.clone();

@@ -123,6 +123,9 @@ demo: release
 # - benches/network.sh: `berth run --rm busybox true` on the default bridge
 #   (in a network namespace the script makes) vs `--network none` and docker
 #   on its bridge; network setup + teardown per container.
+# - benches/density.sh: N idle containers (N = 10 … 1000, DENSITY_NS="10 100"
+#   to shorten): start time, memory per container, shim threads, manager RSS,
+#   `ps` latency and `rm -f` of all
 # BENCH_ITERATIONS=N sets the rounds of each.
 .PHONY: bench
 bench: release static
@@ -131,6 +134,7 @@ bench: release static
 	@BERTH_CLI=$(CURDIR)/target/release/berth benches/e2e.sh
 	@BERTH_CLI=$(CURDIR)/target/release/berth benches/build.sh
 	@BERTH_CLI=$(CURDIR)/target/release/berth benches/network.sh
+	@BERTH_CLI=$(CURDIR)/target/release/berth benches/density.sh
 
 # ------------------------------------------------------------ conformance
 # ../shared/conformance/runtime-tools-validate.sh against berth (host as is and

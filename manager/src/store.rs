@@ -2,6 +2,7 @@
 //! a crash at any instant leaves the old records or the new ones.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use redb::{Database, ReadableTable, TableDefinition};
 
@@ -9,6 +10,10 @@ use crate::record::ContainerRecord;
 
 /// id → JSON record.
 const CONTAINERS: TableDefinition<&str, &[u8]> = TableDefinition::new("containers");
+/// redb's page cache for the store. Its default (1 GiB) lets the cache grow
+/// with every record ever read, a resident cost per container; the records
+/// are small and the OS page cache holds the file anyway.
+const CACHE_BYTES: usize = 4 << 20;
 /// name → id.
 const NAMES: TableDefinition<&str, &str> = TableDefinition::new("names");
 
@@ -45,6 +50,10 @@ fn db<E: Into<redb::Error>>(e: E) -> StoreError {
 /// The manager's metadata database.
 pub struct Store {
     db: Database,
+    /// Bumped after every committed change of a container record: readers
+    /// that derive something from all records (the health watcher, the
+    /// container list) redo it only when this moved.
+    generation: AtomicU64,
 }
 
 impl Store {
@@ -55,12 +64,29 @@ impl Store {
             path: path.display().to_string(),
             source: Box::new(e),
         };
-        let db = Database::create(path).map_err(|e| open_err(e.into()))?;
+        let db = redb::Builder::new()
+            .set_cache_size(CACHE_BYTES)
+            .create(path)
+            .map_err(|e| open_err(e.into()))?;
         let txn = db.begin_write().map_err(|e| open_err(e.into()))?;
         txn.open_table(CONTAINERS).map_err(|e| open_err(e.into()))?;
         txn.open_table(NAMES).map_err(|e| open_err(e.into()))?;
         txn.commit().map_err(|e| open_err(e.into()))?;
-        Ok(Store { db })
+        Ok(Store {
+            db,
+            generation: AtomicU64::new(0),
+        })
+    }
+
+    /// Changes of container records so far (see the field).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    fn commit(&self, txn: redb::WriteTransaction) -> Result<()> {
+        let done = txn.commit().map_err(db);
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        done
     }
 
     /// The database, for modules that keep tables of their own in it
@@ -138,7 +164,7 @@ impl Store {
                 .insert(rec.id.as_str(), encode(rec).as_slice())
                 .map_err(db)?;
         }
-        txn.commit().map_err(db)
+        self.commit(txn)
     }
 
     /// Reads, changes and writes one record in a single transaction;
@@ -161,7 +187,7 @@ impl Store {
             table.insert(id, encode(&rec).as_slice()).map_err(db)?;
             rec
         };
-        txn.commit().map_err(db)?;
+        self.commit(txn)?;
         Ok(rec)
     }
 
@@ -185,7 +211,7 @@ impl Store {
             table.insert(id, encode(&rec).as_slice()).map_err(db)?;
             rec
         };
-        txn.commit().map_err(db)?;
+        self.commit(txn)?;
         Ok(rec)
     }
 
@@ -207,7 +233,7 @@ impl Store {
                 }
             }
         }
-        txn.commit().map_err(db)
+        self.commit(txn)
     }
 }
 

@@ -43,6 +43,7 @@ pub mod health;
 pub mod images;
 pub mod introspect;
 pub mod layers;
+pub mod listing;
 pub mod log;
 pub mod manager;
 pub mod names;

@@ -40,6 +40,7 @@ pub mod error;
 pub mod events;
 pub mod exec;
 pub mod health;
+pub mod heap_trim;
 pub mod images;
 pub mod introspect;
 pub mod layers;

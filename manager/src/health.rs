@@ -205,8 +205,8 @@ fn no_check() -> std::sync::MutexGuard<'static, Option<HashSet<String>>> {
     NO_CHECK.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The store (by address) and its generation the watcher last looked at.
-static SCANNED: Mutex<Option<(usize, u64)>> = Mutex::new(None);
+/// The store (its instance) and its generation the watcher last looked at.
+static SCANNED: Mutex<Option<(u64, u64)>> = Mutex::new(None);
 
 fn monitors() -> std::sync::MutexGuard<'static, Option<HashMap<String, u64>>> {
     MONITORS.lock().unwrap_or_else(|e| e.into_inner())
@@ -284,43 +284,69 @@ impl Manager {
     }
 
     fn spawn_monitors(self: &Arc<Self>) {
-        // the records are read again only once one of them changed
-        let seen = (
-            std::ptr::addr_of!(self.store) as usize,
-            self.store.generation(),
-        );
+        // After a first look at every record, only the records changed
+        // since the last look are read (all of them again if the store's
+        // memory of changes does not reach back that far).
+        let store_at = self.store.instance();
         let mut scanned = SCANNED.lock().unwrap_or_else(|e| e.into_inner());
-        if *scanned == Some(seen) {
-            return;
-        }
-        let Ok(recs) = self.store.list() else {
-            return;
-        };
-        *scanned = Some(seen);
-        drop(scanned);
+        let since = scanned.filter(|(s, _)| *s == store_at).map(|(_, g)| g);
+        let changed = since.and_then(|g| self.store.changed_since(g));
         let mut guard = monitors();
         let running = guard.get_or_insert_with(HashMap::new);
-        let known: HashSet<&str> = recs.iter().map(|r| r.id.as_str()).collect();
-        // the state of removed containers goes with them
-        for id in running.keys().cloned().collect::<Vec<_>>() {
-            if !known.contains(id.as_str()) {
-                running.remove(&id);
-                self.forget_health(&id);
+        match changed {
+            Some((ids, now)) => {
+                for id in ids {
+                    match self.store.get(&id) {
+                        Ok(Some(rec)) => self.consider(rec, running),
+                        Ok(None) => self.forget(&id, running),
+                        Err(_) => return,
+                    }
+                }
+                *scanned = Some((store_at, now));
             }
+            None => {
+                let now = self.store.generation();
+                let Ok(recs) = self.store.list() else {
+                    return;
+                };
+                let known: HashSet<&str> = recs.iter().map(|r| r.id.as_str()).collect();
+                // the state of removed containers goes with them
+                for id in running.keys().cloned().collect::<Vec<_>>() {
+                    if !known.contains(id.as_str()) {
+                        self.forget(&id, running);
+                    }
+                }
+                if let Some(s) = no_check().as_mut() {
+                    s.retain(|id| known.contains(id.as_str()));
+                }
+                for rec in recs {
+                    self.consider(rec, running);
+                }
+                *scanned = Some((store_at, now));
+            }
+        }
+    }
+
+    /// Starts a monitor for a running container's run that has none.
+    fn consider(self: &Arc<Self>, rec: ContainerRecord, running: &mut HashMap<String, u64>) {
+        if rec.status != Status::Running || running.get(&rec.id) == Some(&rec.started_at) {
+            return;
+        }
+        let Some(cfg) = HealthConfig::of_spec(&rec.spec_json) else {
+            return;
+        };
+        running.insert(rec.id.clone(), rec.started_at);
+        let mgr = self.clone();
+        tokio::spawn(async move { mgr.monitor(rec, cfg).await });
+    }
+
+    /// Drops what is kept for a removed container.
+    fn forget(&self, id: &str, running: &mut HashMap<String, u64>) {
+        if running.remove(id).is_some() {
+            self.forget_health(id);
         }
         if let Some(s) = no_check().as_mut() {
-            s.retain(|id| known.contains(id.as_str()));
-        }
-        for rec in recs {
-            if rec.status != Status::Running || running.get(&rec.id) == Some(&rec.started_at) {
-                continue;
-            }
-            let Some(cfg) = HealthConfig::of_spec(&rec.spec_json) else {
-                continue;
-            };
-            running.insert(rec.id.clone(), rec.started_at);
-            let mgr = self.clone();
-            tokio::spawn(async move { mgr.monitor(rec, cfg).await });
+            s.remove(id);
         }
     }
 

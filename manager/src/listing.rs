@@ -6,8 +6,9 @@
 //! args, env, cwd, user and terminal, the mounts, the annotations and the
 //! hostname — and GetContainer still returns the whole spec.
 //!
-//! The list is kept, keyed by the store's generation, until a record
-//! changes: an idle manager answers `ps` without reading its store.
+//! The list is kept and only the records changed since (the store
+//! remembers which) are read again: an idle manager answers `ps` without
+//! reading its store, a busy one reads what changed.
 
 use std::sync::Mutex;
 
@@ -24,9 +25,11 @@ const SPEC_KEYS: [&str; 3] = ["mounts", "annotations", "hostname"];
 
 /// The listing of one store at one generation, newest container first.
 struct Listed {
-    store: usize,
+    store: u64,
     generation: u64,
-    infos: Vec<(bool, ContainerInfo)>,
+    /// Per container: its creation time (the order), whether it counts as
+    /// running, its info.
+    infos: Vec<(u64, bool, ContainerInfo)>,
 }
 
 static LISTED: Mutex<Option<Listed>> = Mutex::new(None);
@@ -53,37 +56,58 @@ pub fn brief_spec(spec_json: &str) -> String {
     Value::Object(brief).to_string()
 }
 
+fn entry(
+    r: &ContainerRecord,
+    running: &impl Fn(&ContainerRecord) -> bool,
+) -> (u64, bool, ContainerInfo) {
+    let mut info = r.to_info();
+    info.spec_json = brief_spec(&r.spec_json);
+    (r.created, running(r), info)
+}
+
 /// Every container's info with a brief spec, newest first, each with
-/// whether it counts as running for `ps` without `-a`.
+/// whether it counts as running for `ps` without `-a`. Only the records
+/// changed since the last call are read again.
 pub fn list(
     store: &Store,
     running: impl Fn(&ContainerRecord) -> bool,
 ) -> crate::store::Result<Vec<(bool, ContainerInfo)>> {
-    let key = (store as *const Store as usize, store.generation());
-    {
-        let cached = LISTED.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(l) = cached.as_ref().filter(|l| (l.store, l.generation) == key) {
-            return Ok(l.infos.clone());
+    let at = store.instance();
+    let mut cached = LISTED.lock().unwrap_or_else(|e| e.into_inner());
+    let changed = cached
+        .as_ref()
+        .filter(|l| l.store == at)
+        .and_then(|l| store.changed_since(l.generation));
+    match (cached.as_mut(), changed) {
+        (Some(l), Some((ids, now))) => {
+            for id in ids {
+                l.infos.retain(|(_, _, i)| i.id != id);
+                if let Some(r) = store.get(&id)? {
+                    l.infos.push(entry(&r, &running));
+                }
+            }
+            l.infos
+                .sort_by_key(|(created, _, _)| std::cmp::Reverse(*created));
+            l.generation = now;
+        }
+        _ => {
+            // The generation is read before the records: a change
+            // meanwhile is read again by the next call.
+            let now = store.generation();
+            let mut infos: Vec<(u64, bool, ContainerInfo)> =
+                store.list()?.iter().map(|r| entry(r, &running)).collect();
+            infos.sort_by_key(|(created, _, _)| std::cmp::Reverse(*created));
+            *cached = Some(Listed {
+                store: at,
+                generation: now,
+                infos,
+            });
         }
     }
-    // The generation is read before the records: a change meanwhile makes
-    // the next call list again.
-    let mut recs = store.list()?;
-    recs.sort_by_key(|r| std::cmp::Reverse(r.created));
-    let infos: Vec<(bool, ContainerInfo)> = recs
-        .iter()
-        .map(|r| {
-            let mut info = r.to_info();
-            info.spec_json = brief_spec(&r.spec_json);
-            (running(r), info)
-        })
-        .collect();
-    *LISTED.lock().unwrap_or_else(|e| e.into_inner()) = Some(Listed {
-        store: key.0,
-        generation: key.1,
-        infos: infos.clone(),
-    });
-    Ok(infos)
+    Ok(cached
+        .as_ref()
+        .map(|l| l.infos.iter().map(|(_, r, i)| (*r, i.clone())).collect())
+        .unwrap_or_default())
 }
 
 #[cfg(test)]
@@ -106,5 +130,40 @@ mod tests {
         assert_eq!(brief["hostname"], "h");
         assert!(brief["annotations"].get("berth.healthcheck").is_some());
         assert_eq!(brief_spec("garbage"), "garbage");
+    }
+
+    #[test]
+    fn the_list_follows_changes_newest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("m.redb")).unwrap();
+        let ids = |store: &Store| -> Vec<(bool, String, u32)> {
+            list(store, |r| r.pid > 0)
+                .unwrap()
+                .into_iter()
+                .map(|(run, i)| (run, i.id, i.pid))
+                .collect()
+        };
+        let mut old = crate::store::tests::rec("old", "one");
+        old.created = 1;
+        let mut new = crate::store::tests::rec("new", "two");
+        new.created = 2;
+        store.insert(&old).unwrap();
+        store.insert(&new).unwrap();
+        assert_eq!(
+            ids(&store),
+            [(false, "new".into(), 0), (false, "old".into(), 0)]
+        );
+        store
+            .update("old", |r| {
+                r.pid = 9;
+                r.status = crate::record::Status::Running;
+            })
+            .unwrap();
+        assert_eq!(
+            ids(&store),
+            [(false, "new".into(), 0), (true, "old".into(), 9)]
+        );
+        store.remove("new").unwrap();
+        assert_eq!(ids(&store), [(true, "old".into(), 9)]);
     }
 }

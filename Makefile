@@ -127,6 +127,9 @@ demo: release
 #   on its bridge; network setup + teardown per container.
 # - benches/compose.sh: `compose up -d` and `down` of a 10-service project,
 #   berth vs Debian's docker-compose on docker.
+# - benches/density.sh: N idle containers (N = 10 … 1000, DENSITY_NS="10 100"
+#   to shorten): start time, memory per container, shim threads, manager RSS,
+#   `ps` latency and `rm -f` of all
 # BENCH_ITERATIONS=N sets the rounds of each.
 .PHONY: bench
 bench: release static
@@ -136,6 +139,7 @@ bench: release static
 	@BERTH_CLI=$(CURDIR)/target/release/berth benches/build.sh
 	@BERTH_CLI=$(CURDIR)/target/release/berth benches/network.sh
 	@BERTH_CLI=$(CURDIR)/target/release/berth benches/compose.sh
+	@BERTH_CLI=$(CURDIR)/target/release/berth benches/density.sh
 
 # ------------------------------------------------------------ conformance
 # ../shared/conformance/runtime-tools-validate.sh against berth (host as is and

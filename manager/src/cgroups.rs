@@ -23,13 +23,18 @@ pub fn cgroups_path(spec_json: &str, id: &str) -> Option<String> {
     (!p.contains(':')).then_some(p)
 }
 
-/// Mount points of every cgroup (v1 and v2) hierarchy.
-fn cgroup_mounts() -> Vec<PathBuf> {
-    let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    berth_mountinfo::parse(&text)
-        .filter(|m| m.fstype == "cgroup" || m.fstype == "cgroup2")
-        .map(|m| PathBuf::from(m.mount_point.as_ref()))
-        .collect()
+/// Mount points of every cgroup (v1 and v2) hierarchy, read once: the
+/// mount table grows with every container's rootfs, and reading it on each
+/// removal made removing N containers cost N².
+fn cgroup_mounts() -> &'static [PathBuf] {
+    static MOUNTS: std::sync::OnceLock<Vec<PathBuf>> = std::sync::OnceLock::new();
+    MOUNTS.get_or_init(|| {
+        let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        berth_mountinfo::parse(&text)
+            .filter(|m| m.fstype == "cgroup" || m.fstype == "cgroup2")
+            .map(|m| PathBuf::from(m.mount_point.as_ref()))
+            .collect()
+    })
 }
 
 /// Removes the (empty) cgroup directories at `path` in every hierarchy.

@@ -218,19 +218,19 @@ impl Manager {
         Ok(self.resolve(key)?.to_info())
     }
 
+    /// Containers newest first, each with a brief spec (see `listing`).
     pub fn list_containers(&self, all: bool) -> Result<Vec<ContainerInfo>> {
-        let mut recs = self.store.list()?;
-        recs.retain(|r| r.status != Status::Dead || all);
-        if !all {
-            recs.retain(|r| {
-                matches!(
-                    r.status,
-                    Status::Running | Status::Paused | Status::Restarting
-                )
-            });
-        }
-        recs.sort_by_key(|r| std::cmp::Reverse(r.created));
-        Ok(recs.iter().map(ContainerRecord::to_info).collect())
+        let listed = crate::listing::list(&self.store, |r| {
+            matches!(
+                r.status,
+                Status::Running | Status::Paused | Status::Restarting
+            )
+        })?;
+        Ok(listed
+            .into_iter()
+            .filter(|(running, _)| all || *running)
+            .map(|(_, info)| info)
+            .collect())
     }
 
     pub async fn rename_container(&self, key: &str, new_name: &str) -> Result<()> {

@@ -14,7 +14,7 @@
 //! are picked up again after a manager restart without any hook in the
 //! task code.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -54,6 +54,10 @@ pub struct HealthConfig {
 impl HealthConfig {
     /// The check of a stored spec, if it has one that runs something.
     pub fn of_spec(spec_json: &str) -> Option<HealthConfig> {
+        // most containers have none: a scan is far cheaper than a parse
+        if !spec_json.contains(ANNOTATION) {
+            return None;
+        }
         let spec: Value = serde_json::from_str(spec_json).ok()?;
         let raw = spec
             .pointer(&format!("/annotations/{ANNOTATION}"))?
@@ -193,6 +197,16 @@ fn cap(mut s: String, max: usize) -> String {
 
 /// The running monitors: container id → the run (generation) each watches.
 static MONITORS: Mutex<Option<HashMap<String, u64>>> = Mutex::new(None);
+/// Containers whose spec has no health check (a spec never changes):
+/// `ps` asks for every container's health and needs no store read for these.
+static NO_CHECK: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+
+fn no_check() -> std::sync::MutexGuard<'static, Option<HashSet<String>>> {
+    NO_CHECK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The store (its instance) and its generation the watcher last looked at.
+static SCANNED: Mutex<Option<(u64, u64)>> = Mutex::new(None);
 
 fn monitors() -> std::sync::MutexGuard<'static, Option<HashMap<String, u64>>> {
     MONITORS.lock().unwrap_or_else(|e| e.into_inner())
@@ -234,10 +248,16 @@ impl Manager {
     pub fn get_health(&self, ids: &[String]) -> Result<Vec<ContainerHealth>> {
         let mut out = Vec::new();
         for id in ids {
+            if no_check().as_ref().is_some_and(|s| s.contains(id)) {
+                continue;
+            }
             let Some(rec) = self.store.get(id)? else {
                 continue;
             };
             if HealthConfig::of_spec(&rec.spec_json).is_none() {
+                no_check()
+                    .get_or_insert_with(HashSet::new)
+                    .insert(id.clone());
                 continue;
             }
             // a run whose first check has not happened yet is starting
@@ -264,29 +284,69 @@ impl Manager {
     }
 
     fn spawn_monitors(self: &Arc<Self>) {
-        let Ok(recs) = self.store.list() else {
-            return;
-        };
+        // After a first look at every record, only the records changed
+        // since the last look are read (all of them again if the store's
+        // memory of changes does not reach back that far).
+        let store_at = self.store.instance();
+        let mut scanned = SCANNED.lock().unwrap_or_else(|e| e.into_inner());
+        let since = scanned.filter(|(s, _)| *s == store_at).map(|(_, g)| g);
+        let changed = since.and_then(|g| self.store.changed_since(g));
         let mut guard = monitors();
         let running = guard.get_or_insert_with(HashMap::new);
-        let known: Vec<String> = recs.iter().map(|r| r.id.clone()).collect();
-        // the state of removed containers goes with them
-        for id in running.keys().cloned().collect::<Vec<_>>() {
-            if !known.contains(&id) {
-                running.remove(&id);
-                self.forget_health(&id);
+        match changed {
+            Some((ids, now)) => {
+                for id in ids {
+                    match self.store.get(&id) {
+                        Ok(Some(rec)) => self.consider(rec, running),
+                        Ok(None) => self.forget(&id, running),
+                        Err(_) => return,
+                    }
+                }
+                *scanned = Some((store_at, now));
+            }
+            None => {
+                let now = self.store.generation();
+                let Ok(recs) = self.store.list() else {
+                    return;
+                };
+                let known: HashSet<&str> = recs.iter().map(|r| r.id.as_str()).collect();
+                // the state of removed containers goes with them
+                for id in running.keys().cloned().collect::<Vec<_>>() {
+                    if !known.contains(id.as_str()) {
+                        self.forget(&id, running);
+                    }
+                }
+                if let Some(s) = no_check().as_mut() {
+                    s.retain(|id| known.contains(id.as_str()));
+                }
+                for rec in recs {
+                    self.consider(rec, running);
+                }
+                *scanned = Some((store_at, now));
             }
         }
-        for rec in recs {
-            if rec.status != Status::Running || running.get(&rec.id) == Some(&rec.started_at) {
-                continue;
-            }
-            let Some(cfg) = HealthConfig::of_spec(&rec.spec_json) else {
-                continue;
-            };
-            running.insert(rec.id.clone(), rec.started_at);
-            let mgr = self.clone();
-            tokio::spawn(async move { mgr.monitor(rec, cfg).await });
+    }
+
+    /// Starts a monitor for a running container's run that has none.
+    fn consider(self: &Arc<Self>, rec: ContainerRecord, running: &mut HashMap<String, u64>) {
+        if rec.status != Status::Running || running.get(&rec.id) == Some(&rec.started_at) {
+            return;
+        }
+        let Some(cfg) = HealthConfig::of_spec(&rec.spec_json) else {
+            return;
+        };
+        running.insert(rec.id.clone(), rec.started_at);
+        let mgr = self.clone();
+        tokio::spawn(async move { mgr.monitor(rec, cfg).await });
+    }
+
+    /// Drops what is kept for a removed container.
+    fn forget(&self, id: &str, running: &mut HashMap<String, u64>) {
+        if running.remove(id).is_some() {
+            self.forget_health(id);
+        }
+        if let Some(s) = no_check().as_mut() {
+            s.remove(id);
         }
     }
 

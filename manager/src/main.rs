@@ -56,7 +56,18 @@ fn main() -> anyhow::Result<()> {
         manager_bin: me,
         debug: args.debug,
     };
+    // Two malloc arenas at most: glibc's default (eight per core) gives
+    // every runtime thread an arena of its own, resident memory an idle
+    // manager keeps for nothing.
+    // SAFETY: mallopt only tunes the allocator; called before any thread exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+    // Two workers serve the manager's requests (mostly waiting on shims and
+    // disks); blocking-pool threads go after a second idle, not ten.
     let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_keep_alive(std::time::Duration::from_secs(1))
         .enable_all()
         .build()
         .context("start the async runtime")?;

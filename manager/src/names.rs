@@ -29,17 +29,18 @@ pub fn validate(name: &str) -> Result<&str, String> {
     }
 }
 
-/// A random docker-like name; `attempt` > 0 adds a digit as docker does
-/// after a collision.
+/// A random docker-like name; `attempt` > 0 adds a number as docker does
+/// after a collision, one digit more per attempt: with only 500 plain names,
+/// a thousand containers must not run out of picks.
 pub fn random(attempt: u32) -> String {
-    let r = crate::manager::random_hex(8);
+    let r = crate::manager::random_hex(16);
     let n = u64::from_str_radix(&r, 16).unwrap_or(0);
     let a = ADJECTIVES[(n % ADJECTIVES.len() as u64) as usize];
     let s = SURNAMES[((n >> 16) % SURNAMES.len() as u64) as usize];
     if attempt == 0 {
         format!("{a}_{s}")
     } else {
-        format!("{a}_{s}{}", (n >> 32) % 10)
+        format!("{a}_{s}{}", (n >> 32) % 10u64.pow(attempt.min(9)))
     }
 }
 
@@ -61,6 +62,16 @@ mod tests {
     fn random_names_are_valid() {
         for i in 0..20 {
             assert!(validate(&random(i % 2)).is_ok());
+            assert!(validate(&random(i)).is_ok());
         }
+    }
+
+    #[test]
+    fn retries_draw_from_more_names() {
+        // the retry digit was always 0: 500 names in all, used up by a
+        // thousand containers
+        let last: std::collections::HashSet<char> =
+            (0..50).filter_map(|_| random(1).chars().last()).collect();
+        assert!(last.len() > 1, "{last:?}");
     }
 }

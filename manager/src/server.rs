@@ -137,6 +137,7 @@ pub async fn serve(cfg: Config) -> Result<(), ServeError> {
         recovery.recover(recovering).await;
         // checks exec into containers: only once they are reconnected
         recovery.start_health_checks();
+        crate::heap_trim::start(&recovery);
     });
 
     let mut term = signal(SignalKind::terminate()).map_err(ServeError::Signal)?;

@@ -1,7 +1,10 @@
 //! Container metadata in redb: one write transaction per state change, so
 //! a crash at any instant leaves the old records or the new ones.
 
+use std::collections::VecDeque;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 
 use redb::{Database, ReadableTable, TableDefinition};
 
@@ -9,6 +12,10 @@ use crate::record::ContainerRecord;
 
 /// id → JSON record.
 const CONTAINERS: TableDefinition<&str, &[u8]> = TableDefinition::new("containers");
+/// redb's page cache for the store. Its default (1 GiB) lets the cache grow
+/// with every record ever read, a resident cost per container; the records
+/// are small and the OS page cache holds the file anyway.
+const CACHE_BYTES: usize = 4 << 20;
 /// name → id.
 const NAMES: TableDefinition<&str, &str> = TableDefinition::new("names");
 
@@ -45,7 +52,21 @@ fn db<E: Into<redb::Error>>(e: E) -> StoreError {
 /// The manager's metadata database.
 pub struct Store {
     db: Database,
+    /// Bumped after every committed change of a container record: readers
+    /// that derive something from all records (the health watcher, the
+    /// container list) redo it only when this moved.
+    generation: AtomicU64,
+    /// The ids of the last changes with their generations, so a reader can
+    /// redo its work for those records alone.
+    changes: Mutex<VecDeque<(u64, String)>>,
+    /// Tells this store from any other opened by the process.
+    instance: u64,
 }
+
+static INSTANCES: AtomicU64 = AtomicU64::new(0);
+
+/// Changes remembered; a reader further behind reads everything again.
+const CHANGES_KEPT: usize = 1024;
 
 impl Store {
     /// Opens (creating if needed) the database at `path`; redb's file lock
@@ -55,12 +76,64 @@ impl Store {
             path: path.display().to_string(),
             source: Box::new(e),
         };
-        let db = Database::create(path).map_err(|e| open_err(e.into()))?;
+        let db = redb::Builder::new()
+            .set_cache_size(CACHE_BYTES)
+            .create(path)
+            .map_err(|e| open_err(e.into()))?;
         let txn = db.begin_write().map_err(|e| open_err(e.into()))?;
         txn.open_table(CONTAINERS).map_err(|e| open_err(e.into()))?;
         txn.open_table(NAMES).map_err(|e| open_err(e.into()))?;
         txn.commit().map_err(|e| open_err(e.into()))?;
-        Ok(Store { db })
+        Ok(Store {
+            db,
+            generation: AtomicU64::new(0),
+            changes: Mutex::new(VecDeque::new()),
+            instance: INSTANCES.fetch_add(1, Ordering::SeqCst),
+        })
+    }
+
+    /// Changes of container records so far (see the field).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    /// A number no other store of this process has: what readers keep
+    /// with a generation.
+    pub fn instance(&self) -> u64 {
+        self.instance
+    }
+
+    /// The ids of the records changed after generation `since` (each once)
+    /// and the generation now; None when `since` is older than the changes
+    /// remembered (read every record instead).
+    pub fn changed_since(&self, since: u64) -> Option<(Vec<String>, u64)> {
+        let changes = self.changes.lock().unwrap_or_else(|e| e.into_inner());
+        let now = self.generation();
+        if now == since {
+            return Some((Vec::new(), now));
+        }
+        match changes.front() {
+            Some((first, _)) if *first <= since + 1 => {}
+            _ => return None,
+        }
+        let mut ids: Vec<String> = Vec::new();
+        for (_, id) in changes.iter().filter(|(g, _)| *g > since) {
+            if !ids.contains(id) {
+                ids.push(id.clone());
+            }
+        }
+        Some((ids, now))
+    }
+
+    fn commit(&self, txn: redb::WriteTransaction, id: &str) -> Result<()> {
+        let mut changes = self.changes.lock().unwrap_or_else(|e| e.into_inner());
+        let done = txn.commit().map_err(db);
+        let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        changes.push_back((generation, id.to_string()));
+        if changes.len() > CHANGES_KEPT {
+            changes.pop_front();
+        }
+        done
     }
 
     /// The database, for modules that keep tables of their own in it
@@ -138,7 +211,7 @@ impl Store {
                 .insert(rec.id.as_str(), encode(rec).as_slice())
                 .map_err(db)?;
         }
-        txn.commit().map_err(db)
+        self.commit(txn, &rec.id)
     }
 
     /// Reads, changes and writes one record in a single transaction;
@@ -161,7 +234,7 @@ impl Store {
             table.insert(id, encode(&rec).as_slice()).map_err(db)?;
             rec
         };
-        txn.commit().map_err(db)?;
+        self.commit(txn, id)?;
         Ok(rec)
     }
 
@@ -185,7 +258,7 @@ impl Store {
             table.insert(id, encode(&rec).as_slice()).map_err(db)?;
             rec
         };
-        txn.commit().map_err(db)?;
+        self.commit(txn, id)?;
         Ok(rec)
     }
 
@@ -207,7 +280,7 @@ impl Store {
                 }
             }
         }
-        txn.commit().map_err(db)
+        self.commit(txn, id)
     }
 }
 
@@ -223,11 +296,11 @@ fn decode(id: &str, bytes: &[u8]) -> Result<ContainerRecord> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::record::Status;
 
-    fn rec(id: &str, name: &str) -> ContainerRecord {
+    pub(crate) fn rec(id: &str, name: &str) -> ContainerRecord {
         ContainerRecord {
             id: id.into(),
             name: name.into(),
@@ -259,6 +332,30 @@ mod tests {
             stop_requested: false,
             stop_deadline: 0,
         }
+    }
+
+    #[test]
+    fn changes_are_named_until_they_are_too_old() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("m.redb")).unwrap();
+        let start = store.generation();
+        assert_eq!(store.changed_since(start), Some((vec![], start)));
+        store.insert(&rec("a1", "one")).unwrap();
+        store.insert(&rec("b2", "two")).unwrap();
+        store.update("a1", |r| r.pid = 7).unwrap();
+        // a refused change is no change
+        assert!(store.insert(&rec("c3", "one")).is_err());
+        let (ids, now) = store.changed_since(start).unwrap();
+        assert_eq!(
+            (ids, now),
+            (vec!["a1".to_string(), "b2".to_string()], start + 3)
+        );
+        store.remove("b2").unwrap();
+        assert_eq!(store.changed_since(now).unwrap().0, ["b2"]);
+        for i in 0..CHANGES_KEPT {
+            store.update("a1", |r| r.pid = i as u32).unwrap();
+        }
+        assert_eq!(store.changed_since(now), None, "older than remembered");
     }
 
     #[test]

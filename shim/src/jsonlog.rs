@@ -2,54 +2,106 @@
 //! per output line; a partial line is written when the output pauses. The
 //! line format itself is `berth_jsonlog`'s, shared with the CLI that reads it,
 //! and so is the file (`LogFile`), which rotates within the log's bounds.
+//! A [`Pump`] is a watch of the shim's [`Reactor`]: output costs no thread.
 
 use std::fs::File;
 use std::io::{self, Read};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use berth_jsonlog::rotate::LogFile;
 use berth_jsonlog::Stream;
-use nix::poll::{poll, PollFd, PollFlags};
+
+use crate::reactor::{Reactor, Watch};
+use crate::stdio::CopyGuard;
 
 /// How long output may pause before a partial line is written out.
-const PARTIAL_FLUSH_MS: i32 = 100;
+const PARTIAL_FLUSH: Duration = Duration::from_millis(100);
 
 /// A json-file log shared by a process's stdout and stderr.
 pub type SharedLog = Arc<Mutex<LogFile>>;
 
-/// Copies `from` into `log` as json lines tagged `stream` until EOF.
-pub fn pump(mut from: File, log: &SharedLog, stream: &str) {
-    let stream = Stream::from_name(stream);
-    let mut buf = vec![0u8; 8192];
-    let mut pending: Vec<u8> = Vec::new();
-    loop {
-        if !pending.is_empty() && !readable_within(&from, PARTIAL_FLUSH_MS) {
-            write_entry(log, &pending, stream);
-            pending.clear();
-        }
-        let n = match from.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            // EIO: the pty's other side closed.
-            Err(_) => break,
-        };
-        pending.extend_from_slice(&buf[..n]);
-        while let Some(nl) = pending.iter().position(|&b| b == b'\n') {
-            write_entry(log, &pending[..=nl], stream);
-            pending.drain(..=nl);
+/// Copies a pipe or pty into a json-file log as lines tagged with their
+/// stream, until EOF.
+pub struct Pump {
+    from: File,
+    log: SharedLog,
+    stream: Stream,
+    /// Output read but not written yet: a line not ended.
+    pending: Vec<u8>,
+    /// When `pending` is written out if nothing more comes.
+    flush_at: Option<Instant>,
+    _running: CopyGuard,
+}
+
+impl Pump {
+    /// A pump of `from` into `log` tagged `stream`; counted in `running`
+    /// until it ends.
+    pub fn new(from: File, log: SharedLog, stream: &str, running: CopyGuard) -> Pump {
+        Pump {
+            from,
+            log,
+            stream: Stream::from_name(stream),
+            pending: Vec::new(),
+            flush_at: None,
+            _running: running,
         }
     }
-    if !pending.is_empty() {
-        write_entry(log, &pending, stream);
+
+    fn take(&mut self, bytes: &[u8]) {
+        self.pending.extend_from_slice(bytes);
+        while let Some(nl) = self.pending.iter().position(|&b| b == b'\n') {
+            write_entry(&self.log, &self.pending[..=nl], self.stream);
+            self.pending.drain(..=nl);
+        }
+        if self.pending.is_empty() {
+            // An idle pump holds no buffer.
+            self.pending = Vec::new();
+            self.flush_at = None;
+        } else {
+            self.flush_at = Some(Instant::now() + PARTIAL_FLUSH);
+        }
+    }
+
+    fn flush(&mut self) {
+        if !self.pending.is_empty() {
+            write_entry(&self.log, &self.pending, self.stream);
+        }
+        self.pending = Vec::new();
+        self.flush_at = None;
     }
 }
 
-fn readable_within(f: &File, ms: i32) -> bool {
-    let mut fds = [PollFd::new(f.as_raw_fd(), PollFlags::POLLIN)];
-    matches!(poll(&mut fds, ms), Ok(n) if n > 0)
+impl Watch for Pump {
+    fn fd(&self) -> RawFd {
+        self.from.as_raw_fd()
+    }
+
+    fn ready(&mut self, _: &Reactor) -> bool {
+        let mut buf = [0u8; 8192];
+        match self.from.read(&mut buf) {
+            Ok(0) => {}
+            Ok(n) => {
+                self.take(&buf[..n]);
+                return true;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return true,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
+            // EIO: the pty's other side closed.
+            Err(_) => {}
+        }
+        self.flush();
+        false
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        self.flush_at
+    }
+
+    fn expired(&mut self) {
+        self.flush();
+    }
 }
 
 fn write_entry(log: &SharedLog, bytes: &[u8], stream: Stream) {
@@ -73,9 +125,17 @@ mod tests {
         let (r, mut w) = std::io::pipe()
             .map(|(r, w)| (File::from(std::os::fd::OwnedFd::from(r)), w))
             .unwrap();
-        let reader = {
-            let log = log.clone();
-            std::thread::spawn(move || pump(r, &log, "stdout"))
+        let reactor = Arc::new(Reactor::new().unwrap());
+        let copies = Arc::new(crate::stdio::Copies::default());
+        reactor.add(Box::new(Pump::new(
+            r,
+            log.clone(),
+            "stdout",
+            copies.begin(),
+        )));
+        let looping = {
+            let reactor = reactor.clone();
+            std::thread::spawn(move || reactor.run())
         };
         w.write_all(b"one\ntwo\npart").unwrap();
         // The partial line must reach the file while the writer stays open.
@@ -85,7 +145,9 @@ mod tests {
         }
         w.write_all(b"ial\n").unwrap();
         drop(w);
-        reader.join().unwrap();
+        copies.wait(Duration::from_secs(10));
+        reactor.stop();
+        looping.join().unwrap();
         let logs: Vec<String> = std::fs::read_to_string(&path)
             .unwrap()
             .lines()

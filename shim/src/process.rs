@@ -48,6 +48,8 @@ struct Inner {
     status: Option<Status>,
     exit: Option<Exit>,
     io: Io,
+    /// Called once with the exit (deferred Wait answers).
+    on_exit: Vec<Box<dyn FnOnce(Exit) + Send>>,
 }
 
 /// A process of a task.
@@ -146,7 +148,25 @@ impl Process {
         let mut i = self.lock();
         i.exit = Some(exit);
         i.status = Some(Status::Stopped);
+        let callbacks = std::mem::take(&mut i.on_exit);
+        drop(i);
         self.exited.notify_all();
+        for f in callbacks {
+            f(exit);
+        }
+    }
+
+    /// Calls `f` with the exit: now if the process has exited, else once
+    /// it does (from the thread that records it). No thread waits meanwhile.
+    pub fn on_exit(&self, f: impl FnOnce(Exit) + Send + 'static) {
+        let mut i = self.lock();
+        match i.exit {
+            Some(exit) => {
+                drop(i);
+                f(exit);
+            }
+            None => i.on_exit.push(Box::new(f)),
+        }
     }
 
     /// Blocks until the process exited.

@@ -1,30 +1,39 @@
 //! The daemon half of `start`: serve the task API on the inherited socket
-//! (fd 3) until Shutdown, reaping children on the main thread.
+//! (fd 3) until Shutdown. The main thread runs the shim's [`Reactor`]: the
+//! ttrpc connections, child exits (a signalfd), the containers' output and
+//! OOM events. An idle shim is that one thread.
 
+use std::collections::HashMap;
 use std::fs::OpenOptions;
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
-use berth_proto::ttrpc;
-use nix::sys::signal::{kill, pthread_sigmask, SigSet, SigmaskHow, Signal};
+use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::socket::{getsockname, UnixAddr};
-use nix::unistd::{dup2, getpid};
+use nix::unistd::dup2;
 
 use crate::args::Args;
 use crate::events::Publisher;
+use crate::reactor::{Reactor, Watch};
 use crate::reaper::Reaper;
+use crate::rpc::{Deferred, Server};
 use crate::service::Service;
 
 /// The listening socket `start` hands down.
 const LISTENER_FD: i32 = 3;
-/// ttrpc worker threads per connection: containerd holds one connection
-/// and rarely has more than a Wait and one other call in flight.
-const WORKERS_MIN: usize = 1;
-const WORKERS_DEFAULT: usize = 2;
-const WORKERS_MAX: usize = 4;
+/// How long requests still running at Shutdown get to answer.
+const DRAIN: Duration = Duration::from_secs(5);
+/// The task service's Wait under both of its names: answered from the
+/// exit, with no thread waiting.
+const WAIT_PATHS: [&str; 2] = [
+    "/containerd.task.v2.Task/Wait",
+    "/containerd.task.v3.Task/Wait",
+];
 
 /// Serving failed to start.
 #[derive(Debug, thiserror::Error)]
@@ -37,9 +46,6 @@ pub enum ServeError {
         /// Why.
         source: io::Error,
     },
-    /// The ttrpc server.
-    #[error("ttrpc server: {0}")]
-    Ttrpc(#[from] ttrpc::Error),
 }
 
 fn sys(what: &'static str) -> impl FnOnce(nix::Error) -> ServeError {
@@ -63,11 +69,10 @@ fn log_to_fifo() {
 
 /// Serves until Shutdown; returns when the shim should exit.
 pub fn serve(args: &Args) -> Result<(), ServeError> {
-    // Before any thread exists, so every thread inherits the mask and only
-    // the main thread's sigwait sees these.
+    // Before any thread exists, so every thread inherits the mask and
+    // SIGCHLD only reaches the reactor's signalfd.
     let mut signals = SigSet::empty();
     signals.add(Signal::SIGCHLD);
-    signals.add(Signal::SIGUSR1);
     pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&signals), None).map_err(sys("block signals"))?;
     // SAFETY: setting SIGPIPE to ignored before any other thread exists;
     // writes to a FIFO whose reader left then fail with EPIPE instead.
@@ -101,40 +106,76 @@ pub fn serve(args: &Args) -> Result<(), ServeError> {
     let socket: Option<PathBuf> = getsockname::<UnixAddr>(LISTENER_FD)
         .ok()
         .and_then(|a| a.path().map(PathBuf::from));
+    let reactor = Arc::new(Reactor::new().map_err(|source| ServeError::Sys {
+        what: "make the event loop",
+        source,
+    })?);
     let reaper = Arc::new(Reaper::new());
     let events = Arc::new(Publisher::new(
         std::env::var("TTRPC_ADDRESS").ok(),
         args.namespace.clone(),
     ));
+    let stopper = reactor.clone();
     let service = Arc::new(Service::new(
         args.namespace.clone(),
         reaper.clone(),
         events,
-        Box::new(|| {
-            let _ = kill(getpid(), Signal::SIGUSR1);
-        }),
+        reactor.clone(),
+        Box::new(move || stopper.stop()),
     ));
-    let mut server = ttrpc::Server::new()
-        .add_listener(LISTENER_FD)?
-        .set_thread_count_min(WORKERS_MIN)
-        .set_thread_count_default(WORKERS_DEFAULT)
-        .set_thread_count_max(WORKERS_MAX)
-        .register_service(berth_proto::task::create_task(service.clone()));
-    server.start()?;
-
-    loop {
-        match signals.wait() {
-            Ok(Signal::SIGUSR1) => break,
-            Ok(_) => reaper.reap(|exit| service.on_exit(exit)),
-            Err(e) => eprintln!("sigwait: {e}"),
-        }
+    let mut deferred: HashMap<String, Deferred> = HashMap::new();
+    for path in WAIT_PATHS {
+        let service = service.clone();
+        deferred.insert(
+            path.to_string(),
+            Box::new(move |req, replier| service.wait_deferred(req, replier)),
+        );
     }
-    // Answers in flight (the Shutdown reply) are written before the
-    // connections close.
-    server.shutdown();
+    let server = Server::new(berth_proto::task::create_task(service.clone()), deferred);
+    // SAFETY: fd 3 is the listening socket `start` handed down; nothing
+    // else in this process owns it.
+    let listener = unsafe { OwnedFd::from_raw_fd(LISTENER_FD) };
+    server
+        .listen(&reactor, listener)
+        .map_err(|source| ServeError::Sys {
+            what: "listen on the task socket",
+            source,
+        })?;
+    let sigchld = SignalFd::with_flags(&signals, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+        .map_err(sys("make a signalfd"))?;
+    reactor.add(Box::new(Children {
+        fd: sigchld,
+        reaper,
+        service: service.clone(),
+    }));
+
+    reactor.run();
+    // Answers in flight (the Shutdown reply) are written before exiting.
+    server.drain(DRAIN);
     service.events().close();
     if let Some(path) = socket {
         let _ = std::fs::remove_file(path);
     }
     Ok(())
+}
+
+/// Reaps children when SIGCHLD is pending on the signalfd.
+struct Children {
+    fd: SignalFd,
+    reaper: Arc<Reaper>,
+    service: Arc<Service>,
+}
+
+impl Watch for Children {
+    fn fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    fn ready(&mut self, _: &Reactor) -> bool {
+        // Drain the queued signals; one reap collects every exited child.
+        while let Ok(Some(_)) = self.fd.read_signal() {}
+        let service = &self.service;
+        self.reaper.reap(|exit| service.on_exit(exit));
+        true
+    }
 }

@@ -10,8 +10,10 @@ use std::time::Duration;
 use berth_proto::containerd::api;
 use berth_proto::containerd::events::task as ev;
 use berth_proto::containerd::protobuf::well_known_types::empty::Empty;
+use berth_proto::containerd::protobuf::Message;
 use berth_proto::containerd::shim_sync::Task;
 use berth_proto::containerd::types::task::ProcessInfo;
+use berth_proto::ttrpc::proto::ResponseInit;
 use berth_proto::ttrpc::{self, Code, TtrpcContext};
 
 use crate::console::{self, ConsoleSocket};
@@ -19,7 +21,9 @@ use crate::events::Publisher;
 use crate::mount::{self, MountSpec};
 use crate::options::RuntimeOptions;
 use crate::process::{Container, Io, Process, Status};
+use crate::reactor::Reactor;
 use crate::reaper::{Exit, Reaper};
+use crate::rpc::Replier;
 use crate::runtime::{ProcessIo, Runtime, RuntimeError};
 use crate::state::BundleState;
 use crate::stdio::{Plumbing, StdioSpec};
@@ -62,6 +66,7 @@ pub struct Service {
     namespace: String,
     reaper: Arc<Reaper>,
     events: Arc<Publisher>,
+    reactor: Arc<Reactor>,
     containers: Mutex<HashMap<String, Arc<Container>>>,
     shim_exe: Option<PathBuf>,
     on_shutdown: Box<dyn Fn() + Send + Sync>,
@@ -74,12 +79,14 @@ impl Service {
         namespace: String,
         reaper: Arc<Reaper>,
         events: Arc<Publisher>,
+        reactor: Arc<Reactor>,
         on_shutdown: Box<dyn Fn() + Send + Sync>,
     ) -> Service {
         Service {
             namespace,
             reaper,
             events,
+            reactor,
             containers: Mutex::new(HashMap::new()),
             shim_exe: std::env::current_exe().ok(),
             on_shutdown,
@@ -111,6 +118,35 @@ impl Service {
             )
         })?;
         Ok((c, p))
+    }
+
+    /// Wait without a thread: answers `replier` once the process exited
+    /// (at once if it has).
+    pub fn wait_deferred(&self, req: ttrpc::Request, replier: Replier) {
+        let wait = match api::WaitRequest::parse_from_bytes(&req.payload) {
+            Ok(w) => w,
+            Err(e) => {
+                return replier.fail(Code::INVALID_ARGUMENT, format!("bad Wait request: {e}"))
+            }
+        };
+        let p = match self.process(&wait.id, &wait.exec_id) {
+            Ok((_, p)) => p,
+            Err(ttrpc::Error::RpcStatus(s)) => return replier.fail(s.code(), s.message),
+            Err(e) => return replier.fail(Code::INTERNAL, e.to_string()),
+        };
+        p.on_exit(move |exit| {
+            let mut resp = api::WaitResponse::new();
+            resp.exit_status = exit.status;
+            resp.exited_at = Some(timestamp(exit.at)).into();
+            match resp.write_to_bytes() {
+                Ok(payload) => {
+                    let mut res = ttrpc::Response::init_status(ttrpc::get_status(Code::OK, ""));
+                    res.set_payload(payload);
+                    replier.send(res);
+                }
+                Err(e) => replier.fail(Code::INTERNAL, format!("encode Wait answer: {e}")),
+            }
+        });
     }
 
     /// Called by the reaper for every watched pid that exited.
@@ -157,7 +193,7 @@ impl Service {
         let watched = stats::memory_dir(bundle, id)
             .map_err(|e| e.to_string())
             .and_then(|dir| {
-                crate::oom::watch(dir, move || {
+                crate::oom::watch(&self.reactor, dir, move || {
                     let mut e = ev::TaskOOM::new();
                     e.container_id = container_id.clone();
                     events.publish(&e);
@@ -178,7 +214,7 @@ impl Service {
         pid_file: &Path,
         spawn: impl FnOnce(Option<&Path>, ProcessIo) -> std::result::Result<(), RuntimeError>,
     ) -> Result<(i32, Io)> {
-        let mut plumbing = Plumbing::new(spec, container_id, &self.namespace)
+        let mut plumbing = Plumbing::new(spec, container_id, &self.namespace, &self.reactor)
             .map_err(|e| err(Code::INVALID_ARGUMENT, e))?;
         let socket = if spec.terminal {
             Some(ConsoleSocket::new().map_err(|e| err(Code::INTERNAL, e))?)

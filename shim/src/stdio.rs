@@ -1,6 +1,7 @@
 //! A process's stdio: what the runtime hands the container, and the
-//! threads that copy between it and containerd's FIFOs, files, a logging
-//! binary or a pty master.
+//! copies between it and containerd's FIFOs, files, a logging binary or a
+//! pty master. Output into a json-file log is pumped by the shim's reactor;
+//! the rarer copies (stdin, a pty into a FIFO or plain file) run on threads.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -14,7 +15,8 @@ use std::time::Duration;
 
 use berth_jsonlog::rotate::{LogFile, Rotation};
 
-use crate::jsonlog::{self, SharedLog};
+use crate::jsonlog::{Pump, SharedLog};
+use crate::reactor::Reactor;
 use crate::runtime::ProcessIo;
 use crate::uri::{Target, UriError};
 
@@ -64,29 +66,38 @@ pub struct StdioSpec {
     pub terminal: bool,
 }
 
-/// Counts copy threads still running, so delete can wait for output to be
-/// written out.
+/// Counts output copies still running, so delete can wait for output to
+/// be written out.
 #[derive(Default)]
 pub struct Copies {
     running: Mutex<usize>,
     done: Condvar,
 }
 
+/// One running output copy; dropping it ends the count.
+pub struct CopyGuard(Arc<Copies>);
+
+impl Drop for CopyGuard {
+    fn drop(&mut self) {
+        *self.0.running.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
+        self.0.done.notify_all();
+    }
+}
+
 impl Copies {
-    /// Runs an output copy (counted until it ends).
-    fn spawn(self: &Arc<Self>, name: &str, f: impl FnOnce() + Send + 'static) -> io::Result<()> {
+    /// Counts a copy until the guard is dropped.
+    pub fn begin(self: &Arc<Self>) -> CopyGuard {
         *self.running.lock().unwrap_or_else(|p| p.into_inner()) += 1;
-        let copies = self.clone();
-        let spawned = spawn_thread(name, move || {
+        CopyGuard(self.clone())
+    }
+
+    /// Runs an output copy on a thread (counted until it ends).
+    fn spawn(self: &Arc<Self>, name: &str, f: impl FnOnce() + Send + 'static) -> io::Result<()> {
+        let running = self.begin();
+        spawn_thread(name, move || {
             f();
-            let mut n = copies.running.lock().unwrap_or_else(|p| p.into_inner());
-            *n -= 1;
-            copies.done.notify_all();
-        });
-        if spawned.is_err() {
-            *self.running.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
-        }
-        spawned
+            drop(running);
+        })
     }
 
     /// Waits until every output copy finished, or `limit` passed (a
@@ -117,6 +128,7 @@ pub struct Plumbing {
     pub stdin: Arc<Mutex<Option<File>>>,
     /// Output copies in flight.
     pub copies: Arc<Copies>,
+    reactor: Arc<Reactor>,
     stdin_fifo: Option<PathBuf>,
     stdout: Target,
     stderr: Target,
@@ -197,6 +209,7 @@ impl Plumbing {
         spec: &StdioSpec,
         container_id: &str,
         namespace: &str,
+        reactor: &Arc<Reactor>,
     ) -> Result<Plumbing, StdioError> {
         let stdin_target = Target::parse(&spec.stdin)?;
         let stdin_fifo = match stdin_target {
@@ -224,6 +237,7 @@ impl Plumbing {
             io: ProcessIo::default(),
             stdin: Arc::new(Mutex::new(None)),
             copies: Arc::new(Copies::default()),
+            reactor: reactor.clone(),
             stdin_fifo,
             stdout,
             stderr,
@@ -303,8 +317,8 @@ impl Plumbing {
                     _ => Arc::new(Mutex::new(open_log(path, *rotate)?)),
                 };
                 let (r, w) = pipe()?;
-                self.copies
-                    .spawn(stream, move || jsonlog::pump(r, &log, stream))?;
+                self.reactor
+                    .add(Box::new(Pump::new(r, log, stream, self.copies.begin())));
                 Ok(Some(Stdio::from(w)))
             }
             // The process writes into the FIFO itself: no copy thread. It
@@ -357,8 +371,12 @@ impl Plumbing {
                 rotate,
             } => {
                 let log: SharedLog = Arc::new(Mutex::new(open_log(&path, rotate)?));
-                self.copies
-                    .spawn("stdout", move || jsonlog::pump(from, &log, "stdout"))?;
+                self.reactor.add(Box::new(Pump::new(
+                    from,
+                    log,
+                    "stdout",
+                    self.copies.begin(),
+                )));
             }
             Target::Binary { .. } => {
                 return Err(StdioError::Unsupported(
@@ -439,7 +457,7 @@ mod tests {
             stdout: format!("file://{}", out.display()),
             ..Default::default()
         };
-        let p = Plumbing::new(&spec, "c", "ns").unwrap();
+        let p = Plumbing::new(&spec, "c", "ns", &Arc::new(Reactor::new().unwrap())).unwrap();
         assert!(p.io.stdout.is_some());
         assert!(p.io.stderr.is_none() && p.io.stdin.is_none());
         assert_eq!(*p.copies.running.lock().unwrap(), 0, "no copy thread");
@@ -452,7 +470,10 @@ mod tests {
             stdout: "/nonexistent/dir/fifo".into(),
             ..Default::default()
         };
-        let err = Plumbing::new(&spec, "c", "ns").err().unwrap().to_string();
+        let err = Plumbing::new(&spec, "c", "ns", &Arc::new(Reactor::new().unwrap()))
+            .err()
+            .unwrap()
+            .to_string();
         assert!(err.contains("/nonexistent/dir/fifo"), "{err}");
     }
 }

@@ -137,5 +137,5 @@ pub async fn run(m: &Manager, p: &ProjectPlan, a: &RunArgs) -> Result<i32, Compo
     f.interactive = !a.detach;
     f.tty = !a.no_tty && !a.detach && stdin_is_tty();
     container::run_options(&f).map_err(ComposeError::Cli)?;
-    Ok(container::run(m, &f, a.detach).await)
+    Ok(container::run(m, &f, a.detach, &[]).await)
 }

@@ -448,6 +448,15 @@ fn rm_and_network_rm_leave_nothing_behind() {
 
     b.run(&["rm", "-f", &a, &c]).ok();
     b.run(&["network", "rm", "gone"]).ok();
+    // the kernel drops a removed container's veth with its namespace,
+    // just after rm returns
+    assert!(
+        wait_until(Duration::from_secs(3), || !kernel_state(&ns)
+            .0
+            .contains("vb")),
+        "veth left: {}",
+        kernel_state(&ns).0
+    );
     let (links, rules, addrs) = kernel_state(&ns);
     assert!(!links.contains("vb"), "veth left: {links}");
     assert!(!links.contains("br-"), "bridge left: {links}");
@@ -465,6 +474,58 @@ fn rm_and_network_rm_leave_nothing_behind() {
         berth_fixture::processes_with_arg(&b.state().join("aardvark-dns").display().to_string());
     assert!(resolvers.is_empty(), "resolver left: {resolvers:?}");
     b.assert_all_gone(&[a, c]);
+}
+
+/// A removed container's veth goes with its namespace; when something
+/// outside berth still holds that namespace, berth deletes the veth itself
+/// within seconds, and until then no other container gets its address.
+#[test]
+fn rm_with_namespace_held_outside_still_drops_the_veth() {
+    require_root!();
+    let (ns, b) = setup();
+    let id = b
+        .run(&["run", "-d", "busybox", "sleep", "1000"])
+        .ok()
+        .out()
+        .to_string();
+    let old_ip = ip_of(&b, &id, "bridge");
+    let pinned = b.state().join("netns").join(&id);
+    let _holder = KillOnDrop(
+        Command::new("nsenter")
+            .arg(format!("--net={}", pinned.display()))
+            .args(["sleep", "1000"])
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let want = {
+        use std::os::unix::fs::MetadataExt;
+        format!("net:[{}]", std::fs::metadata(&pinned).unwrap().ino())
+    };
+    let held = wait_until(Duration::from_secs(5), || {
+        std::fs::read_link(format!("/proc/{}/ns/net", _holder.0.id()))
+            .is_ok_and(|l| l.to_string_lossy() == want)
+    });
+    assert!(held, "the outside holder never started");
+    b.run(&["rm", "-f", &id]).ok();
+    let next = b
+        .run(&["run", "-d", "busybox", "sleep", "1000"])
+        .ok()
+        .out()
+        .to_string();
+    let still_there = kernel_state(&ns).0.contains(&format!("vb{}", &id[..7]));
+    let next_ip = ip_of(&b, &next, "bridge");
+    if still_there {
+        assert_ne!(next_ip, old_ip, "address handed out while its veth lives");
+    }
+    assert!(
+        wait_until(Duration::from_secs(6), || {
+            !kernel_state(&ns).0.contains(&format!("vb{}", &id[..7]))
+        }),
+        "veth of the removed container left: {}",
+        kernel_state(&ns).0
+    );
+    b.run(&["rm", "-f", &next]).ok();
 }
 
 #[test]

@@ -476,21 +476,19 @@ fn rm_and_network_rm_leave_nothing_behind() {
     b.assert_all_gone(&[a, c]);
 }
 
-/// A removed container's veth goes with its namespace; when something
-/// outside berth still holds that namespace, berth deletes the veth itself
-/// within seconds, and until then no other container gets its address.
-#[test]
-fn rm_with_namespace_held_outside_still_drops_the_veth() {
-    require_root!();
+/// A container on the default bridge whose namespace a process outside
+/// berth holds, then removed: returns the test's namespace, berth, the
+/// container's id and address, and the holder (killed on drop).
+fn removed_while_held() -> (NetNs, Berth, String, String, KillOnDrop) {
     let (ns, b) = setup();
     let id = b
         .run(&["run", "-d", "busybox", "sleep", "1000"])
         .ok()
         .out()
         .to_string();
-    let old_ip = ip_of(&b, &id, "bridge");
+    let ip = ip_of(&b, &id, "bridge");
     let pinned = b.state().join("netns").join(&id);
-    let _holder = KillOnDrop(
+    let holder = KillOnDrop(
         Command::new("nsenter")
             .arg(format!("--net={}", pinned.display()))
             .args(["sleep", "1000"])
@@ -503,29 +501,53 @@ fn rm_with_namespace_held_outside_still_drops_the_veth() {
         format!("net:[{}]", std::fs::metadata(&pinned).unwrap().ino())
     };
     let held = wait_until(Duration::from_secs(5), || {
-        std::fs::read_link(format!("/proc/{}/ns/net", _holder.0.id()))
+        std::fs::read_link(format!("/proc/{}/ns/net", holder.0.id()))
             .is_ok_and(|l| l.to_string_lossy() == want)
     });
-    assert!(held, "the outside holder never started");
+    assert!(held, "the outside holder never joined the namespace");
     b.run(&["rm", "-f", &id]).ok();
+    (ns, b, id, ip, holder)
+}
+
+fn has_veth_of(ns: &NetNs, id: &str) -> bool {
+    kernel_state(ns).0.contains(&format!("vb{}", &id[..7]))
+}
+
+/// A removed container's veth goes with its namespace; when something
+/// outside berth still holds that namespace, berth deletes the veth itself
+/// within seconds, and until then no other container gets its address.
+#[test]
+fn rm_with_namespace_held_outside_still_drops_the_veth() {
+    require_root!();
+    let (ns, b, id, old_ip, _holder) = removed_while_held();
     let next = b
         .run(&["run", "-d", "busybox", "sleep", "1000"])
         .ok()
         .out()
         .to_string();
-    let still_there = kernel_state(&ns).0.contains(&format!("vb{}", &id[..7]));
+    let still_there = has_veth_of(&ns, &id);
     let next_ip = ip_of(&b, &next, "bridge");
     if still_there {
         assert_ne!(next_ip, old_ip, "address handed out while its veth lives");
     }
     assert!(
-        wait_until(Duration::from_secs(6), || {
-            !kernel_state(&ns).0.contains(&format!("vb{}", &id[..7]))
-        }),
+        wait_until(Duration::from_secs(6), || !has_veth_of(&ns, &id)),
         "veth of the removed container left: {}",
         kernel_state(&ns).0
     );
     b.run(&["rm", "-f", &next]).ok();
+}
+
+/// The same, with the manager killed right after rm: the next manager
+/// deletes the veth as it starts.
+#[test]
+fn rm_then_manager_kill9_drops_a_held_veth_at_restart() {
+    require_root!();
+    let (ns, b, id, _, _holder) = removed_while_held();
+    b.kill_manager();
+    assert!(has_veth_of(&ns, &id), "{}", kernel_state(&ns).0);
+    b.run(&["ps", "-a"]).ok();
+    assert!(!has_veth_of(&ns, &id), "{}", kernel_state(&ns).0);
 }
 
 #[test]

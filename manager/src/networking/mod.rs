@@ -704,7 +704,15 @@ impl Manager {
             let host = Endpoint::host_veth_name(&ep.container_id, &net.id);
             tokio::spawn(async move {
                 tokio::time::sleep(RELEASE_DEADLINE).await;
-                let _ = blocking(move || Netlink::open()?.delete_link(&host)).await;
+                // a lookup first: it takes no rtnl lock, a delete does
+                let _ = blocking(move || {
+                    let mut nl = Netlink::open()?;
+                    if nl.link_index(&host)?.is_some() {
+                        nl.delete_link(&host)?;
+                    }
+                    Ok(())
+                })
+                .await;
             });
         }
         for (net, _) in touched {

@@ -37,6 +37,15 @@ use store::{EndpointRecord, NetStore, NetworkRecord};
 /// this, berth deletes it itself.
 const RELEASE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// How [`Manager::released_gone`] frees released endpoints' addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Release {
+    /// those whose veth is gone
+    Gone,
+    /// all, their veths deleted first
+    Force,
+}
+
 /// Network changes one at a time: address and port claims are already
 /// atomic in the store, this keeps resolver files and bridges in step.
 static NET_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -300,7 +309,7 @@ impl Manager {
         }
         // endpoints a crash left releasing: their veths go now
         for net in nets.networks().unwrap_or_default() {
-            match self.released_gone(&net, true).await {
+            match self.released_gone(&net, Release::Force).await {
                 Ok(keys) => {
                     for key in keys {
                         let _ = nets.forget_released(&key);
@@ -427,7 +436,7 @@ impl Manager {
         }
         // kernel first, then the record: a crash in between leaves a
         // record whose removal is simply repeated
-        for key in self.released_gone(&rec, true).await? {
+        for key in self.released_gone(&rec, Release::Force).await? {
             nets.forget_released(&key)?;
         }
         self.resolver().remove(&rec.name).map_err(net_err)?;
@@ -501,7 +510,7 @@ impl Manager {
     ) -> Result<EndpointRecord> {
         let nets = self.nets();
         let names = |id: &str| self.container_name(id);
-        let gone = self.released_gone(net, false).await?;
+        let gone = self.released_gone(net, Release::Gone).await?;
         let ep = nets.insert_endpoint(net, ep, ip, &names, &gone)?;
         let cfg = net.config().expect("a bridge network");
         let kernel_ep = self.kernel_endpoint(&ep);
@@ -722,10 +731,9 @@ impl Manager {
         }
     }
 
-    /// Frees the addresses of released endpoints on `net` whose veth is
-    /// gone (all of them with `force`, their veths deleted first); returns
-    /// the keys to forget, for the caller's next transaction.
-    async fn released_gone(&self, net: &NetworkRecord, force: bool) -> Result<Vec<String>> {
+    /// Which released endpoints on `net` to free (see [`Release`]);
+    /// returns the keys to forget, for the caller's next transaction.
+    async fn released_gone(&self, net: &NetworkRecord, how: Release) -> Result<Vec<String>> {
         let mine: Vec<(String, String)> = self
             .nets()
             .releasing()?
@@ -740,7 +748,7 @@ impl Manager {
             let mut nl = Netlink::open()?;
             let mut gone = Vec::new();
             for (key, host) in mine {
-                if force {
+                if how == Release::Force {
                     nl.delete_link(&host)?;
                 } else if nl.link_index(&host)?.is_some() {
                     continue;

@@ -202,7 +202,12 @@ fn user_network_names_aliases_and_isolation() {
             "eth0",
         ])
         .ok();
-    assert!(out.stdout.contains("inet 10.77.0.2/24"), "{out}");
+    // (the lowest free address: 10.77.0.2 unless the kernel still holds
+    // the veth of an earlier container there)
+    assert!(
+        out.stdout.contains("inet 10.77.0.") && out.stdout.contains("/24 "),
+        "{out}"
+    );
     let inspect = b.run(&["network", "inspect", "front"]).ok();
     assert!(inspect.stdout.contains(&web), "{inspect}");
 }
@@ -370,6 +375,15 @@ fn rm_and_network_rm_leave_nothing_behind() {
 
     b.run(&["rm", "-f", &a, &c]).ok();
     b.run(&["network", "rm", "gone"]).ok();
+    // the kernel drops a removed container's veth with its namespace,
+    // just after rm returns
+    assert!(
+        wait_until(Duration::from_secs(3), || !kernel_state(&ns)
+            .0
+            .contains("vb")),
+        "veth left: {}",
+        kernel_state(&ns).0
+    );
     let (links, rules, addrs) = kernel_state(&ns);
     assert!(!links.contains("vb"), "veth left: {links}");
     assert!(!links.contains("br-"), "bridge left: {links}");
@@ -387,6 +401,96 @@ fn rm_and_network_rm_leave_nothing_behind() {
         berth_fixture::processes_with_arg(&b.state().join("aardvark-dns").display().to_string());
     assert!(resolvers.is_empty(), "resolver left: {resolvers:?}");
     b.assert_all_gone(&[a, c]);
+}
+
+/// A container on the default bridge whose namespace a process outside
+/// berth holds, then removed: returns the test's namespace, berth, the
+/// container's id and address, and the holder (killed on drop).
+fn removed_while_held() -> (NetNs, Berth, String, String, KillOnDrop) {
+    let (ns, b) = setup();
+    let id = b
+        .run(&["run", "-d", "busybox", "sleep", "1000"])
+        .ok()
+        .out()
+        .to_string();
+    let ip = ip_of(&b, &id, "bridge");
+    let pinned = b.state().join("netns").join(&id);
+    let holder = KillOnDrop(
+        Command::new("nsenter")
+            .arg(format!("--net={}", pinned.display()))
+            .args(["sleep", "1000"])
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let want = {
+        use std::os::unix::fs::MetadataExt;
+        format!("net:[{}]", std::fs::metadata(&pinned).unwrap().ino())
+    };
+    let held = wait_until(Duration::from_secs(5), || {
+        std::fs::read_link(format!("/proc/{}/ns/net", holder.0.id()))
+            .is_ok_and(|l| l.to_string_lossy() == want)
+    });
+    assert!(held, "the outside holder never joined the namespace");
+    b.run(&["rm", "-f", &id]).ok();
+    (ns, b, id, ip, holder)
+}
+
+fn has_veth_of(ns: &NetNs, id: &str) -> bool {
+    kernel_state(ns).0.contains(&format!("vb{}", &id[..7]))
+}
+
+/// A removed container's veth goes with its namespace; when something
+/// outside berth still holds that namespace, berth deletes the veth itself
+/// within seconds, and until then no other container gets its address.
+#[test]
+fn rm_with_namespace_held_outside_still_drops_the_veth() {
+    require_root!();
+    let (ns, b, id, old_ip, _holder) = removed_while_held();
+    let next = b
+        .run(&["run", "-d", "busybox", "sleep", "1000"])
+        .ok()
+        .out()
+        .to_string();
+    let still_there = has_veth_of(&ns, &id);
+    let next_ip = ip_of(&b, &next, "bridge");
+    if still_there {
+        assert_ne!(next_ip, old_ip, "address handed out while its veth lives");
+    }
+    assert!(
+        wait_until(Duration::from_secs(6), || !has_veth_of(&ns, &id)),
+        "veth of the removed container left: {}",
+        kernel_state(&ns).0
+    );
+    b.run(&["rm", "-f", &next]).ok();
+}
+
+/// The same, with the manager killed right after rm: the next manager
+/// deletes the veth as it starts.
+#[test]
+fn rm_then_manager_kill9_drops_a_held_veth_at_restart() {
+    require_root!();
+    let (ns, b, id, _, _holder) = removed_while_held();
+    b.kill_manager();
+    assert!(has_veth_of(&ns, &id), "{}", kernel_state(&ns).0);
+    b.run(&["ps", "-a"]).ok();
+    assert!(!has_veth_of(&ns, &id), "{}", kernel_state(&ns).0);
+}
+
+/// Removed containers' addresses come back: more `run --rm` in a row on a
+/// small subnet than it has addresses.
+#[test]
+fn addresses_of_removed_containers_are_reused() {
+    require_root!();
+    let (_ns, b) = setup();
+    // 10.77.0.2 to .6: five addresses
+    b.run(&["network", "create", "--subnet", "10.77.0.0/29", "small"])
+        .ok();
+    for _ in 0..8 {
+        b.run(&["run", "--rm", "--network", "small", "busybox", "true"])
+            .ok();
+    }
+    b.run(&["network", "rm", "small"]).ok();
 }
 
 #[test]

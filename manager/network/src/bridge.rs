@@ -3,12 +3,18 @@
 //! table; an endpoint is a veth pair, host side on the bridge, container
 //! side in the container's namespace with its address and default route,
 //! plus its published ports as DNAT map elements.
+//!
+//! Removing a container does not delete its veth: the kernel deletes both
+//! ends when the container's namespace goes, off the caller's path (a veth
+//! deleted by hand makes the caller wait out RCU grace periods, tens of
+//! milliseconds).
 
 use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::path::Path;
 
 use crate::netlink::Netlink;
+use crate::nft_elements::Nfnetlink;
 use crate::{netns, nft, Backend, Endpoint, NetworkConfig, NetworkError, Result};
 
 /// The bridge backend; it keeps no state of its own.
@@ -61,26 +67,16 @@ impl Backend for BridgeBackend {
             }
         };
         let host = ep.host_veth(&net.id);
-        // a repeat after a crash finds the pair made already: start over
-        nl.delete_link(&host)?;
         let ns = File::open(&ep.netns).map_err(|source| NetworkError::Netns {
             path: ep.netns.clone(),
             what: "open",
             source,
         })?;
-        nl.create_veth(&host, &ep.ifname, ep.mac, ns.as_raw_fd())?;
-        let index = nl.link_index(&host)?.ok_or_else(|| NetworkError::Netlink {
-            what: format!("find veth {host}"),
-            source: std::io::Error::from_raw_os_error(libc::ENODEV),
-        })?;
-        nl.set_up(index, Some(bridge))?;
-        let (ifname, ip, prefix, gw, route) = (
-            ep.ifname.clone(),
-            ep.ip,
-            net.subnet.prefix,
-            net.gateway,
-            ep.default_route,
-        );
+        // one request: both ends made, up, the host's on the bridge and
+        // the container's already in its namespace
+        nl.create_veth(&host, bridge, &ep.ifname, ep.mac, ns.as_raw_fd())?;
+        let (ifname, ip, prefix) = (ep.ifname.clone(), ep.ip, net.subnet.prefix);
+        let gateway = ep.default_route.then_some(net.gateway);
         netns::run_in(&ep.netns, move || {
             let mut nl = Netlink::open()?;
             let index = nl
@@ -89,32 +85,26 @@ impl Backend for BridgeBackend {
                     what: format!("find {ifname} in the container"),
                     source: std::io::Error::from_raw_os_error(libc::ENODEV),
                 })?;
-            nl.add_address(index, ip, prefix)?;
-            nl.set_up(index, None)?;
-            if route {
-                nl.add_default_route(index, gw)?;
-            }
-            Ok(())
+            nl.configure(index, ip, prefix, gateway)
         })?;
         if !ep.ports.is_empty() {
-            nft::apply(&nft::add_ports_script(net, ep.ip, &ep.ports))?;
+            Nfnetlink::open()?.add_ports(net, ep.ip, &ep.ports)?;
         }
         Ok(())
     }
 
     fn detach(&self, net: &NetworkConfig, ep: &Endpoint) -> Result<()> {
-        // the port rules (an nft process) and the veth (the kernel waits for
-        // readers of the old link) each take milliseconds: side by side
-        let ports = (!ep.ports.is_empty()).then(|| {
-            let (net, ports) = (net.clone(), ep.ports.clone());
-            std::thread::spawn(move || nft::remove_ports(&net, &ports))
-        });
-        // deleting one end of a veth pair deletes both
-        let link = Netlink::open().and_then(|mut nl| nl.delete_link(&ep.host_veth(&net.id)));
-        if let Some(t) = ports {
-            t.join()
-                .unwrap_or_else(|_| Err(NetworkError::Nft("port removal panicked".into())))?;
+        if !ep.ports.is_empty() {
+            Nfnetlink::open()?.remove_ports(net, &ep.ports)?;
         }
-        link
+        // deleting one end of a veth pair deletes both
+        Netlink::open()?.delete_link(&ep.host_veth(&net.id))
+    }
+
+    fn release(&self, net: &NetworkConfig, ep: &Endpoint) -> Result<()> {
+        if !ep.ports.is_empty() {
+            Nfnetlink::open()?.remove_ports(net, &ep.ports)?;
+        }
+        Ok(())
     }
 }

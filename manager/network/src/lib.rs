@@ -17,6 +17,7 @@ pub mod ipam;
 pub mod netlink;
 pub mod netns;
 pub mod nft;
+pub mod nft_elements;
 
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
@@ -124,7 +125,12 @@ impl Endpoint {
     /// The host side of the veth pair: a name from the container id and the
     /// network, so teardown finds it without asking the kernel.
     pub fn host_veth(&self, network_id: &str) -> String {
-        let c = self.container_id.get(..7).unwrap_or(&self.container_id);
+        Endpoint::host_veth_name(&self.container_id, network_id)
+    }
+
+    /// The host-side veth of `container_id` on `network_id`.
+    pub fn host_veth_name(container_id: &str, network_id: &str) -> String {
+        let c = container_id.get(..7).unwrap_or(container_id);
         let n = network_id.get(..6).unwrap_or(network_id);
         format!("vb{c}{n}")
     }
@@ -147,4 +153,10 @@ pub trait Backend: Send + Sync {
     fn attach(&self, net: &NetworkConfig, ep: &Endpoint) -> Result<()>;
     /// Removes the container's interface and ports from the network.
     fn detach(&self, net: &NetworkConfig, ep: &Endpoint) -> Result<()>;
+    /// Removes what would outlive the endpoint's namespace, which its
+    /// caller is about to let go: the kernel drops the interfaces in it
+    /// with it.  By default, all of [`Backend::detach`].
+    fn release(&self, net: &NetworkConfig, ep: &Endpoint) -> Result<()> {
+        self.detach(net, ep)
+    }
 }

@@ -32,6 +32,9 @@ fn on_own_thread<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'stat
         .unwrap_or_else(|_| panic!("network namespace thread panicked"))
 }
 
+/// The kernel's `LOOPBACK_IFINDEX`.
+const LOOPBACK_INDEX: u32 = 1;
+
 /// Makes a new network namespace with `lo` up and pins it at `path`.  A
 /// namespace already pinned there is kept.
 pub fn create(path: &Path) -> Result<()> {
@@ -53,11 +56,8 @@ pub fn create(path: &Path) -> Result<()> {
             None::<&str>,
         )
         .map_err(|e| ns_err(&path, "bind mount")(e.into()))?;
-        let mut nl = Netlink::open()?;
-        if let Some(lo) = nl.link_index("lo")? {
-            nl.set_up(lo, None)?;
-        }
-        Ok(())
+        // a new namespace's loopback is always link 1
+        Netlink::open()?.set_up(LOOPBACK_INDEX, None)
     })
 }
 

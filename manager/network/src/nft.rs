@@ -1,13 +1,14 @@
 //! NAT, published ports and isolation with nftables: one table per network
-//! (`ip berth-<bridge>`), written with the `nft` binary as one atomic batch.
-//! Published ports are elements of the table's DNAT maps, so adding or
-//! removing a container's ports never rewrites a rule.
+//! (`ip berth-<bridge>`), written with the `nft` binary as one atomic batch
+//! when the network is made (once, not per container).  Published ports are
+//! elements of the table's DNAT maps, so adding or removing a container's
+//! ports never rewrites a rule; they go over nfnetlink
+//! ([`crate::nft_elements`]), with no process started.
 
 use std::io::Write;
-use std::net::Ipv4Addr;
 use std::process::{Command, Stdio};
 
-use crate::{NetworkConfig, NetworkError, PortBinding, Result};
+use crate::{NetworkConfig, NetworkError, Result};
 
 /// The `nft` binary (Debian's nftables).
 const NFT: &str = "nft";
@@ -112,62 +113,9 @@ pub fn remove_network_script(net: &NetworkConfig) -> String {
     format!("add table ip {t}\ndelete table ip {t}\n")
 }
 
-fn key(p: &PortBinding) -> (String, String) {
-    let proto = p.proto.as_str();
-    if p.host_ip.is_unspecified() {
-        ("ports_any".into(), format!("{proto} . {}", p.host_port))
-    } else {
-        (
-            "ports_ip".into(),
-            format!("{} . {proto} . {}", p.host_ip, p.host_port),
-        )
-    }
-}
-
-/// DNAT map elements for a container's ports.
-pub fn add_ports_script(net: &NetworkConfig, ip: Ipv4Addr, ports: &[PortBinding]) -> String {
-    let t = table(net);
-    ports
-        .iter()
-        .map(|p| {
-            let (map, k) = key(p);
-            format!(
-                "add element ip {t} {map} {{ {k} : {ip} . {} }}\n",
-                p.container_port
-            )
-        })
-        .collect()
-}
-
-/// Deleting them again, one statement per port (see [`remove_ports`]).
-fn delete_port_statement(net: &NetworkConfig, p: &PortBinding) -> String {
-    let (map, k) = key(p);
-    format!("delete element ip {} {map} {{ {k} }}\n", table(net))
-}
-
-/// Removes a container's port elements: in one batch, or, when some are
-/// gone already (a removal cut short), one by one.
-pub fn remove_ports(net: &NetworkConfig, ports: &[PortBinding]) -> Result<()> {
-    if ports.is_empty() {
-        return Ok(());
-    }
-    let all: String = ports
-        .iter()
-        .map(|p| delete_port_statement(net, p))
-        .collect();
-    if apply(&all).is_ok() {
-        return Ok(());
-    }
-    for p in ports {
-        let _ = apply(&delete_port_statement(net, p));
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Proto;
 
     fn net(internal: bool) -> NetworkConfig {
         NetworkConfig {
@@ -187,24 +135,5 @@ mod tests {
         assert!(s.contains("add table ip berth-br-x"));
         assert!(s.contains("ip saddr 10.5.0.0/16 oifname != \"br-x\" masquerade"));
         assert!(!network_script(&net(true)).contains("oifname != \"br-x\" masquerade"));
-        let p = PortBinding {
-            host_ip: Ipv4Addr::LOCALHOST,
-            host_port: 8080,
-            container_port: 80,
-            proto: Proto::Tcp,
-        };
-        let add = add_ports_script(
-            &net(false),
-            "10.5.0.2".parse().unwrap(),
-            std::slice::from_ref(&p),
-        );
-        assert_eq!(
-            add,
-            "add element ip berth-br-x ports_ip { 127.0.0.1 . tcp . 8080 : 10.5.0.2 . 80 }\n"
-        );
-        assert_eq!(
-            delete_port_statement(&net(false), &p),
-            "delete element ip berth-br-x ports_ip { 127.0.0.1 . tcp . 8080 }\n"
-        );
     }
 }

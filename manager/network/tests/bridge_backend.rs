@@ -96,6 +96,30 @@ fn network_endpoint_and_teardown() {
     assert!(nl.link_index(&ep.host_veth(&net.id)).unwrap().is_none());
     assert!(!ruleset().contains("8080"));
     assert!(!ns.exists());
+
+    // release: the ports go now, the veth with the namespace
+    let ns2 = dir.path().join("ns2");
+    netns::create(&ns2).unwrap();
+    let ep2 = Endpoint {
+        container_id: "ef".repeat(32),
+        netns: ns2.clone(),
+        ..ep.clone()
+    };
+    b.attach(&net, &ep2).unwrap();
+    assert!(ruleset().contains("tcp . 8080 : 10.123.0.2 . 80"));
+    b.release(&net, &ep2).unwrap();
+    b.release(&net, &ep2).unwrap();
+    assert!(!ruleset().contains("8080"));
+    netns::remove(&ns2).unwrap();
+    let host2 = ep2.host_veth(&net.id);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    while nl.link_index(&host2).unwrap().is_some() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the kernel kept {host2} after its namespace went"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     b.remove_network(&net).unwrap();
     b.remove_network(&net).unwrap();
     assert!(nl.link_index("br-test").unwrap().is_none());

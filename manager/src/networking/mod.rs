@@ -21,6 +21,7 @@ use std::sync::Arc;
 use berth_network::bridge::BridgeBackend;
 use berth_network::dns::{Record, Resolver};
 use berth_network::files::{self, DnsOptions};
+use berth_network::netlink::Netlink;
 use berth_network::{netns, Backend, Endpoint, PortBinding, Proto, Subnet};
 use berth_proto::networks as pb;
 use serde_json::{json, Value};
@@ -30,6 +31,20 @@ use crate::error::{ManagerError, Result};
 use crate::manager::{random_hex, Manager};
 use crate::record::now_nanos;
 use store::{EndpointRecord, NetStore, NetworkRecord};
+
+/// How long a removed container's veth may outlive it: the kernel drops
+/// it within milliseconds when nothing else holds the namespace; past
+/// this, berth deletes it itself.
+const RELEASE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// How [`Manager::released_gone`] frees released endpoints' addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Release {
+    /// those whose veth is gone
+    Gone,
+    /// all, their veths deleted first
+    Force,
+}
 
 /// Network changes one at a time: address and port claims are already
 /// atomic in the store, this keeps resolver files and bridges in step.
@@ -292,6 +307,17 @@ impl Manager {
                 self.teardown_container_network(&ep.container_id).await;
             }
         }
+        // endpoints a crash left releasing: their veths go now
+        for net in nets.networks().unwrap_or_default() {
+            match self.released_gone(&net, Release::Force).await {
+                Ok(keys) => {
+                    for key in keys {
+                        let _ = nets.forget_released(&key);
+                    }
+                }
+                Err(e) => crate::log_line!("berth-manager: network {}: {e}", net.name),
+            }
+        }
     }
 
     pub async fn create_network(&self, req: pb::CreateNetworkRequest) -> Result<pb::NetworkInfo> {
@@ -410,6 +436,9 @@ impl Manager {
         }
         // kernel first, then the record: a crash in between leaves a
         // record whose removal is simply repeated
+        for key in self.released_gone(&rec, Release::Force).await? {
+            nets.forget_released(&key)?;
+        }
         self.resolver().remove(&rec.name).map_err(net_err)?;
         if let Some(cfg) = rec.config() {
             blocking(move || backend().remove_network(&cfg)).await?;
@@ -481,7 +510,8 @@ impl Manager {
     ) -> Result<EndpointRecord> {
         let nets = self.nets();
         let names = |id: &str| self.container_name(id);
-        let ep = nets.insert_endpoint(net, ep, ip, &names)?;
+        let gone = self.released_gone(net, Release::Gone).await?;
+        let ep = nets.insert_endpoint(net, ep, ip, &names, &gone)?;
         let cfg = net.config().expect("a bridge network");
         let kernel_ep = self.kernel_endpoint(&ep);
         blocking(move || backend().attach(&cfg, &kernel_ep)).await?;
@@ -637,9 +667,15 @@ impl Manager {
         }
     }
 
-    /// Everything a container's networking made: ports, veths, namespace,
+    /// Everything a container's networking made: ports, namespace,
     /// endpoints (in that order), and its names in the resolvers.  Safe to
     /// repeat; errors are logged, the rest still goes.
+    ///
+    /// The veths are not deleted here: the kernel drops them with the
+    /// namespace once its pin is gone, off this path.  Until one is seen
+    /// gone its endpoint is kept as releasing (its address stays taken,
+    /// its ports are free), and should something outside berth still hold
+    /// the namespace, the veth is deleted after [`RELEASE_DEADLINE`].
     pub async fn teardown_container_network(&self, id: &str) {
         let _g = NET_LOCK.lock().await;
         let nets = self.nets();
@@ -653,12 +689,12 @@ impl Manager {
             };
             if let Some(cfg) = net.config() {
                 let kernel_ep = self.kernel_endpoint(ep);
-                if let Err(e) = blocking(move || backend().detach(&cfg, &kernel_ep)).await {
-                    crate::log_line!("berth-manager: detach {id}: {e}");
+                if let Err(e) = blocking(move || backend().release(&cfg, &kernel_ep)).await {
+                    crate::log_line!("berth-manager: release {id}: {e}");
                     clean = false;
                 }
             }
-            touched.push(net);
+            touched.push((net, ep));
         }
         let ns = self.netns_path(id);
         if let Err(e) = blocking(move || netns::remove(&ns)).await {
@@ -669,16 +705,59 @@ impl Manager {
             // the endpoints stay stored, so the next removal tries again
             return;
         }
-        for ep in &eps {
-            if let Err(e) = nets.remove_endpoint(&ep.key()) {
+        for (net, ep) in &touched {
+            if let Err(e) = nets.release_endpoint(ep) {
                 crate::log_line!("berth-manager: {e}");
+                continue;
             }
+            let host = Endpoint::host_veth_name(&ep.container_id, &net.id);
+            tokio::spawn(async move {
+                tokio::time::sleep(RELEASE_DEADLINE).await;
+                // a lookup first: it takes no rtnl lock, a delete does
+                let _ = blocking(move || {
+                    let mut nl = Netlink::open()?;
+                    if nl.link_index(&host)?.is_some() {
+                        nl.delete_link(&host)?;
+                    }
+                    Ok(())
+                })
+                .await;
+            });
         }
-        for net in touched {
+        for (net, _) in touched {
             if let Err(e) = self.refresh_names(&net) {
                 crate::log_line!("berth-manager: names of {}: {e}", net.name);
             }
         }
+    }
+
+    /// Which released endpoints on `net` to free (see [`Release`]);
+    /// returns the keys to forget, for the caller's next transaction.
+    async fn released_gone(&self, net: &NetworkRecord, how: Release) -> Result<Vec<String>> {
+        let mine: Vec<(String, String)> = self
+            .nets()
+            .releasing()?
+            .into_iter()
+            .filter(|e| e.network_id == net.id)
+            .map(|e| (e.key(), Endpoint::host_veth_name(&e.container_id, &net.id)))
+            .collect();
+        if mine.is_empty() {
+            return Ok(vec![]);
+        }
+        blocking(move || {
+            let mut nl = Netlink::open()?;
+            let mut gone = Vec::new();
+            for (key, host) in mine {
+                if how == Release::Force {
+                    nl.delete_link(&host)?;
+                } else if nl.link_index(&host)?.is_some() {
+                    continue;
+                }
+                gone.push(key);
+            }
+            Ok(gone)
+        })
+        .await
     }
 
     /// `network connect`: a further interface in the container's namespace.

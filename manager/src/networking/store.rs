@@ -20,6 +20,10 @@ const NETWORKS: TableDefinition<&str, &[u8]> = TableDefinition::new("networks");
 const NETWORK_NAMES: TableDefinition<&str, &str> = TableDefinition::new("network_names");
 /// `<container id>/<network id>` → JSON [`EndpointRecord`].
 const ENDPOINTS: TableDefinition<&str, &[u8]> = TableDefinition::new("endpoints");
+/// `<container id>/<network id>` → JSON [`EndpointRecord`] of a removed
+/// container whose interface the kernel has not dropped yet: its address
+/// stays taken until the interface is seen gone, its ports are free.
+const RELEASING: TableDefinition<&str, &[u8]> = TableDefinition::new("releasing_endpoints");
 
 /// The lowest and highest host port given to `-p CONTAINER_PORT`.
 pub const EPHEMERAL_PORTS: (u16, u16) = (32768, 60999);
@@ -120,6 +124,7 @@ impl NetStore<'_> {
         txn.open_table(NETWORKS).map_err(db)?;
         txn.open_table(NETWORK_NAMES).map_err(db)?;
         txn.open_table(ENDPOINTS).map_err(db)?;
+        txn.open_table(RELEASING).map_err(db)?;
         txn.commit().map_err(db)
     }
 
@@ -259,13 +264,16 @@ impl NetStore<'_> {
 
     /// Claims an address (`ip`, or the lowest free one) on `net` and the
     /// host ports of `ep` (port 0: a free one), then stores the endpoint —
-    /// all in one transaction.  `names` names the owner of a clashing port.
+    /// all in one transaction, which also forgets the `released` endpoints
+    /// (their interfaces are gone).  `names` names the owner of a clashing
+    /// port.
     pub fn insert_endpoint(
         &self,
         net: &NetworkRecord,
         mut ep: EndpointRecord,
         ip: Option<Ipv4Addr>,
         names: &dyn Fn(&str) -> String,
+        released: &[String],
     ) -> Result<EndpointRecord> {
         let subnet = net.subnet.expect("a bridge network has a subnet");
         let gateway = net.gateway.expect("a bridge network has a gateway");
@@ -283,11 +291,22 @@ impl NetStore<'_> {
                     ep.container_name, net.name
                 )));
             }
-            let taken: BTreeSet<Ipv4Addr> = all
+            let mut releasing = txn.open_table(RELEASING).map_err(db)?;
+            for key in released {
+                releasing.remove(key.as_str()).map_err(db)?;
+            }
+            let mut taken: BTreeSet<Ipv4Addr> = all
                 .iter()
                 .filter(|e| e.network_id == net.id)
                 .map(|e| e.ip)
                 .collect();
+            for e in releasing.iter().map_err(db)? {
+                let (k, v) = e.map_err(db)?;
+                let gone: EndpointRecord = decode(k.value(), v.value())?;
+                if gone.network_id == net.id {
+                    taken.insert(gone.ip);
+                }
+            }
             ep.ip = match ip {
                 Some(ip) => {
                     if !subnet.contains(ip) || ip == subnet.network() || ip == subnet.broadcast() {
@@ -347,6 +366,50 @@ impl NetStore<'_> {
     pub fn remove_endpoint(&self, key: &str) -> Result<()> {
         let txn = self.db.begin_write().map_err(db)?;
         txn.open_table(ENDPOINTS)
+            .map_err(db)?
+            .remove(key)
+            .map_err(db)?;
+        txn.commit().map_err(db)
+    }
+
+    /// Moves a removed container's endpoint to the releasing table in one
+    /// transaction: its ports free at once, its address held until
+    /// [`NetStore::forget_released`].
+    pub fn release_endpoint(&self, ep: &EndpointRecord) -> Result<()> {
+        let txn = self.db.begin_write().map_err(db)?;
+        {
+            txn.open_table(ENDPOINTS)
+                .map_err(db)?
+                .remove(ep.key().as_str())
+                .map_err(db)?;
+            let held = EndpointRecord {
+                ports: vec![],
+                ..ep.clone()
+            };
+            txn.open_table(RELEASING)
+                .map_err(db)?
+                .insert(ep.key().as_str(), encode(&held).as_slice())
+                .map_err(db)?;
+        }
+        txn.commit().map_err(db)
+    }
+
+    /// The endpoints still being released (all networks).
+    pub fn releasing(&self) -> Result<Vec<EndpointRecord>> {
+        let txn = self.db.begin_read().map_err(db)?;
+        let t = txn.open_table(RELEASING).map_err(db)?;
+        let mut out = Vec::new();
+        for e in t.iter().map_err(db)? {
+            let (k, v) = e.map_err(db)?;
+            out.push(decode(k.value(), v.value())?);
+        }
+        Ok(out)
+    }
+
+    /// Frees a released endpoint's address: its interface is gone.
+    pub fn forget_released(&self, key: &str) -> Result<()> {
+        let txn = self.db.begin_write().map_err(db)?;
+        txn.open_table(RELEASING)
             .map_err(db)?
             .remove(key)
             .map_err(db)?;

@@ -324,7 +324,7 @@ async fn remove_quietly(m: &Manager, c: &ContainerInfo, force: bool) -> Result<(
 
 /// DeleteContainer, again to the next manager if this one went away; a
 /// repeat that finds the container gone finds the first attempt's work.
-async fn delete_again(m: &Manager, d: &DeleteContainerRequest) -> Result<(), CliError> {
+pub async fn delete_again(m: &Manager, d: &DeleteContainerRequest) -> Result<(), CliError> {
     m.again(|m, repeat| {
         let d = d.clone();
         async move {
@@ -490,7 +490,7 @@ pub async fn stop(m: &Manager, a: &StopArgs) -> i32 {
     .await
 }
 
-async fn stop_one(m: &Manager, n: &str, time: Option<i32>) -> Result<(), CliError> {
+pub async fn stop_one(m: &Manager, n: &str, time: Option<i32>) -> Result<(), CliError> {
     let mut r = StopRequest::new();
     r.container_id = n.to_string();
     r.timeout = time.unwrap_or(-1);

@@ -8,6 +8,7 @@ pub mod images;
 pub mod inspect;
 pub mod layers;
 pub mod network;
+pub mod service;
 pub mod system;
 pub mod view;
 pub mod volume;

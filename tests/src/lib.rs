@@ -32,6 +32,7 @@
 pub mod cli;
 pub mod containerd;
 pub mod interop;
+pub mod netns;
 
 use std::ffi::OsStr;
 use std::fs;

@@ -1,10 +1,9 @@
-//! The streaming container endpoints: logs, attach (the HTTP upgrade to a
-//! raw stream), and exec.  Output comes from the container's log, as the
+//! The streaming container endpoints: logs and attach (the HTTP upgrade
+//! to a raw stream).  Output comes from the container's log, as the
 //! CLI's `logs` and `run` read it; without a tty each chunk goes in docker's
 //! 8-byte frame (stream, 0, 0, 0, length big-endian) so stdout and stderr
 //! stay apart on one connection.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use berth_supervisor::client::Manager;
@@ -23,8 +22,8 @@ use crate::http::{self, Query, Resp};
 use crate::Engine;
 
 /// Stream ids of docker's frame header.
-const STDOUT: u8 = 1;
-const STDERR: u8 = 2;
+pub const STDOUT: u8 = 1;
+pub const STDERR: u8 = 2;
 
 /// One chunk in docker's multiplexed framing.
 pub fn frame(stream: u8, data: &[u8]) -> Bytes {
@@ -38,7 +37,7 @@ pub fn frame(stream: u8, data: &[u8]) -> Bytes {
 
 /// The content type of a container's output: raw with a tty, framed
 /// otherwise (named so from API 1.42 on).
-fn stream_type(tty: bool, version: (u32, u32)) -> &'static str {
+pub fn stream_type(tty: bool, version: (u32, u32)) -> &'static str {
     if !tty && version >= (1, 42) {
         "application/vnd.docker.multiplexed-stream"
     } else {
@@ -202,7 +201,7 @@ async fn pump_output(
 
 /// Opens the container's stdin FIFO once the task made it (at start),
 /// giving up when `gone` fires.
-async fn stdin_fifo(path: &str) -> tokio::net::unix::pipe::Sender {
+pub async fn stdin_fifo(path: &str) -> tokio::net::unix::pipe::Sender {
     loop {
         if let Ok(f) = berth_supervisor::session::open_fifo_writer(path) {
             return f;
@@ -376,13 +375,6 @@ pub async fn attach(
     h.insert(UPGRADE, HeaderValue::from_static("tcp"));
     h.insert(CONTENT_TYPE, HeaderValue::from_static(ctype));
     Ok(resp)
-}
-
-/// An exec instance between its create and its start.
-#[derive(Debug, Clone)]
-pub struct ExecInstance {
-    pub container_id: String,
-    pub body: HashMap<String, serde_json::Value>,
 }
 
 #[cfg(test)]

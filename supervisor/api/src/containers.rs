@@ -175,10 +175,12 @@ pub async fn list(e: &Arc<Engine>, q: &Query) -> Result<Resp, ApiError> {
 pub async fn inspect(e: &Arc<Engine>, id: &str) -> Result<Resp, ApiError> {
     let m = e.manager().await;
     let c = resolve(&m, id).await?;
-    Ok(http::json(
-        StatusCode::OK,
-        &inspect::container_inspect_json(&m, &c).await,
-    ))
+    let mut j = inspect::container_inspect_json(&m, &c).await;
+    // clients read the log driver before they read logs (docker-py's run)
+    if j["HostConfig"].get("LogConfig").is_none() {
+        j["HostConfig"]["LogConfig"] = serde_json::json!({"Type": "json-file", "Config": {}});
+    }
+    Ok(http::json(StatusCode::OK, &j))
 }
 
 /// `POST /containers/{id}/start`: 304 when it already runs.

@@ -107,9 +107,11 @@ pub fn create_args(body: &CreateBody, name: Option<&str>) -> Result<Vec<String>,
                 }
             }
             None => {}
-            Some(other) => return Err(ApiError::bad_request(format!(
+            Some(other) => {
+                return Err(ApiError::bad_request(format!(
                 "Healthcheck.Test {other:?}: use [\"CMD\", …], [\"CMD-SHELL\", cmd] or [\"NONE\"]"
-            ))),
+            )))
+            }
         }
     }
     let mut flag = |f: &str, v: &str| {

@@ -154,6 +154,16 @@ pub async fn read_body(req: Request<Incoming>) -> Result<Bytes, ApiError> {
         .map_err(|e| ApiError::bad_request(format!("read request body: {e}")))
 }
 
+/// A request's whole body, leaving the request (its upgrade) in place.
+pub async fn read_body_ref(req: &mut Request<Incoming>) -> Result<Bytes, ApiError> {
+    let limited = http_body_util::Limited::new(req.body_mut(), MAX_JSON_BODY);
+    limited
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .map_err(|e| ApiError::bad_request(format!("read request body: {e}")))
+}
+
 /// A JSON request body as `T`; an empty body is `T`'s default.
 pub fn parse_json<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {

@@ -6,13 +6,15 @@
 //!
 //! - [`listen`]: where it serves, the socket's owner and mode, idle exit
 //! - [`router`]: version prefixes, docker's headers, endpoint dispatch
-//! - [`system`], [`containers`], [`create`], [`attach`], [`images`]: the endpoints
+//! - [`system`], [`containers`], [`create`], [`attach`], [`exec`], [`images`]:
+//!   the endpoints
 //! - [`http`], [`error`]: bodies, queries, docker's error JSON
 
 pub mod attach;
 pub mod containers;
 pub mod create;
 pub mod error;
+pub mod exec;
 pub mod http;
 pub mod images;
 pub mod listen;
@@ -37,7 +39,7 @@ pub struct Engine {
     /// open connections (attach sessions included), for `--time`
     pub clock: Arc<listen::IdleClock>,
     /// exec instances made by `POST /containers/{id}/exec`
-    pub execs: Mutex<HashMap<String, attach::ExecInstance>>,
+    pub execs: Mutex<HashMap<String, exec::ExecInstance>>,
     /// `BERTH_API_TRACE=1`: each request's method and URI on stderr
     pub trace: bool,
 }

@@ -16,7 +16,7 @@ use hyper_util::rt::TokioIo;
 use crate::error::ApiError;
 use crate::http::{self, Query, Resp};
 use crate::listen::{IdleClock, Listener};
-use crate::{attach, containers, images, system, Engine};
+use crate::{attach, containers, exec, images, system, Engine};
 
 /// The newest API version served (docker 27.3).
 pub const API_VERSION: (u32, u32) = (1, 47);
@@ -205,6 +205,10 @@ async fn route(
             attach::attach(e, req, id, &q, version).await
         }
         (&Method::DELETE, ["containers", id]) => containers::delete(e, id, &q).await,
+        (&Method::POST, ["containers", id, "exec"]) => exec::create(e, req, id).await,
+        (&Method::POST, ["exec", id, "start"]) => exec::start(e, req, id, version).await,
+        (&Method::GET, ["exec", id, "json"]) => exec::inspect(e, id),
+        (&Method::POST, ["exec", id, "resize"]) => exec::resize(e, id, &q).await,
         (&Method::GET, ["images", "json"]) => images::list(e, &q).await,
         (&Method::POST, ["images", "create"]) => images::pull(e, &q).await,
         (_, ["images", name @ .., last]) if !name.is_empty() => {

@@ -159,6 +159,7 @@ pub async fn logs(e: &Arc<Engine>, id: &str, q: &Query) -> Result<Resp, ApiError
 
 /// Copies log entries of container `c` to `out` until it exits or the
 /// client goes away; the reader starts where the caller put it.
+#[allow(clippy::too_many_arguments)]
 async fn pump_output(
     e: &Engine,
     m: &Manager,
@@ -199,8 +200,7 @@ async fn pump_output(
     }
 }
 
-/// Opens the container's stdin FIFO once the task made it (at start),
-/// giving up when `gone` fires.
+/// Opens the container's stdin FIFO once the task made it (at start).
 pub async fn stdin_fifo(path: &str) -> tokio::net::unix::pipe::Sender {
     loop {
         if let Ok(f) = berth_supervisor::session::open_fifo_writer(path) {
@@ -240,31 +240,24 @@ async fn session<IO: AsyncRead + AsyncWrite + Send + 'static>(
         })
     };
     let input = {
-        let gone = gone.clone();
         tokio::spawn(async move {
             let mut buf = vec![0u8; 32 * 1024];
-            match stdin {
-                Some(path) => {
-                    let mut fifo = tokio::select! {
-                        f = stdin_fifo(&path) => f,
-                        _ = gone.notified() => return,
-                    };
-                    loop {
-                        match rd.read(&mut buf).await {
-                            // end of input closes the container's stdin
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => {
-                                if fifo.write_all(&buf[..n]).await.is_err() {
-                                    return;
-                                }
-                            }
+            // without stdin there is nothing to forward; docker's clients close
+            // their write side at once then, so an end of input is no hang-up
+            // (a hang-up shows as a failed write of output)
+            let Some(path) = stdin else { return };
+            // the session aborts this task when it ends
+            let mut fifo = stdin_fifo(&path).await;
+            loop {
+                match rd.read(&mut buf).await {
+                    // end of input closes the container's stdin
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => {
+                        if fifo.write_all(&buf[..n]).await.is_err() {
+                            return;
                         }
                     }
                 }
-                // nothing to forward; docker's clients close their write
-                // side at once then, so an end of input is no hang-up (a
-                // hang-up shows as a failed write of output)
-                None => {}
             }
         })
     };

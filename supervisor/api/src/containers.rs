@@ -65,7 +65,7 @@ fn matches(c: &ContainerInfo, f: &HashMap<String, Vec<String>>) -> Result<bool, 
             "name" => vals
                 .iter()
                 .any(|v| c.name.contains(v.trim_start_matches('/'))),
-            "status" => vals.iter().any(|v| *v == c.status),
+            "status" => vals.contains(&c.status),
             "label" => {
                 let have = label_pairs(&c.labels);
                 vals.iter().all(|v| {

@@ -18,6 +18,9 @@ use crate::http::{self, Query, Resp};
 use crate::listen::{IdleClock, Listener};
 use crate::{attach, containers, exec, images, system, Engine};
 
+/// An API version, major and minor.
+pub type ApiVersion = (u32, u32);
+
 /// The newest API version served (docker 27.3).
 pub const API_VERSION: (u32, u32) = (1, 47);
 /// The oldest API version served.
@@ -104,7 +107,7 @@ fn spawn_connection(engine: Arc<Engine>, clock: &Arc<IdleClock>, conn: Conn) {
 }
 
 /// The API version a path asks for and the path without it.
-pub fn split_version(path: &str) -> Result<(Option<(u32, u32)>, &str), ApiError> {
+pub fn split_version(path: &str) -> Result<(Option<ApiVersion>, &str), ApiError> {
     let Some(rest) = path.strip_prefix("/v") else {
         return Ok((None, path));
     };
@@ -230,6 +233,7 @@ async fn route(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hyper::StatusCode;
 
     #[test]
     fn version_prefixes() {

@@ -123,6 +123,8 @@ demo: release
 # - benches/network.sh: `berth run --rm busybox true` on the default bridge
 #   (in a network namespace the script makes) vs `--network none` and docker
 #   on its bridge; network setup + teardown per container.
+# - benches/api.sh: `docker run --rm busybox true` with the docker CLI through
+#   `berth system service` vs through dockerd (docker-env.sh), alternating.
 # BENCH_ITERATIONS=N sets the rounds of each.
 .PHONY: bench
 bench: release static
@@ -131,6 +133,7 @@ bench: release static
 	@BERTH_CLI=$(CURDIR)/target/release/berth benches/e2e.sh
 	@BERTH_CLI=$(CURDIR)/target/release/berth benches/build.sh
 	@BERTH_CLI=$(CURDIR)/target/release/berth benches/network.sh
+	@BERTH_CLI=$(CURDIR)/target/release/berth benches/api.sh
 
 # ------------------------------------------------------------ conformance
 # ../shared/conformance/runtime-tools-validate.sh against berth (host as is and

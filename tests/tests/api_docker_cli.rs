@@ -631,3 +631,137 @@ print("ok")
     );
     assert_eq!((out.code(), out.out()), (0, "ok"), "{out}");
 }
+
+#[test]
+fn docker_cli_networks_by_name_and_volumes() {
+    require_root!();
+    let (_ns, _b, s) = setup();
+    let client = docker_clients().remove(0);
+    let d = |args: &[&str]| s.docker(&client, args);
+    let net = unique_id("net").to_lowercase();
+    let srv = unique_id("srv").to_lowercase();
+    d(&["network", "create", &net]).ok();
+    let ls = d(&["network", "ls"]).ok();
+    assert!(ls.stdout.contains(&net), "{ls}");
+    d(&[
+        "run",
+        "-d",
+        "--name",
+        &srv,
+        "--network",
+        &net,
+        "busybox",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/etc",
+    ])
+    .ok();
+    let fetch = format!(
+        "for i in $(seq 1 50); do wget -qO- http://{srv}/hostname && exit 0; sleep 0.2; done; exit 1"
+    );
+    let out = d(&[
+        "run",
+        "--rm",
+        "--network",
+        &net,
+        "busybox",
+        "sh",
+        "-c",
+        &fetch,
+    ]);
+    assert_eq!(out.code(), 0, "{out}");
+    assert_eq!(
+        out.out().len(),
+        12,
+        "the server's hostname, its short id: {out}"
+    );
+    let inspect = d(&["network", "inspect", "-f", "{{.Name}}", &net]).ok();
+    assert_eq!(inspect.out(), net, "{inspect}");
+
+    let vol = unique_id("vol").to_lowercase();
+    d(&["volume", "create", &vol]).ok();
+    assert!(d(&["volume", "ls", "-q"])
+        .ok()
+        .stdout
+        .lines()
+        .any(|l| l == vol));
+    let mount = format!("{vol}:/data");
+    d(&[
+        "run",
+        "--rm",
+        "-v",
+        &mount,
+        "busybox",
+        "sh",
+        "-c",
+        "echo kept > /data/f",
+    ])
+    .ok();
+    let out = d(&["run", "--rm", "-v", &mount, "busybox", "cat", "/data/f"]).ok();
+    assert_eq!(out.out(), "kept", "{out}");
+    let out = d(&["volume", "rm", &vol]);
+    assert_eq!(out.code(), 0, "{out}");
+
+    d(&["rm", "-f", &srv]).ok();
+    d(&["network", "rm", &net]).ok();
+    let out = d(&["network", "inspect", &net]);
+    assert_ne!(out.code(), 0, "{out}");
+    let out = d(&["network", "connect", "bridge", "no-such-container"]);
+    assert_ne!(out.code(), 0, "{out}");
+}
+
+#[test]
+fn docker_cli_pulls_and_pushes_through_a_loopback_registry() {
+    require_root!();
+    // the registry listens on the host's loopback: this berth (no bridge,
+    // no published ports) shares the host's network to reach it
+    let b = Berth::new();
+    let archive = b.load_busybox();
+    let reg = berth_fixture::registry::Registry::start(archive.parent().unwrap(), 0);
+    let s = Service::start(&b);
+    let client = docker_clients().remove(0);
+    let d = |args: &[&str]| s.docker(&client, args);
+    let repo = format!(
+        "127.0.0.1:{}/berth-api/{}",
+        reg.port,
+        unique_id("bb").to_lowercase()
+    );
+    let tagged = format!("{repo}:v1");
+    d(&["tag", "busybox", &tagged]).ok();
+    let push = d(&["push", &tagged]).ok();
+    assert!(!push.stdout.is_empty(), "{push}");
+    let rmi = d(&["rmi", &tagged]).ok();
+    assert!(rmi.stdout.contains("Untagged"), "{rmi}");
+    assert!(!d(&["images"]).ok().stdout.contains(&repo));
+    let pull = d(&["pull", &tagged]).ok();
+    assert!(
+        pull.stdout.contains("v1") || !pull.stdout.is_empty(),
+        "{pull}"
+    );
+    let images = d(&["images"]).ok();
+    assert!(
+        images
+            .stdout
+            .lines()
+            .any(|l| l.starts_with(&repo) && l.contains("v1")),
+        "{images}"
+    );
+    let out = d(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        &tagged,
+        "echo",
+        "pulled",
+    ]);
+    assert_eq!((out.code(), out.out()), (0, "pulled"), "{out}");
+    // a tag the registry does not have: an error, nothing stored
+    let out = d(&["pull", &format!("{repo}:nope")]);
+    assert_ne!(out.code(), 0, "{out}");
+    let hist = d(&["history", "-q", "busybox"]).ok();
+    assert!(!hist.out().is_empty(), "{hist}");
+}

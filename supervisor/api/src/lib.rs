@@ -6,8 +6,8 @@
 //!
 //! - [`listen`]: where it serves, the socket's owner and mode, idle exit
 //! - [`router`]: version prefixes, docker's headers, endpoint dispatch
-//! - [`system`], [`containers`], [`create`], [`attach`], [`exec`], [`images`]:
-//!   the endpoints
+//! - [`system`], [`containers`], [`create`], [`attach`], [`exec`], [`images`],
+//!   [`networks`] (and volumes): the endpoints
 //! - [`http`], [`error`]: bodies, queries, docker's error JSON
 
 pub mod attach;
@@ -18,6 +18,7 @@ pub mod exec;
 pub mod http;
 pub mod images;
 pub mod listen;
+pub mod networks;
 pub mod router;
 pub mod system;
 

@@ -16,7 +16,7 @@ use hyper_util::rt::TokioIo;
 use crate::error::ApiError;
 use crate::http::{self, Query, Resp};
 use crate::listen::{IdleClock, Listener};
-use crate::{attach, containers, exec, images, system, Engine};
+use crate::{attach, containers, exec, images, networks, system, Engine};
 
 /// An API version, major and minor.
 pub type ApiVersion = (u32, u32);
@@ -212,6 +212,18 @@ async fn route(
         (&Method::POST, ["exec", id, "start"]) => exec::start(e, req, id, version).await,
         (&Method::GET, ["exec", id, "json"]) => exec::inspect(e, id),
         (&Method::POST, ["exec", id, "resize"]) => exec::resize(e, id, &q).await,
+        (&Method::GET, ["networks"]) => networks::list_networks(e, &q).await,
+        (&Method::POST, ["networks", "create"]) => networks::create_network(e, req).await,
+        (&Method::POST, ["networks", "prune"]) => networks::prune_networks(e).await,
+        (&Method::GET, ["networks", id]) => networks::inspect_network(e, id).await,
+        (&Method::DELETE, ["networks", id]) => networks::remove_network(e, id).await,
+        (&Method::POST, ["networks", id, "connect"]) => networks::connect(e, req, id).await,
+        (&Method::POST, ["networks", id, "disconnect"]) => networks::disconnect(e, req, id).await,
+        (&Method::GET, ["volumes"]) => networks::list_volumes(e, &q).await,
+        (&Method::POST, ["volumes", "create"]) => networks::create_volume(e, req).await,
+        (&Method::POST, ["volumes", "prune"]) => networks::prune_volumes(e).await,
+        (&Method::GET, ["volumes", name]) => networks::inspect_volume(e, name).await,
+        (&Method::DELETE, ["volumes", name]) => networks::remove_volume(e, name, &q).await,
         (&Method::GET, ["images", "json"]) => images::list(e, &q).await,
         (&Method::POST, ["images", "create"]) => images::pull(e, &q).await,
         (_, ["images", name @ .., last]) if !name.is_empty() => {

@@ -765,3 +765,81 @@ fn docker_cli_pulls_and_pushes_through_a_loopback_registry() {
     let hist = d(&["history", "-q", "busybox"]).ok();
     assert!(!hist.out().is_empty(), "{hist}");
 }
+
+#[test]
+fn docker_cli_commits_and_reports_events_and_disk_usage() {
+    require_root!();
+    let (_ns, _b, s) = setup();
+    let client = docker_clients().remove(0);
+    let d = |args: &[&str]| s.docker(&client, args);
+    let events = {
+        let (client, sock, cfg) = (
+            client.clone(),
+            s.sock.clone(),
+            s.config.path().to_path_buf(),
+        );
+        std::thread::spawn(move || {
+            run_cmd(
+                Command::new("timeout")
+                    .arg("8")
+                    .arg(client)
+                    .env("DOCKER_HOST", format!("unix://{}", sock.display()))
+                    .env("DOCKER_CONFIG", cfg)
+                    .args([
+                        "events",
+                        "--filter",
+                        "type=container",
+                        "--format",
+                        "{{.Action}} {{.Actor.Attributes.name}}",
+                    ]),
+                Duration::from_secs(30),
+            )
+        })
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    let name = unique_id("cm").to_lowercase();
+    d(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "busybox",
+        "sh",
+        "-c",
+        "echo made > /made; exec sleep 600",
+    ])
+    .ok();
+    assert!(wait_until(Duration::from_secs(10), || d(&[
+        "exec", &name, "cat", "/made"
+    ])
+    .out()
+        == "made"));
+    let image = format!("{name}:v1");
+    let id = d(&["commit", "-c", "ENV FOO=bar", &name, &image]).ok();
+    assert!(id.out().starts_with("sha256:"), "{id}");
+    let out = d(&["run", "--rm", &image, "sh", "-c", "cat /made; echo $FOO"]).ok();
+    assert_eq!(out.out(), "made\nbar", "{out}");
+    let df = d(&["system", "df"]).ok();
+    let images_row = df
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("Images"))
+        .unwrap_or_default();
+    assert!(images_row.split_whitespace().nth(1) == Some("2"), "{df}");
+    d(&["rm", "-f", &name]).ok();
+    // the events stream ends when `timeout` stops the client
+    let ev = events.join().unwrap();
+    for want in [
+        format!("create {name}"),
+        format!("start {name}"),
+        format!("destroy {name}"),
+    ] {
+        assert!(ev.stdout.lines().any(|l| l == want), "{want}: {ev}");
+    }
+    let r = s.request("GET", "/events?filters=%7Bnope", None).unwrap();
+    assert_eq!(r.status, 400, "{r:?}");
+    let r = s
+        .request("POST", "/commit?container=no-such", None)
+        .unwrap();
+    assert_eq!(r.status, 404, "{r:?}");
+}

@@ -1,7 +1,15 @@
-//! `/_ping`, `/version` and `/info`: what a client asks before anything
-//! else, to negotiate the API version and learn what it talks to.
+//! `/_ping`, `/version` and `/info` (what a client asks before anything
+//! else, to negotiate the API version and learn what it talks to), and the
+//! engine-wide `/events`, `/system/df` and `/commit`.
 
 use std::sync::Arc;
+
+use berth_proto::manager::{ListContainersRequest, ListImagesRequest, SubscribeRequest};
+use berth_proto::ttrpc;
+use berth_proto::volumes::ListVolumesRequest;
+use berth_supervisor::cli::CommitArgs;
+use berth_supervisor::commands::{layers, view, volume};
+use bytes::Bytes;
 
 use berth_proto::protobuf::well_known_types::empty::Empty;
 use bollard_stubs::models::{SystemInfo, SystemVersion, SystemVersionComponents};
@@ -9,7 +17,7 @@ use hyper::header::HeaderValue;
 use hyper::{Method, StatusCode};
 
 use crate::error::ApiError;
-use crate::http::{self, Resp};
+use crate::http::{self, Query, Resp};
 use crate::router::{API_VERSION, MIN_API_VERSION};
 use crate::Engine;
 
@@ -122,4 +130,159 @@ pub async fn info(e: &Arc<Engine>) -> Result<Resp, ApiError> {
         ..Default::default()
     };
     Ok(http::json(StatusCode::OK, &si))
+}
+
+/// `GET /events?filters=`: the manager's events as docker's JSON lines,
+/// until the client goes away.
+pub async fn events(e: &Arc<Engine>, q: &Query) -> Result<Resp, ApiError> {
+    let mut req = SubscribeRequest::new();
+    for (k, vals) in q.filters()? {
+        req.filters.extend(vals.iter().map(|v| format!("{k}={v}")));
+    }
+    let m = e.manager().await;
+    let mut rx = m
+        .events
+        .subscribe(m.ctx(), &req)
+        .await
+        .map_err(|x| m.err(x))?;
+    let (tx, mut resp) = http::channel("application/json");
+    *resp.status_mut() = StatusCode::OK;
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                ev = rx.recv() => match ev {
+                    Ok(Some(ev)) => {
+                        let mut line = view::event_json(&ev).to_string().into_bytes();
+                        line.push(b'\n');
+                        if tx.send(Bytes::from(line)).await.is_err() {
+                            return;
+                        }
+                    }
+                    Ok(None) | Err(ttrpc::Error::Eof) | Err(_) => return,
+                },
+                _ = tx.closed() => return,
+            }
+        }
+    });
+    Ok(resp)
+}
+
+/// `POST /commit?container=&repo=&tag=&comment=&author=&pause=&changes=`:
+/// `berth commit`'s library call; the body's config is not merged (the
+/// `changes` are, as Dockerfile instructions).
+pub async fn commit(e: &Arc<Engine>, q: &Query) -> Result<Resp, ApiError> {
+    let container = q
+        .get("container")
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| ApiError::bad_request("commit needs a container (?container=)"))?;
+    let reference = q
+        .get("repo")
+        .filter(|r| !r.is_empty())
+        .map(|r| match q.get("tag") {
+            Some(t) if !t.is_empty() => format!("{r}:{t}"),
+            _ => r.to_string(),
+        });
+    let a = CommitArgs {
+        message: q.get("comment").map(String::from),
+        author: q.get("author").map(String::from),
+        change: q
+            .all("changes")
+            .iter()
+            .flat_map(|c| c.lines())
+            .filter(|l| !l.trim().is_empty())
+            .map(String::from)
+            .collect(),
+        pause: q.get("pause").is_none() || q.flag("pause")?,
+        container: container.to_string(),
+        reference,
+    };
+    let m = e.manager().await;
+    let id = layers::commit_container(&m, &a).await?;
+    Ok(http::json(
+        StatusCode::CREATED,
+        &serde_json::json!({ "Id": id }),
+    ))
+}
+
+/// `GET /system/df`: images, containers and volumes with their sizes and
+/// users, from which clients draw `system df`.
+pub async fn df(e: &Arc<Engine>) -> Result<Resp, ApiError> {
+    let m = e.manager().await;
+    let images = m
+        .images
+        .list_images(m.ctx(), &ListImagesRequest::new())
+        .await
+        .map_err(|x| m.err(x))?
+        .images;
+    let mut all = ListContainersRequest::new();
+    all.all = true;
+    let containers = m
+        .containers
+        .list_containers(m.ctx(), &all)
+        .await
+        .map_err(|x| m.err(x))?
+        .containers;
+    let mut vr = ListVolumesRequest::new();
+    vr.sizes = true;
+    let volumes = m
+        .volumes
+        .list_volumes(m.ctx(), &vr)
+        .await
+        .map_err(|x| m.err(x))?
+        .volumes;
+    let now = chrono::Utc::now();
+    let imgs: Vec<serde_json::Value> = images
+        .iter()
+        .map(|i| {
+            serde_json::json!({
+                "Id": i.id,
+                "ParentId": "",
+                "RepoTags": i.references.iter().map(|r| berth_supervisor::format::familiar(r)).collect::<Vec<_>>(),
+                "RepoDigests": [],
+                "Created": i.created.as_ref().map_or(0, |t| t.seconds),
+                "Size": i.size,
+                "SharedSize": 0,
+                "Labels": {},
+                "Containers": containers.iter().filter(|c| c.image_id == i.id).count(),
+            })
+        })
+        .collect();
+    let ctrs: Vec<serde_json::Value> = containers
+        .iter()
+        .map(|c| {
+            serde_json::json!({
+                "Id": c.id,
+                "Names": [format!("/{}", c.name)],
+                "Image": berth_supervisor::format::familiar(&c.image),
+                "ImageID": c.image_id,
+                "Command": view::spec_args(c).join(" "),
+                "Created": c.created.as_ref().map_or(0, |t| t.seconds),
+                "State": c.status,
+                "Status": view::status_of(c, now),
+                "SizeRw": 0,
+                "SizeRootFs": 0,
+                "Labels": c.labels,
+                "Mounts": [],
+            })
+        })
+        .collect();
+    let vols: Vec<serde_json::Value> = volumes
+        .iter()
+        .map(|v| {
+            let mut j = volume::inspect_json(v);
+            j["UsageData"] = serde_json::json!({"Size": v.size, "RefCount": v.used_by.len()});
+            j
+        })
+        .collect();
+    let layers: u64 = images.iter().map(|i| i.size).sum();
+    Ok(http::json(
+        StatusCode::OK,
+        &serde_json::json!({
+            "LayersSize": layers,
+            "Images": imgs,
+            "Containers": ctrs,
+            "Volumes": vols,
+            "BuildCache": [],
+        }),
+    ))
 }

@@ -358,6 +358,17 @@ pub fn event_line(e: &Event) -> String {
     s
 }
 
+/// One event as docker's JSON (`events --format json`, the API's `/events`).
+pub fn event_json(e: &Event) -> serde_json::Value {
+    let t = ts(e.time.as_ref());
+    json!({
+        "Type": e.type_, "Action": e.action, "id": e.id,
+        "Actor": {"ID": e.id, "Attributes": e.attributes},
+        "time": t.map(|t| t.timestamp()).unwrap_or(0),
+        "timeNano": t.and_then(|t| t.timestamp_nanos_opt()).unwrap_or(0),
+    })
+}
+
 /// `berth events`.
 pub async fn events(m: &Manager, a: &EventsArgs) -> i32 {
     let mut req = SubscribeRequest::new();
@@ -370,16 +381,7 @@ pub async fn events(m: &Manager, a: &EventsArgs) -> i32 {
         match rx.recv().await {
             Ok(Some(e)) => {
                 if a.format.as_deref() == Some("json") {
-                    let t = ts(e.time.as_ref());
-                    println!(
-                        "{}",
-                        json!({
-                            "Type": e.type_, "Action": e.action, "id": e.id,
-                            "Actor": {"ID": e.id, "Attributes": e.attributes},
-                            "time": t.map(|t| t.timestamp()).unwrap_or(0),
-                            "timeNano": t.and_then(|t| t.timestamp_nanos_opt()).unwrap_or(0),
-                        })
-                    );
+                    println!("{}", event_json(&e));
                 } else {
                     println!("{}", event_line(&e));
                 }

@@ -843,3 +843,49 @@ fn docker_cli_commits_and_reports_events_and_disk_usage() {
         .unwrap();
     assert_eq!(r.status, 404, "{r:?}");
 }
+
+#[test]
+fn service_socket_mode_idle_exit_and_refused_listeners() {
+    require_root!();
+    let ns = NetNs::new();
+    let b = Berth::in_netns(&ns.path());
+    // a TCP listener off loopback, a bad address, an unknown group: refused,
+    // one line each, nothing listening
+    for (args, want) in [
+        (&["--listen", "tcp://0.0.0.0:2375"][..], "loopback"),
+        (&["--listen", "http://x"][..], "invalid --listen"),
+        (&["--group", "no-such-group-berth"][..], "no such group"),
+    ] {
+        let mut a = vec!["system", "service", "--time", "1"];
+        a.extend_from_slice(args);
+        let out = b.run(&a);
+        assert_eq!(out.code(), 1, "{out}");
+        assert_eq!(out.err_lines().len(), 1, "{out}");
+        assert!(out.stderr.contains(want), "{want}: {out}");
+    }
+    assert!(b.manager_pids().is_empty(), "bad flags started a manager");
+    // --time 1: serves, then exits once idle for a second
+    let sock = b.state().join("idle.sock");
+    let listen = format!("unix://{}", sock.display());
+    let mut child = b
+        .command(["system", "service", "--time", "1", "--group", "root", "--listen", &listen])
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(wait_until(Duration::from_secs(20), || sock.exists()));
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let meta = std::fs::metadata(&sock).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o660);
+    assert_eq!((meta.uid(), meta.gid()), (0, 0));
+    let mut c = UnixStream::connect(&sock).unwrap();
+    c.write_all(b"GET /_ping HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n").unwrap();
+    let mut r = String::new();
+    c.read_to_string(&mut r).unwrap();
+    assert!(r.starts_with("HTTP/1.1 200") && r.ends_with("OK"), "{r}");
+    assert!(
+        wait_until(Duration::from_secs(10), || child.try_wait().unwrap().is_some()),
+        "the service did not exit when idle"
+    );
+    assert!(child.wait().unwrap().success());
+    assert!(!sock.exists(), "the socket is removed on exit");
+}

@@ -68,21 +68,25 @@ pub enum Listener {
     Tcp(tokio::net::TcpListener),
 }
 
+/// The group named by `--group`, checked before anything is started.
+pub fn group_id(group: Option<&str>) -> Result<Option<nix::unistd::Gid>, ListenError> {
+    match group {
+        Some(g) => Ok(Some(
+            nix::unistd::Group::from_name(g)
+                .ok()
+                .flatten()
+                .ok_or_else(|| ListenError::NoGroup(g.to_string()))?
+                .gid,
+        )),
+        None => Ok(None),
+    }
+}
+
 /// Binds `addr`.  A unix socket replaces a stale one, is made 0660 and
-/// given to `group` (root's group when none is named).
-pub fn bind(addr: &Address, group: Option<&str>) -> Result<Listener, ListenError> {
+/// given to group `gid` (root's group when none is named).
+pub fn bind(addr: &Address, gid: Option<nix::unistd::Gid>) -> Result<Listener, ListenError> {
     match addr {
         Address::Unix(path) => {
-            let gid = match group {
-                Some(g) => Some(
-                    nix::unistd::Group::from_name(g)
-                        .ok()
-                        .flatten()
-                        .ok_or_else(|| ListenError::NoGroup(g.to_string()))?
-                        .gid,
-                ),
-                None => None,
-            };
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir).map_err(io(format!("create {}", dir.display())))?;
             }

@@ -40,6 +40,13 @@ fn main() {
                 return 1;
             }
         };
+        let gid = match berth_api::listen::group_id(a.service.group.as_deref()) {
+            Ok(g) => g,
+            Err(e) => {
+                eprintln!("berth: {e}");
+                return 1;
+            }
+        };
         let engine = match berth_api::Engine::connect(dirs).await {
             Ok(e) => Arc::new(e),
             Err(e) => {
@@ -47,7 +54,7 @@ fn main() {
                 return 1;
             }
         };
-        let listener = match berth_api::listen::bind(&addr, a.service.group.as_deref()) {
+        let listener = match berth_api::listen::bind(&addr, gid) {
             Ok(l) => l,
             Err(e) => {
                 eprintln!("berth: {e}");

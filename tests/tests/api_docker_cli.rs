@@ -868,7 +868,9 @@ fn service_socket_mode_idle_exit_and_refused_listeners() {
     let sock = b.state().join("idle.sock");
     let listen = format!("unix://{}", sock.display());
     let mut child = b
-        .command(["system", "service", "--time", "1", "--group", "root", "--listen", &listen])
+        .command([
+            "system", "service", "--time", "1", "--group", "root", "--listen", &listen,
+        ])
         .stdin(Stdio::null())
         .spawn()
         .unwrap();
@@ -878,12 +880,16 @@ fn service_socket_mode_idle_exit_and_refused_listeners() {
     assert_eq!(meta.permissions().mode() & 0o777, 0o660);
     assert_eq!((meta.uid(), meta.gid()), (0, 0));
     let mut c = UnixStream::connect(&sock).unwrap();
-    c.write_all(b"GET /_ping HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n").unwrap();
+    c.write_all(b"GET /_ping HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n")
+        .unwrap();
     let mut r = String::new();
     c.read_to_string(&mut r).unwrap();
     assert!(r.starts_with("HTTP/1.1 200") && r.ends_with("OK"), "{r}");
     assert!(
-        wait_until(Duration::from_secs(10), || child.try_wait().unwrap().is_some()),
+        wait_until(Duration::from_secs(10), || child
+            .try_wait()
+            .unwrap()
+            .is_some()),
         "the service did not exit when idle"
     );
     assert!(child.wait().unwrap().success());

@@ -895,3 +895,66 @@ fn service_socket_mode_idle_exit_and_refused_listeners() {
     assert!(child.wait().unwrap().success());
     assert!(!sock.exists(), "the socket is removed on exit");
 }
+
+#[test]
+fn docker_cli_builds_with_the_classic_builder_and_its_cache() {
+    require_root!();
+    let (_ns, b, s) = setup();
+    // Debian's 20.10 client speaks the classic builder by default; newer
+    // ones are told to with DOCKER_BUILDKIT=0
+    let client = docker_clients().remove(0);
+    let ctx = b.scratch("ctx");
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM busybox\nARG X=0\nCOPY f /f\nRUN echo built-$X >> /f\nCMD [\"cat\", \"/f\"]\n",
+    )
+    .unwrap();
+    std::fs::write(ctx.join("f"), "copied\n").unwrap();
+    let ctx_s = ctx.to_str().unwrap();
+    let tag = format!("{}:v1", unique_id("built").to_lowercase());
+    let build = |extra: &[&str]| {
+        let mut a = vec!["build", "--build-arg", "X=7", "-t", &tag];
+        a.extend_from_slice(extra);
+        a.push(ctx_s);
+        run_cmd_input(
+            Command::new(&client)
+                .env("DOCKER_HOST", format!("unix://{}", s.sock.display()))
+                .env("DOCKER_CONFIG", s.config.path())
+                .env("DOCKER_BUILDKIT", "0")
+                .args(&a),
+            None,
+            Duration::from_secs(120),
+        )
+    };
+    let first = build(&[]);
+    assert_eq!(first.code(), 0, "{first}");
+    for want in [
+        "Step 1/5 : FROM busybox",
+        "Step 4/5 : RUN echo built-$X >> /f",
+        "Successfully tagged",
+    ] {
+        assert!(first.stdout.contains(want), "{want}: {first}");
+    }
+    let out = s.docker(&client, &["run", "--rm", &tag]).ok();
+    assert_eq!(out.out(), "copied\nbuilt-7", "{out}");
+    let again = build(&["-q"]);
+    assert_eq!(again.code(), 0, "{again}");
+    assert!(
+        again.out().starts_with("sha256:"),
+        "the aux image id: {again}"
+    );
+    let cached = build(&[]);
+    assert!(
+        cached.stdout.matches("Using cache").count() >= 3,
+        "{cached}"
+    );
+    // a failing step: the client's error and exit code, no image
+    std::fs::write(ctx.join("Dockerfile"), "FROM busybox\nRUN exit 5\n").unwrap();
+    let failed = build(&[]);
+    assert_ne!(failed.code(), 0, "{failed}");
+    assert!(failed.stderr.contains("non-zero code: 5"), "{failed}");
+    let r = s
+        .request("POST", "/build?remote=http%3A%2F%2Fx", None)
+        .unwrap();
+    assert_eq!(r.status, 400, "{r:?}");
+}

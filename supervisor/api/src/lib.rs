@@ -7,10 +7,11 @@
 //! - [`listen`]: where it serves, the socket's owner and mode, idle exit
 //! - [`router`]: version prefixes, docker's headers, endpoint dispatch
 //! - [`system`], [`containers`], [`create`], [`attach`], [`exec`], [`images`],
-//!   [`networks`] (and volumes): the endpoints
+//!   [`networks`] (and volumes), [`build`]: the endpoints
 //! - [`http`], [`error`]: bodies, queries, docker's error JSON
 
 pub mod attach;
+pub mod build;
 pub mod containers;
 pub mod create;
 pub mod error;

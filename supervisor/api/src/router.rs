@@ -16,7 +16,7 @@ use hyper_util::rt::TokioIo;
 use crate::error::ApiError;
 use crate::http::{self, Query, Resp};
 use crate::listen::{IdleClock, Listener};
-use crate::{attach, containers, exec, images, networks, system, Engine};
+use crate::{attach, build, containers, exec, images, networks, system, Engine};
 
 /// An API version, major and minor.
 pub type ApiVersion = (u32, u32);
@@ -192,6 +192,7 @@ async fn route(
         (&Method::GET, ["events"]) => system::events(e, &q).await,
         (&Method::GET, ["system", "df"]) => system::df(e).await,
         (&Method::POST, ["commit"]) => system::commit(e, &q).await,
+        (&Method::POST, ["build"]) => build::build(e, req, &q).await,
         (&Method::POST, ["containers", "create"]) => containers::create(e, req, &q).await,
         (&Method::GET, ["containers", "json"]) => containers::list(e, &q).await,
         (&Method::POST, ["containers", "prune"]) => containers::prune(e).await,

@@ -633,9 +633,9 @@ print("ok")
 }
 
 #[test]
-fn docker_cli_networks_by_name_and_volumes() {
+fn docker_cli_networks_by_name_volumes_and_published_ports() {
     require_root!();
-    let (_ns, _b, s) = setup();
+    let (ns, _b, s) = setup();
     let client = docker_clients().remove(0);
     let d = |args: &[&str]| s.docker(&client, args);
     let net = unique_id("net").to_lowercase();
@@ -704,6 +704,52 @@ fn docker_cli_networks_by_name_and_volumes() {
     assert_eq!(out.out(), "kept", "{out}");
     let out = d(&["volume", "rm", &vol]);
     assert_eq!(out.code(), 0, "{out}");
+
+    // -p: the port answers in the test's namespace, ps and port show it
+    let web = unique_id("web").to_lowercase();
+    d(&[
+        "run",
+        "-d",
+        "--name",
+        &web,
+        "-p",
+        "127.0.0.1:18081:80",
+        "busybox",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/etc",
+    ])
+    .ok();
+    let ps = d(&["ps", "--filter", &format!("name={web}")]).ok();
+    assert!(ps.stdout.contains("127.0.0.1:18081->80/tcp"), "{ps}");
+    let port = d(&["port", &web]).ok();
+    assert!(port.stdout.contains("127.0.0.1:18081"), "{port}");
+    let bb = berth_fixture::busybox_bin();
+    let bb = bb.to_str().unwrap();
+    let mut page = None;
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            let out = ns.try_exec(&[
+                bb,
+                "timeout",
+                "5",
+                bb,
+                "wget",
+                "-qO-",
+                "http://127.0.0.1:18081/hostname",
+            ]);
+            let ok = out.status.success();
+            page = Some(out);
+            ok
+        }),
+        "{}",
+        page.unwrap()
+    );
+    assert_eq!(page.unwrap().stdout.trim().len(), 12);
+    d(&["rm", "-f", &web]).ok();
 
     d(&["rm", "-f", &srv]).ok();
     d(&["network", "rm", &net]).ok();

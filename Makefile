@@ -24,7 +24,7 @@ STATIC_DIR      := $(CURDIR)/target/static/$(HOST_TRIPLE)/release
 DEB_PACKAGES := build-essential pkg-config libseccomp-dev busybox-static \
                 runc crun containerd podman conmon catatonit \
                 uidmap python3-grpcio iproute2 procps util-linux jq strace \
-                nftables aardvark-dns python3-docker
+                nftables aardvark-dns python3-docker docker-compose
 MIN_RUST := 1.80
 
 .PHONY: help deps build release static lint fmt test demo conformance conformance-quick clean

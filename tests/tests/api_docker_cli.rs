@@ -1004,3 +1004,75 @@ fn docker_cli_builds_with_the_classic_builder_and_its_cache() {
         .unwrap();
     assert_eq!(r.status, 400, "{r:?}");
 }
+
+#[test]
+fn docker_compose_brings_a_two_service_project_up_and_down() {
+    require_root!();
+    let (_ns, b, s) = setup();
+    let dir = b.scratch("project");
+    std::fs::write(
+        dir.join("docker-compose.yml"),
+        "version: \"3\"\nservices:\n  web:\n    image: busybox\n    command: httpd -f -p 80 -h /etc\n  client:\n    image: busybox\n    command: sh -c 'for i in $$(seq 1 50); do wget -qO- http://web/hostname && exit 0; sleep 0.2; done; exit 1'\n    depends_on: [web]\n",
+    )
+    .unwrap();
+    let project = unique_id("proj").to_lowercase().replace('-', "");
+    let compose = |args: &[&str]| {
+        run_cmd(
+            Command::new("docker-compose")
+                .current_dir(&dir)
+                .env("DOCKER_HOST", format!("unix://{}", s.sock.display()))
+                .env("DOCKER_CONFIG", s.config.path())
+                .args(["-p", &project])
+                .args(args),
+            Duration::from_secs(120),
+        )
+    };
+    let up = compose(&["up", "-d"]);
+    assert_eq!(up.code(), 0, "{up}");
+    // the client reaches the web service by its name, then exits 0
+    let mut ps = None;
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            let out = compose(&["ps"]);
+            let done = out
+                .stdout
+                .lines()
+                .any(|l| l.contains("client") && l.contains("Exit 0"));
+            ps = Some(out);
+            done
+        }),
+        "{}",
+        ps.unwrap()
+    );
+    let ps = ps.unwrap();
+    assert!(
+        ps.stdout
+            .lines()
+            .any(|l| l.contains("web") && l.contains("Up")),
+        "{ps}"
+    );
+    let logs = compose(&["logs", "client"]);
+    assert!(
+        logs.stdout
+            .lines()
+            .any(|l| l.trim_end().len() >= 12 && l.contains("client")),
+        "{logs}"
+    );
+    let down = compose(&["down"]);
+    assert_eq!(down.code(), 0, "{down}");
+    let left = s.docker(&docker_clients()[0], &["ps", "-aq"]).ok();
+    assert!(left.out().is_empty(), "{left}");
+    let nets = s
+        .docker(
+            &docker_clients()[0],
+            &[
+                "network",
+                "ls",
+                "-q",
+                "--filter",
+                &format!("name={project}"),
+            ],
+        )
+        .ok();
+    assert!(nets.out().is_empty(), "{nets}");
+}

@@ -1076,3 +1076,18 @@ fn docker_compose_brings_a_two_service_project_up_and_down() {
         .ok();
     assert!(nets.out().is_empty(), "{nets}");
 }
+
+#[test]
+fn the_service_outlives_a_killed_manager() {
+    require_root!();
+    let (_ns, b, s) = setup();
+    let client = docker_clients().remove(0);
+    s.docker(&client, &["ps"]).ok();
+    b.kill_manager();
+    // a read after the manager's death goes to its successor, started as
+    // the CLI starts one
+    let ps = s.docker(&client, &["ps", "-a"]);
+    assert_eq!(ps.code(), 0, "{ps}");
+    let out = s.docker(&client, &["run", "--rm", "busybox", "echo", "after"]);
+    assert_eq!((out.code(), out.out()), (0, "after"), "{out}");
+}

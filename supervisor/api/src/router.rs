@@ -175,6 +175,42 @@ fn no_route(method: &Method, path: &str) -> ApiError {
     ApiError::not_found(format!("page not found: {method} {path}"))
 }
 
+/// The GET and HEAD endpoints: they read, so a repeat is harmless.
+async fn route_read(
+    e: &Arc<Engine>,
+    m: &Method,
+    path: &str,
+    segs: &[&str],
+    q: &Query,
+) -> Result<Resp, ApiError> {
+    match (m, segs) {
+        (&Method::GET | &Method::HEAD, ["_ping"]) => Ok(system::ping(m)),
+        (&Method::GET, ["version"]) => system::version(e).await,
+        (&Method::GET, ["info"]) => system::info(e).await,
+        (&Method::GET, ["events"]) => system::events(e, q).await,
+        (&Method::GET, ["system", "df"]) => system::df(e).await,
+        (&Method::GET, ["containers", "json"]) => containers::list(e, q).await,
+        (&Method::GET, ["containers", id, "json"]) => containers::inspect(e, id).await,
+        (&Method::GET, ["containers", id, "top"]) => containers::top(e, id).await,
+        (&Method::GET, ["containers", id, "logs"]) => attach::logs(e, id, q).await,
+        (&Method::GET, ["exec", id, "json"]) => exec::inspect(e, id),
+        (&Method::GET, ["networks"]) => networks::list_networks(e, q).await,
+        (&Method::GET, ["networks", id]) => networks::inspect_network(e, id).await,
+        (&Method::GET, ["volumes"]) => networks::list_volumes(e, q).await,
+        (&Method::GET, ["volumes", name]) => networks::inspect_volume(e, name).await,
+        (&Method::GET, ["images", "json"]) => images::list(e, q).await,
+        (&Method::GET, ["images", name @ .., last]) if !name.is_empty() => {
+            let name = name.join("/");
+            match *last {
+                "json" => images::inspect(e, &name).await,
+                "history" => images::history(e, &name).await,
+                _ => Err(no_route(m, path)),
+            }
+        }
+        _ => Err(no_route(m, path)),
+    }
+}
+
 async fn route(
     e: &Arc<Engine>,
     req: Request<Incoming>,
@@ -185,18 +221,21 @@ async fn route(
     let method = req.method().clone();
     let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
     let m = &method;
+    if m == Method::GET || m == Method::HEAD {
+        // reads are asked again of the next manager when this one went away
+        return match route_read(e, m, path, &segs, &q).await {
+            Err(x) if x.lost_manager => {
+                e.reconnect().await;
+                route_read(e, m, path, &segs, &q).await
+            }
+            other => other,
+        };
+    }
     match (m, segs.as_slice()) {
-        (&Method::GET | &Method::HEAD, ["_ping"]) => Ok(system::ping(m)),
-        (&Method::GET, ["version"]) => system::version(e).await,
-        (&Method::GET, ["info"]) => system::info(e).await,
-        (&Method::GET, ["events"]) => system::events(e, &q).await,
-        (&Method::GET, ["system", "df"]) => system::df(e).await,
         (&Method::POST, ["commit"]) => system::commit(e, &q).await,
         (&Method::POST, ["build"]) => build::build(e, req, &q).await,
         (&Method::POST, ["containers", "create"]) => containers::create(e, req, &q).await,
-        (&Method::GET, ["containers", "json"]) => containers::list(e, &q).await,
         (&Method::POST, ["containers", "prune"]) => containers::prune(e).await,
-        (&Method::GET, ["containers", id, "json"]) => containers::inspect(e, id).await,
         (&Method::POST, ["containers", id, "start"]) => containers::start(e, id).await,
         (&Method::POST, ["containers", id, "stop"]) => containers::stop(e, id, &q).await,
         (&Method::POST, ["containers", id, "restart"]) => containers::restart(e, id, &q).await,
@@ -206,35 +245,25 @@ async fn route(
         (&Method::POST, ["containers", id, "rename"]) => containers::rename(e, id, &q).await,
         (&Method::POST, ["containers", id, "wait"]) => containers::wait(e, id, &q).await,
         (&Method::POST, ["containers", id, "resize"]) => containers::resize(e, id, "", &q).await,
-        (&Method::GET, ["containers", id, "top"]) => containers::top(e, id).await,
-        (&Method::GET, ["containers", id, "logs"]) => attach::logs(e, id, &q).await,
         (&Method::POST, ["containers", id, "attach"]) => {
             attach::attach(e, req, id, &q, version).await
         }
         (&Method::DELETE, ["containers", id]) => containers::delete(e, id, &q).await,
         (&Method::POST, ["containers", id, "exec"]) => exec::create(e, req, id).await,
         (&Method::POST, ["exec", id, "start"]) => exec::start(e, req, id, version).await,
-        (&Method::GET, ["exec", id, "json"]) => exec::inspect(e, id),
         (&Method::POST, ["exec", id, "resize"]) => exec::resize(e, id, &q).await,
-        (&Method::GET, ["networks"]) => networks::list_networks(e, &q).await,
         (&Method::POST, ["networks", "create"]) => networks::create_network(e, req).await,
         (&Method::POST, ["networks", "prune"]) => networks::prune_networks(e).await,
-        (&Method::GET, ["networks", id]) => networks::inspect_network(e, id).await,
         (&Method::DELETE, ["networks", id]) => networks::remove_network(e, id).await,
         (&Method::POST, ["networks", id, "connect"]) => networks::connect(e, req, id).await,
         (&Method::POST, ["networks", id, "disconnect"]) => networks::disconnect(e, req, id).await,
-        (&Method::GET, ["volumes"]) => networks::list_volumes(e, &q).await,
         (&Method::POST, ["volumes", "create"]) => networks::create_volume(e, req).await,
         (&Method::POST, ["volumes", "prune"]) => networks::prune_volumes(e).await,
-        (&Method::GET, ["volumes", name]) => networks::inspect_volume(e, name).await,
         (&Method::DELETE, ["volumes", name]) => networks::remove_volume(e, name, &q).await,
-        (&Method::GET, ["images", "json"]) => images::list(e, &q).await,
         (&Method::POST, ["images", "create"]) => images::pull(e, &q).await,
         (_, ["images", name @ .., last]) if !name.is_empty() => {
             let name = name.join("/");
             match (m, *last) {
-                (&Method::GET, "json") => images::inspect(e, &name).await,
-                (&Method::GET, "history") => images::history(e, &name).await,
                 (&Method::POST, "tag") => images::tag(e, &name, &q).await,
                 (&Method::POST, "push") => images::push(e, req, &name, &q).await,
                 (&Method::DELETE, _) => images::delete(e, &format!("{name}/{last}"), &q).await,

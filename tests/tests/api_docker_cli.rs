@@ -813,7 +813,7 @@ fn docker_cli_pulls_and_pushes_through_a_loopback_registry() {
 }
 
 #[test]
-fn docker_cli_commits_and_reports_events_and_disk_usage() {
+fn docker_cli_commits_diffs_stats_and_reports_events_and_disk_usage() {
     require_root!();
     let (_ns, _b, s) = setup();
     let client = docker_clients().remove(0);
@@ -865,6 +865,10 @@ fn docker_cli_commits_and_reports_events_and_disk_usage() {
     assert!(id.out().starts_with("sha256:"), "{id}");
     let out = d(&["run", "--rm", &image, "sh", "-c", "cat /made; echo $FOO"]).ok();
     assert_eq!(out.out(), "made\nbar", "{out}");
+    let diff = d(&["diff", &name]).ok();
+    assert!(diff.stdout.lines().any(|l| l == "A /made"), "{diff}");
+    let stats = d(&["stats", "--no-stream", &name]).ok();
+    assert!(stats.stdout.lines().any(|l| l.contains(&name)), "{stats}");
     let df = d(&["system", "df"]).ok();
     let images_row = df
         .stdout

@@ -442,3 +442,113 @@ pub async fn prune(e: &Arc<Engine>) -> Result<Resp, ApiError> {
         &serde_json::json!({"ContainersDeleted": p.containers_deleted, "SpaceReclaimed": p.space_reclaimed}),
     ))
 }
+
+/// `GET /containers/{id}/changes`: the container's filesystem changes
+/// (kind 0 modified, 1 added, 2 deleted, as docker numbers them).
+pub async fn changes(e: &Arc<Engine>, id: &str) -> Result<Resp, ApiError> {
+    let m = e.manager().await;
+    let c = resolve(&m, id).await?;
+    let mut r = berth_proto::layers::DiffRequest::new();
+    r.container = c.id;
+    let d = m.layers.diff(m.ctx(), &r).await.map_err(|x| m.err(x))?;
+    let out: Vec<serde_json::Value> = d
+        .changes
+        .iter()
+        .map(|ch| {
+            let kind = match ch.kind.as_str() {
+                "A" => 1,
+                "D" => 2,
+                _ => 0,
+            };
+            serde_json::json!({"Path": ch.path, "Kind": kind})
+        })
+        .collect();
+    Ok(http::json(StatusCode::OK, &out))
+}
+
+/// One stats sample as docker's JSON; `pre` is the sample before it.
+fn stats_json(
+    c: &ContainerInfo,
+    s: &berth_proto::manager::StatsResponse,
+    pre: Option<&berth_proto::manager::StatsResponse>,
+) -> serde_json::Value {
+    let cpu = |s: Option<&berth_proto::manager::StatsResponse>| {
+        serde_json::json!({
+            "cpu_usage": {"total_usage": s.map_or(0, |s| s.cpu_usage_ns)},
+            "system_cpu_usage": s.map_or(0, |s| s.system_cpu_usage_ns),
+            "online_cpus": s.map_or(0, |s| s.online_cpus),
+        })
+    };
+    let read = berth_supervisor::format::rfc3339(berth_supervisor::format::ts(s.read.as_ref()));
+    serde_json::json!({
+        "read": read,
+        "preread": pre.map(|p| berth_supervisor::format::rfc3339(berth_supervisor::format::ts(p.read.as_ref())))
+            .unwrap_or_else(|| "0001-01-01T00:00:00Z".into()),
+        "id": c.id,
+        "name": format!("/{}", c.name),
+        "cpu_stats": cpu(Some(s)),
+        "precpu_stats": cpu(pre),
+        "memory_stats": {"usage": s.memory_usage, "limit": s.memory_limit, "stats": {}},
+        "pids_stats": {"current": s.pids, "limit": s.pids_limit},
+        "networks": {"eth0": {"rx_bytes": s.net_rx, "tx_bytes": s.net_tx}},
+        "blkio_stats": {"io_service_bytes_recursive": [
+            {"major": 0, "minor": 0, "op": "read", "value": s.blkio_read},
+            {"major": 0, "minor": 0, "op": "write", "value": s.blkio_write},
+        ]},
+    })
+}
+
+/// `GET /containers/{id}/stats?stream=&one-shot=`: a sample a second while
+/// streaming, or one (two samples apart, so CPU use can be computed).
+pub async fn stats(e: &Arc<Engine>, id: &str, q: &Query) -> Result<Resp, ApiError> {
+    let stream = q.get("stream").is_none() || q.flag("stream")?;
+    let one_shot = q.flag("one-shot")?;
+    let m = e.manager().await;
+    let c = resolve(&m, id).await?;
+    if !is_running(&c) {
+        return Err(ApiError::conflict(format!("container {id} is not running")));
+    }
+    let sample = |m: Manager, id: String| async move {
+        m.tasks
+            .task_stats(m.ctx(), &task(&id))
+            .await
+            .map_err(|x| ApiError::from(m.err(x)))
+    };
+    let first = sample(m.clone(), c.id.clone()).await?;
+    if !stream {
+        let (pre, now) = if one_shot {
+            (None, first)
+        } else {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let now = sample(m.clone(), c.id.clone()).await?;
+            (Some(first), now)
+        };
+        return Ok(http::json(
+            StatusCode::OK,
+            &stats_json(&c, &now, pre.as_ref()),
+        ));
+    }
+    let (tx, mut resp) = http::channel("application/json");
+    *resp.status_mut() = StatusCode::OK;
+    tokio::spawn(async move {
+        let mut pre: Option<berth_proto::manager::StatsResponse> = None;
+        let mut now = first;
+        loop {
+            let mut line = stats_json(&c, &now, pre.as_ref()).to_string().into_bytes();
+            line.push(b'\n');
+            if tx.send(Bytes::from(line)).await.is_err() {
+                return;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = tx.closed() => return,
+            }
+            match sample(m.clone(), c.id.clone()).await {
+                Ok(s) => pre = Some(std::mem::replace(&mut now, s)),
+                // stopped or gone: the stream ends
+                Err(_) => return,
+            }
+        }
+    });
+    Ok(resp)
+}

@@ -192,6 +192,8 @@ async fn route_read(
         (&Method::GET, ["containers", "json"]) => containers::list(e, q).await,
         (&Method::GET, ["containers", id, "json"]) => containers::inspect(e, id).await,
         (&Method::GET, ["containers", id, "top"]) => containers::top(e, id).await,
+        (&Method::GET, ["containers", id, "changes"]) => containers::changes(e, id).await,
+        (&Method::GET, ["containers", id, "stats"]) => containers::stats(e, id, q).await,
         (&Method::GET, ["containers", id, "logs"]) => attach::logs(e, id, q).await,
         (&Method::GET, ["exec", id, "json"]) => exec::inspect(e, id),
         (&Method::GET, ["networks"]) => networks::list_networks(e, q).await,

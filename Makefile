@@ -24,7 +24,7 @@ STATIC_DIR      := $(CURDIR)/target/static/$(HOST_TRIPLE)/release
 DEB_PACKAGES := build-essential pkg-config libseccomp-dev busybox-static \
                 runc crun containerd podman conmon catatonit \
                 uidmap python3-grpcio iproute2 procps util-linux jq strace \
-                nftables aardvark-dns
+                nftables aardvark-dns python3-docker docker-compose
 MIN_RUST := 1.80
 
 .PHONY: help deps build release static lint fmt test demo conformance conformance-quick clean man install-extras
@@ -130,6 +130,8 @@ demo: release
 # - benches/density.sh: N idle containers (N = 10 … 1000, DENSITY_NS="10 100"
 #   to shorten): start time, memory per container, shim threads, manager RSS,
 #   `ps` latency and `rm -f` of all
+# - benches/api.sh: `docker run --rm busybox true` with the docker CLI through
+#   `berth system service` vs through dockerd (docker-env.sh), alternating.
 # BENCH_ITERATIONS=N sets the rounds of each.
 .PHONY: bench
 bench: release static
@@ -140,6 +142,7 @@ bench: release static
 	@BERTH_CLI=$(CURDIR)/target/release/berth benches/network.sh
 	@BERTH_CLI=$(CURDIR)/target/release/berth benches/compose.sh
 	@BERTH_CLI=$(CURDIR)/target/release/berth benches/density.sh
+	@BERTH_CLI=$(CURDIR)/target/release/berth benches/api.sh
 
 # ------------------------------------------------------------ conformance
 # ../shared/conformance/runtime-tools-validate.sh against berth (host as is and

@@ -606,6 +606,36 @@ pub enum SystemCommand {
     Df(FormatArgs),
     /// Get real time events from the manager
     Events(EventsArgs),
+    /// Serve the Docker Engine API (docker's clients drive berth)
+    Service(ServiceArgs),
+}
+
+/// `berth system service`: where and how long the Engine API is served.
+#[derive(Debug, Args, Clone, PartialEq, Eq)]
+pub struct ServiceArgs {
+    /// unix:///PATH or tcp://127.0.0.1:PORT (default unix://<state>/docker.sock)
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// Exit after this many idle seconds; 0 serves until stopped
+    #[arg(short = 't', long = "time", default_value_t = 5)]
+    pub time: u64,
+    /// Group owning the unix socket (mode 0660)
+    #[arg(long)]
+    pub group: Option<String>,
+}
+
+impl ServiceArgs {
+    /// The flags again, for the service binary this command becomes.
+    pub fn to_args(&self) -> Vec<String> {
+        let mut a = vec!["--time".to_string(), self.time.to_string()];
+        if let Some(l) = &self.listen {
+            a.extend(["--listen".to_string(), l.clone()]);
+        }
+        if let Some(g) = &self.group {
+            a.extend(["--group".to_string(), g.clone()]);
+        }
+        a
+    }
 }
 
 #[cfg(test)]

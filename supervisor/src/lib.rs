@@ -106,6 +106,12 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
         Command::Logout(a) => return auth::logout(a),
         _ => {}
     }
+    if let Command::System(cli::SystemArgs {
+        command: SystemCommand::Service(a),
+    }) = &command
+    {
+        return commands::service::exec_service(&dirs, a);
+    }
     let is_create = matches!(command, Command::Run(_) | Command::Create(_));
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -239,6 +245,7 @@ async fn dispatch(m: &Manager, command: Command, dirs: &Dirs) -> i32 {
             } => system::prune(m, all, force, volumes).await,
             SystemCommand::Df(f) => commands::df::df(m, &f).await,
             SystemCommand::Events(a) => view::events(m, &a).await,
+            SystemCommand::Service(_) => unreachable_group_verb("system service"),
         },
         Command::Network(a) => crate::commands::network::network(m, a).await,
         Command::Port(a) => crate::commands::network::port(m, &a).await,

@@ -59,16 +59,26 @@ pub fn manager_binary(
     path_var: Option<OsString>,
     env_override: Option<OsString>,
 ) -> Option<PathBuf> {
-    const NAME: &str = "berth-manager";
+    binary_named("berth-manager", self_exe, path_var, env_override)
+}
+
+/// The berth binary `name`: beside the running one, else the first on
+/// `PATH`, else `env_override`.
+pub fn binary_named(
+    name: &str,
+    self_exe: Option<&Path>,
+    path_var: Option<OsString>,
+    env_override: Option<OsString>,
+) -> Option<PathBuf> {
     if let Some(dir) = self_exe.and_then(Path::parent) {
-        let beside = dir.join(NAME);
+        let beside = dir.join(name);
         if is_executable(&beside) {
             return Some(beside);
         }
     }
     if let Some(path) = path_var {
         for dir in std::env::split_paths(&path) {
-            let cand = dir.join(NAME);
+            let cand = dir.join(name);
             if is_executable(&cand) {
                 return Some(cand);
             }

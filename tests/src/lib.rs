@@ -33,6 +33,7 @@ pub mod cli;
 pub mod containerd;
 pub mod interop;
 pub mod netns;
+pub mod registry;
 
 use std::ffi::OsStr;
 use std::fs;

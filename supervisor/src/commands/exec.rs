@@ -32,7 +32,7 @@ fn lost_or(e: CliError, code: i32) -> (CliError, i32) {
 
 /// Opens an output FIFO for reading; read-write so opening never blocks and
 /// no EOF is seen before the shim's writer is there.
-fn open_reader(path: &str) -> Result<pipe::Receiver, CliError> {
+pub fn open_reader(path: &str) -> Result<pipe::Receiver, CliError> {
     pipe::OpenOptions::new()
         .read_write(true)
         .open_receiver(path)
@@ -73,6 +73,62 @@ async fn copy_out(
     }
 }
 
+/// The OCI `process` of a command run in container `c` (`berth exec` and
+/// the API's exec): the container's env, cwd, user and confinement, with
+/// `env` (`KEY=VALUE` or `KEY` from this process's env), `user` and
+/// `workdir` on top.
+pub fn exec_process(
+    c: &berth_proto::manager::ContainerInfo,
+    env: &[String],
+    user: Option<&str>,
+    workdir: Option<&str>,
+    tty: bool,
+    command: Vec<String>,
+) -> Result<serde_json::Value, flags::FlagError> {
+    // the container's own process settings are the base, as docker does
+    let base: serde_json::Value = serde_json::from_str(&c.spec_json).unwrap_or_default();
+    let base_env: Vec<String> = base["process"]["env"]
+        .as_array()
+        .map(|v| {
+            v.iter()
+                .filter_map(|x| x.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    let base_cwd = base["process"]["cwd"].as_str().unwrap_or("/").to_string();
+    let base_user = flags::User {
+        uid: base["process"]["user"]["uid"].as_u64().unwrap_or(0) as u32,
+        gid: base["process"]["user"]["gid"].as_u64().unwrap_or(0) as u32,
+    };
+    let mut extra = Vec::new();
+    for e in env {
+        if let Some(kv) = flags::parse_env(e, |k| std::env::var(k).ok())? {
+            extra.push(kv);
+        }
+    }
+    let user = match user {
+        Some(u) => flags::parse_user(u)?,
+        None => base_user,
+    };
+    let cwd = match workdir {
+        Some(w) => flags::parse_workdir(w)?,
+        None => base_cwd,
+    };
+    let image_env = ImageConfig {
+        env: base_env,
+        ..Default::default()
+    };
+    let env = spec::process_env(&image_env, &extra, tty, user.uid);
+    let mut process = spec::process(command, env, &cwd, user, tty);
+    // the container's confinement holds for what runs in it
+    for key in ["capabilities", "noNewPrivileges", "rlimits"] {
+        if let Some(v) = base["process"].get(key) {
+            process[key] = v.clone();
+        }
+    }
+    Ok(process)
+}
+
 /// `berth exec`.
 pub async fn exec(m: &Manager, a: &ExecArgs) -> i32 {
     match run(m, a).await {
@@ -98,49 +154,17 @@ async fn run(m: &Manager, a: &ExecArgs) -> Result<i32, (CliError, i32)> {
             1,
         ));
     }
-    // the container's own process settings are the base, as docker does
-    let base: serde_json::Value = serde_json::from_str(&c.spec_json).unwrap_or_default();
-    let base_env: Vec<String> = base["process"]["env"]
-        .as_array()
-        .map(|v| {
-            v.iter()
-                .filter_map(|x| x.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default();
-    let base_cwd = base["process"]["cwd"].as_str().unwrap_or("/").to_string();
-    let base_user = flags::User {
-        uid: base["process"]["user"]["uid"].as_u64().unwrap_or(0) as u32,
-        gid: base["process"]["user"]["gid"].as_u64().unwrap_or(0) as u32,
-    };
-    let mut extra = Vec::new();
     let env = crate::runflags::env_files_then(&a.env_file, &a.env)
         .map_err(|e| (CliError::Invalid(e), 1))?;
-    for e in &env {
-        if let Some(kv) = flags::parse_env(e, |k| std::env::var(k).ok()).map_err(inv)? {
-            extra.push(kv);
-        }
-    }
-    let user = match &a.user {
-        Some(u) => flags::parse_user(u).map_err(inv)?,
-        None => base_user,
-    };
-    let cwd = match &a.workdir {
-        Some(w) => flags::parse_workdir(w).map_err(inv)?,
-        None => base_cwd,
-    };
-    let image_env = ImageConfig {
-        env: base_env,
-        ..Default::default()
-    };
-    let env = spec::process_env(&image_env, &extra, a.tty, user.uid);
-    let mut process = spec::process(a.command.clone(), env, &cwd, user, a.tty);
-    // the container's confinement holds for what runs in it
-    for key in ["capabilities", "noNewPrivileges", "rlimits"] {
-        if let Some(v) = base["process"].get(key) {
-            process[key] = v.clone();
-        }
-    }
+    let process = exec_process(
+        &c,
+        &env,
+        a.user.as_deref(),
+        a.workdir.as_deref(),
+        a.tty,
+        a.command.clone(),
+    )
+    .map_err(inv)?;
 
     let mut req = ExecRequest::new();
     req.container_id = c.id.clone();

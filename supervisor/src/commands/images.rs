@@ -35,7 +35,7 @@ pub async fn stream_progress(
     } else {
         libc::STDOUT_FILENO
     };
-    let out: Box<dyn Write> = if to_stderr {
+    let out: Box<dyn Write + Send> = if to_stderr {
         Box::new(std::io::stderr())
     } else {
         Box::new(std::io::stdout())

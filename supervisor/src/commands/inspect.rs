@@ -84,7 +84,7 @@ pub fn container_json(c: &ContainerInfo) -> Value {
             "MemorySwap": res["memory"]["swap"].as_i64().unwrap_or(0),
             "CpuShares": res["cpu"]["shares"].as_u64().unwrap_or(0),
         },
-        "GraphDriver": {"Name": "overlayfs", "Data": {"Mounts": c.rootfs_mounts}},
+        "GraphDriver": {"Name": "overlayfs", "Data": graph_driver_data(c)},
         "Mounts": mounts,
         "Config": {
             "Hostname": spec["hostname"].as_str().unwrap_or(&c.id[..c.id.len().min(12)]),
@@ -101,6 +101,28 @@ pub fn container_json(c: &ContainerInfo) -> Value {
         },
         "BundlePath": c.bundle,
     })
+}
+
+/// docker's `GraphDriver.Data`, a map of strings: the overlay's dirs from
+/// the rootfs mount line `overlay overlay on / (lowerdir=…,upperdir=…,workdir=…)`.
+fn graph_driver_data(c: &ContainerInfo) -> Value {
+    let mut data = serde_json::Map::new();
+    let opts = c
+        .rootfs_mounts
+        .iter()
+        .find_map(|l| l.rsplit_once('(').and_then(|(_, o)| o.strip_suffix(')')));
+    for o in opts.into_iter().flat_map(|o| o.split(',')) {
+        for (prefix, key) in [
+            ("lowerdir=", "LowerDir"),
+            ("upperdir=", "UpperDir"),
+            ("workdir=", "WorkDir"),
+        ] {
+            if let Some(v) = o.strip_prefix(prefix) {
+                data.insert(key.into(), v.into());
+            }
+        }
+    }
+    Value::Object(data)
 }
 
 fn is_default_mount(m: &Value) -> bool {
@@ -162,6 +184,15 @@ pub fn raw_image_json(i: &InspectImageResponse) -> Value {
     })
 }
 
+/// A container as `inspect` shows it: the record plus its networks, volume
+/// mounts and health (the CLI and the Docker API both call this).
+pub async fn container_inspect_json(m: &Manager, c: &ContainerInfo) -> Value {
+    let mut j = container_json(c);
+    crate::commands::network::add_network_settings(m, c, &mut j).await;
+    crate::mounts::describe_volume_mounts(&mut j);
+    crate::health::with_health(m, j, &c.id).await
+}
+
 /// `berth inspect`.
 pub async fn inspect(m: &Manager, a: &InspectArgs) -> i32 {
     if let Err(e) = crate::render::check_inspect(a.format.as_deref()) {
@@ -176,12 +207,7 @@ pub async fn inspect(m: &Manager, a: &InspectArgs) -> i32 {
         let mut v = None;
         if want_c {
             match crate::commands::container::resolve(m, n).await {
-                Ok(c) => {
-                    let mut j = container_json(&c);
-                    crate::commands::network::add_network_settings(m, &c, &mut j).await;
-                    crate::mounts::describe_volume_mounts(&mut j);
-                    v = Some(crate::health::with_health(m, j, &c.id).await)
-                }
+                Ok(c) => v = Some(container_inspect_json(m, &c).await),
                 Err(e) if e.is_not_found() => {}
                 Err(e) => {
                     eprintln!("{e}");

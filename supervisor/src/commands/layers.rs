@@ -121,25 +121,18 @@ pub fn check_changes(a: &CommitArgs) -> Result<(), CliError> {
     apply_changes(&mut Map::new(), &a.change).map_err(|e| CliError::Invalid(format!("berth: {e}")))
 }
 
-/// `berth commit`.
-pub async fn commit(m: &Manager, a: &CommitArgs) -> i32 {
-    let c = match crate::commands::container::resolve(m, &a.container).await {
-        Ok(c) => c,
-        Err(e) => return fail(e),
-    };
+/// Commits a container to an image as `a` asks (`berth commit` and the
+/// API's `POST /commit`); returns the new image's id.
+pub async fn commit_container(m: &Manager, a: &CommitArgs) -> Result<String, CliError> {
+    let c = crate::commands::container::resolve(m, &a.container).await?;
     let image = if c.image_id.is_empty() {
         &c.image
     } else {
         &c.image_id
     };
-    let base = match image_run_config(m, image).await {
-        Ok(b) => b,
-        Err(e) => return fail(e),
-    };
+    let base = image_run_config(m, image).await?;
     let mut cfg = container_config(&base, &c);
-    if let Err(e) = apply_changes(&mut cfg, &a.change) {
-        return fail(CliError::Invalid(format!("berth: {e}")));
-    }
+    apply_changes(&mut cfg, &a.change).map_err(|e| CliError::Invalid(format!("berth: {e}")))?;
     let mut r = CommitRequest::new();
     r.container = c.id.clone();
     r.config_json = Value::Object(cfg).to_string();
@@ -147,12 +140,18 @@ pub async fn commit(m: &Manager, a: &CommitArgs) -> i32 {
     r.author = a.author.clone().unwrap_or_default();
     r.pause = a.pause;
     r.reference = a.reference.clone().unwrap_or_default();
-    match m.layers.commit(m.ctx(), &r).await {
-        Ok(i) => {
-            println!("{}", i.id);
+    let i = m.layers.commit(m.ctx(), &r).await.map_err(|e| m.err(e))?;
+    Ok(i.id)
+}
+
+/// `berth commit`.
+pub async fn commit(m: &Manager, a: &CommitArgs) -> i32 {
+    match commit_container(m, a).await {
+        Ok(id) => {
+            println!("{id}");
             0
         }
-        Err(e) => fail(m.err(e)),
+        Err(e) => fail(e),
     }
 }
 

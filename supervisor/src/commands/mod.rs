@@ -10,6 +10,7 @@ pub mod inspect;
 pub mod layers;
 pub mod network;
 pub mod search;
+pub mod service;
 pub mod system;
 pub mod update;
 pub mod view;

@@ -208,7 +208,7 @@ pub fn network_json(n: &NetworkInfo) -> Value {
     })
 }
 
-fn matches_filters(n: &NetworkInfo, filters: &[String]) -> Result<bool, CliError> {
+pub fn matches_filters(n: &NetworkInfo, filters: &[String]) -> Result<bool, CliError> {
     for f in filters {
         let (k, v) = f.split_once('=').ok_or_else(|| {
             CliError::Invalid(format!("bad format of filter (expected name=value): {f}"))

@@ -41,7 +41,8 @@ pub fn spec_args(c: &ContainerInfo) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn status_of(c: &ContainerInfo, now: chrono::DateTime<Utc>) -> String {
+/// docker's STATUS cell of a container (`Up 2 minutes`, `Exited (0) …`).
+pub fn status_of(c: &ContainerInfo, now: chrono::DateTime<Utc>) -> String {
     ps_status(
         &StatusView {
             status: &c.status,

@@ -176,7 +176,7 @@ pub fn parse_filter(f: &str) -> Result<Filter, CliError> {
     }
 }
 
-fn matches(v: &VolumeInfo, f: &Filter) -> bool {
+pub fn matches(v: &VolumeInfo, f: &Filter) -> bool {
     match f {
         Filter::Dangling(d) => v.used_by.is_empty() == *d,
         Filter::Name(n) => v.name.contains(n.as_str()),
@@ -204,7 +204,7 @@ pub fn ls_json(v: &VolumeInfo) -> Value {
     })
 }
 
-async fn list(m: &Manager, sizes: bool) -> Result<Vec<VolumeInfo>, CliError> {
+pub async fn list(m: &Manager, sizes: bool) -> Result<Vec<VolumeInfo>, CliError> {
     let mut r = ListVolumesRequest::new();
     r.sizes = sizes;
     let mut v = m

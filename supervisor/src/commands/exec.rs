@@ -108,6 +108,12 @@ async fn run(m: &Manager, a: &ExecArgs) -> Result<i32, (CliError, i32)> {
                 .collect()
         })
         .unwrap_or_default();
+    // another user gets its own HOME: drop the container user's guessed one
+    // (`-u`'s is guessed below and, for a name, resolved by the manager)
+    let base_env: Vec<String> = base_env
+        .into_iter()
+        .filter(|e| a.user.is_none() || (e != "HOME=/" && e != "HOME=/root"))
+        .collect();
     let base_cwd = base["process"]["cwd"].as_str().unwrap_or("/").to_string();
     let base_user = flags::User {
         uid: base["process"]["user"]["uid"].as_u64().unwrap_or(0) as u32,
@@ -121,8 +127,13 @@ async fn run(m: &Manager, a: &ExecArgs) -> Result<i32, (CliError, i32)> {
             extra.push(kv);
         }
     }
+    // ids are set here; a name (and a bare uid's group) is the manager's to
+    // resolve in the container's own files
     let user = match &a.user {
-        Some(u) => flags::parse_user(u).map_err(inv)?,
+        Some(u) => match crate::users::classify(u).map_err(inv)? {
+            crate::users::UserSpec::Numeric(ids) => ids,
+            crate::users::UserSpec::Named(_) => base_user,
+        },
         None => base_user,
     };
     let cwd = match &a.workdir {
@@ -147,6 +158,7 @@ async fn run(m: &Manager, a: &ExecArgs) -> Result<i32, (CliError, i32)> {
     req.process_json = process.to_string();
     req.stdin = a.interactive && !a.detach;
     req.tty = a.tty;
+    req.user = a.user.clone().unwrap_or_default();
     let resp = m
         .tasks
         .exec(m.ctx(), &req)

@@ -53,8 +53,23 @@ fn readable_within(f: &File, ms: i32) -> bool {
 fn write_entry(log: &SharedLog, bytes: &[u8], stream: Stream) {
     let line = berth_jsonlog::encode(bytes, stream, SystemTime::now());
     let mut f = log.lock().unwrap_or_else(|p| p.into_inner());
-    // A full disk loses log lines, never the container.
-    let _ = f.write_all(line.as_bytes());
+    // A full disk loses log lines, never the container; a line cut short
+    // is taken back so the log stays whole lines once space is freed.
+    let mut written = 0;
+    let bytes = line.as_bytes();
+    while written < bytes.len() {
+        match f.write(&bytes[written..]) {
+            Ok(0) => break,
+            Ok(n) => written += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    if written > 0 && written < bytes.len() {
+        if let Ok(md) = f.metadata() {
+            let _ = f.set_len(md.len().saturating_sub(written as u64));
+        }
+    }
 }
 
 #[cfg(test)]

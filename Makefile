@@ -27,7 +27,7 @@ DEB_PACKAGES := build-essential pkg-config libseccomp-dev busybox-static \
                 nftables aardvark-dns python3-docker docker-compose
 MIN_RUST := 1.80
 
-.PHONY: help deps build release static lint fmt test demo conformance conformance-quick clean man install-extras
+.PHONY: help deps build release static lint fmt test fuzz demo conformance conformance-quick clean man install-extras
 
 help:
 	@echo "make deps               install the Debian packages (and Rust, if missing) needed to build and test"
@@ -37,6 +37,8 @@ help:
 	@echo "make lint               cargo fmt --check + clippy -D warnings"
 	@echo "make test               deps + cargo test --workspace --profile ci (release without LTO; as root)"
 	@echo "make demo               run a busybox container with target/release/berth-runtime"
+	@echo "make fuzz               each fuzz target coverage-guided for FUZZ_SECONDS (default 180) on nightly;"
+	@echo "                        FUZZ_TARGETS='config_json dockerfile' to pick; crashes in target/fuzz/artifacts"
 	@echo "make bench              runtime start-up vs crun/runc, idle shim RSS vs runc-v2, berth run vs ctr/podman"
 	@echo "make conformance        OCI runtime-tools suite: berth, runc, crun; writes docs/conformance.md"
 	@echo "                        (BERTH=0 or PEERS=0 to skip berth's or the peers' runs)"
@@ -70,6 +72,14 @@ deps:
 	  echo "deps: berth needs a Rust toolchain with cargo >= $(MIN_RUST) (rustup, or your distribution's)" >&2; \
 	  exit 1; \
 	fi
+	@# cargo-fuzz drives `make fuzz` (nightly's libFuzzer); `make test` replays
+	@# the fuzz corpus without it, so a failed install only warns
+	@if "$(CARGO)" fuzz --version >/dev/null 2>&1; then \
+	  echo "deps: $$("$(CARGO)" fuzz --version)"; \
+	else \
+	  echo "deps: installing cargo-fuzz"; \
+	  "$(CARGO)" install cargo-fuzz --locked -q || echo "deps: cargo-fuzz install failed; make fuzz needs it" >&2; \
+	fi
 
 # ------------------------------------------------------------------ build
 build:
@@ -90,6 +100,32 @@ lint:
 
 fmt:
 	$(CARGO) fmt --all
+
+# ------------------------------------------------------------------- fuzz
+# Every target is a file under tests/fuzz-targets/src/targets/; `make test`
+# replays their corpus (tests/fuzz/corpus/NAME) on stable, this runs them
+# under libFuzzer. What a run finds new goes to target/fuzz/corpus/NAME (the
+# checked-in corpus is only read); a crash lands in target/fuzz/artifacts/NAME:
+# fix it and copy the input into tests/fuzz/corpus/NAME as a regression.
+FUZZ_SECONDS ?= 180
+FUZZ_TARGETS ?= $(sort $(basename $(notdir $(wildcard tests/fuzz-targets/src/targets/*.rs))))
+FUZZ_NIGHTLY ?= +nightly
+
+fuzz:
+	@"$(CARGO)" fuzz --version >/dev/null 2>&1 || $(MAKE) --no-print-directory deps
+	$(CARGO) $(FUZZ_NIGHTLY) fuzz build --fuzz-dir tests/fuzz -O target
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p target/fuzz/corpus/$$t target/fuzz/artifacts/$$t; \
+	  echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \
+	  BERTH_FUZZ_TARGET=$$t $(CARGO) $(FUZZ_NIGHTLY) fuzz run --fuzz-dir tests/fuzz -O target \
+	    target/fuzz/corpus/$$t tests/fuzz/corpus/$$t -- \
+	    -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=4096 \
+	    -artifact_prefix=$(CURDIR)/target/fuzz/artifacts/$$t/ 2>&1 | tee target/fuzz/$$t.log | \
+	    grep -E '^(#[0-9]+ +(DONE|INITED)|==[0-9]+== ERROR|SUMMARY|Done)' || true; \
+	  if ls target/fuzz/artifacts/$$t/* >/dev/null 2>&1; then \
+	    echo "fuzz: $$t found crashes: target/fuzz/artifacts/$$t (log target/fuzz/$$t.log)" >&2; exit 1; \
+	  fi; \
+	done
 
 # ------------------------------------------------------------------- test
 # The e2e tests run real containers with optimised binaries of the `ci`
@@ -203,4 +239,5 @@ install-extras: man
 
 clean:
 	$(CARGO) clean
+	rm -rf tests/fuzz/target
 	rm -f docs/conformance.md.tmp

@@ -30,6 +30,7 @@ impl Manager {
         &self,
         key: &str,
         process_json: &str,
+        user: &str,
         stdin: bool,
         tty: bool,
     ) -> Result<ExecResponse> {
@@ -53,6 +54,11 @@ impl Manager {
                 "container {} is paused, unpause the container before exec",
                 rec.name
             )));
+        }
+        if !user.is_empty() {
+            // names mean what the container's own files say, now
+            crate::users::resolve_process(&mut process, user, &rec.rootfs)
+                .map_err(|e| ManagerError::InvalidArgument(e.to_string()))?;
         }
         let client = self.running_client(&rec)?;
         let exec_id = random_hex(16);

@@ -405,7 +405,10 @@ impl Manager {
         };
         process["args"] = serde_json::json!(argv);
         process["terminal"] = Value::Bool(false);
-        let exec = match self.exec(&rec.id, &process.to_string(), false, false).await {
+        let exec = match self
+            .exec(&rec.id, &process.to_string(), "", false, false)
+            .await
+        {
             Ok(e) => e,
             Err(e) => return done(-1, format!("{e}\n")),
         };

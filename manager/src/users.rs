@@ -200,6 +200,27 @@ pub fn resolve(spec_json: &str, rootfs: &[MountRecord]) -> Result<String, UserEr
     Ok(spec.to_string())
 }
 
+/// `exec -u USER`: `process.user` (and a guessed `HOME`) of an exec'd
+/// process resolved in the running container's files, as at create.
+pub fn resolve_process(
+    process: &mut Value,
+    user: &str,
+    rootfs: &[MountRecord],
+) -> Result<(), UserError> {
+    let dirs = layers(rootfs);
+    let mut spec = json!({
+        "process": process.take(),
+        "annotations": {USER_ANNOTATION: user},
+    });
+    let resolved = resolve_with(
+        &mut spec,
+        &read_in(&dirs, "etc/passwd"),
+        &read_in(&dirs, "etc/group"),
+    );
+    *process = spec["process"].take();
+    resolved
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -285,5 +306,32 @@ mod tests {
         std::fs::write(top.path().join("etc/passwd"), "u:x:2:2::/:/bin/sh\n").unwrap();
         let out = resolve(&spec(Some("u"), None).to_string(), &[m]).unwrap();
         assert!(out.contains("\"uid\":2"), "{out}");
+    }
+
+    #[test]
+    fn exec_user_resolves_in_the_container() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("etc")).unwrap();
+        std::fs::write(root.path().join("etc/passwd"), PASSWD).unwrap();
+        std::fs::write(root.path().join("etc/group"), GROUP).unwrap();
+        let m = MountRecord {
+            kind: "bind".into(),
+            source: root.path().display().to_string(),
+            target: String::new(),
+            options: vec!["rbind".into()],
+        };
+        let mut p = json!({"args": ["id"], "user": {"uid": 0, "gid": 0}, "env": ["HOME=/root"]});
+        resolve_process(&mut p, "web:staff", std::slice::from_ref(&m)).unwrap();
+        assert_eq!(
+            p["user"],
+            json!({"uid": 1000, "gid": 50, "additionalGids": [50]})
+        );
+        assert_eq!(p["env"], json!(["HOME=/home/web"]));
+        assert_eq!(p["args"], json!(["id"]));
+        let err = resolve_process(&mut p, "ghost", &[m]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unable to find user ghost: no matching entries in passwd file"
+        );
     }
 }

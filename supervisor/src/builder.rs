@@ -109,6 +109,12 @@ impl ManagerBackend {
         // image's own /etc/passwd, as for `berth run`
         let named = crate::users::is_named(&cfg.user).then(|| std::mem::take(&mut cfg.user));
         let mut spec = spec::build(&cfg, &opts).map_err(|e| BackendError::new(e.to_string()))?;
+        // RUN steps are confined as `berth run`'s containers are by default:
+        // docker's capabilities and its default seccomp profile
+        crate::security::SecurityFlags::default()
+            .parse(false)
+            .and_then(|s| s.apply(&mut spec))
+            .map_err(|e| BackendError::new(e.to_string()))?;
         crate::users::annotate(&mut spec, named.as_deref(), &[]);
         let mut req = CreateContainerRequest::new();
         req.image = image.to_string();

@@ -690,3 +690,27 @@ fn run_steps_after_user_name_run_as_that_user() {
     let run = b.run(&["run", "--rm", "named-user"]).ok();
     assert_eq!(run.out(), "nobody", "{run}");
 }
+
+/// RUN steps are confined by the default seccomp profile, as `berth run`'s
+/// containers are: unshare(CLONE_NEWUSER), which needs no capability, fails
+/// with EPERM in a RUN step (filter mode 2 in /proc/self/status).
+#[test]
+fn run_steps_get_the_default_seccomp_profile() {
+    require_root!();
+    let b = Berth::new();
+    b.load_busybox();
+    let ctx = context(
+        &b,
+        &[(
+            "Dockerfile",
+            "FROM busybox\n\
+             RUN unshare -U true 2>/probe; echo rc=$? >>/probe; grep Seccomp: /proc/self/status >>/probe\n\
+             CMD [\"cat\", \"/probe\"]\n",
+        )],
+    );
+    build(&b, &["-t", "confined"], &ctx).ok();
+    let run = b.run(&["run", "--rm", "confined"]).ok();
+    assert!(run.stdout.contains("Operation not permitted"), "{run}");
+    assert!(run.stdout.contains("rc=1"), "{run}");
+    assert!(run.stdout.contains("Seccomp:\t2"), "{run}");
+}

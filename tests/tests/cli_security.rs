@@ -249,6 +249,79 @@ fn users_and_groups_come_from_the_container() {
     b.assert_all_gone(&[]);
 }
 
+/// `exec -u NAME[:GROUP]`: names resolve in the running container's own
+/// /etc/passwd and /etc/group as they are at exec time (a user added after
+/// start is found; the host's are never read); a name the container lacks
+/// is docker's error with exit 126, and nothing runs.
+#[test]
+fn exec_user_names_come_from_the_container() {
+    require_root!("cli_security::exec_user_names_come_from_the_container");
+    let b = Berth::new();
+    b.load_busybox();
+    b.run(&["run", "-d", "--name", "ex", "busybox", "sleep", "100"])
+        .ok();
+    b.run(&[
+        "exec",
+        "ex",
+        "sh",
+        "-c",
+        "echo app:x:4242:4343::/home/app:/bin/sh >>/etc/passwd; \
+         echo grp:x:4343: >>/etc/group; echo staff:x:50:app >>/etc/group",
+    ])
+    .ok();
+    for (user, want) in [
+        (
+            "nobody",
+            "uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup) /nonexistent",
+        ),
+        (
+            "nobody:root",
+            "uid=65534(nobody) gid=0(root) groups=0(root) /nonexistent",
+        ),
+        (
+            "app",
+            "uid=4242(app) gid=4343(grp) groups=50(staff),4343(grp) /home/app",
+        ),
+        (
+            "app:staff",
+            "uid=4242(app) gid=50(staff) groups=50(staff) /home/app",
+        ),
+        (
+            "4242",
+            "uid=4242(app) gid=4343(grp) groups=50(staff),4343(grp) /home/app",
+        ),
+        ("1000:2000", "uid=1000 gid=2000 groups=2000 /"),
+        ("root", "uid=0(root) gid=0(root) groups=0(root) /root"),
+    ] {
+        let out = b.run(&["exec", "-u", user, "ex", "sh", "-c", "echo $(id) $HOME"]);
+        assert_eq!(
+            (out.code(), out.stdout.trim()),
+            (0, want),
+            "-u {user}: {out}"
+        );
+    }
+    // `daemon` is the host's (Debian's), not the container's
+    for (user, want) in [
+        (
+            "daemon",
+            "unable to find user daemon: no matching entries in passwd file",
+        ),
+        (
+            "app:nogrp",
+            "unable to find group nogrp: no matching entries in group file",
+        ),
+    ] {
+        let out = b.run(&["exec", "-u", user, "ex", "touch", "/ran"]);
+        assert_eq!(out.code(), 126, "-u {user}: {out}");
+        assert!(out.stderr.contains(want), "-u {user}: {out}");
+        assert_eq!(out.stderr.trim().lines().count(), 1, "-u {user}: {out}");
+    }
+    let out = b.run(&["exec", "ex", "ls", "/ran"]);
+    assert_ne!(out.code(), 0, "a refused exec ran its command: {out}");
+    b.run(&["rm", "-f", "ex"]).ok();
+    b.assert_all_gone(&[]);
+}
+
 /// `--init`: docker-init (catatonit) is PID 1, the command's exit code
 /// passes through, and `stop`'s SIGTERM reaches a command that would
 /// ignore it as PID 1 (143, not the SIGKILL's 137).

@@ -133,8 +133,9 @@ impl TarSource {
         let mut links = HashMap::new();
         let rd = File::open(&file).map_err(io_at(&file))?;
         let mut ar = tar::Archive::new(BufReader::new(rd));
-        for e in ar.entries().map_err(io_at(path))? {
-            let e = e.map_err(io_at(path))?;
+        let tar_err = |e| io_at(path)(crate::unpack::one_line(e));
+        for e in ar.entries().map_err(tar_err)? {
+            let e = e.map_err(tar_err)?;
             let raw = String::from_utf8_lossy(&e.path_bytes()).into_owned();
             let Some(name) = normalize(&raw) else {
                 return Err(ArchiveError::Escape {

@@ -96,6 +96,13 @@ pub struct ImageStore {
     unpack_lock: Mutex<()>,
 }
 
+/// Unpacks one layer tar (plain, gzip or zstd) into the empty directory
+/// `dest` with the checks `prepare` applies to every layer, and returns its
+/// diff id. Public so a layer can be checked on its own (the fuzz targets).
+pub fn unpack_layer(reader: impl std::io::Read, dest: &Path) -> Result<Digest, UnpackError> {
+    unpack::unpack_layer(reader, dest, None)
+}
+
 impl ImageStore {
     /// Opens (creating if needed) the store at `root` and removes what an
     /// interrupted operation left behind.

@@ -10,6 +10,7 @@
 //! - `parents`, `build_cache`, `layer_sizes`: see [`crate::lineage`]
 
 use std::path::{Path, PathBuf};
+use std::sync::RwLock;
 
 use redb::{ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
@@ -37,6 +38,21 @@ pub enum MetaError {
     },
     #[error("container snapshot {0:?} already exists")]
     ContainerExists(String),
+}
+
+impl MetaError {
+    /// An I/O error of the file: redb refuses every later transaction on
+    /// the same handle, so it is opened again before the next one.
+    fn is_io(&self) -> bool {
+        matches!(self, MetaError::Db { source, .. }
+            if matches!(**source, redb::Error::Io(_) | redb::Error::PreviousIo))
+    }
+
+    /// The file system is full (a commit could not write its pages).
+    pub(crate) fn is_no_space(&self) -> bool {
+        matches!(self, MetaError::Db { source, .. }
+            if matches!(&**source, redb::Error::Io(e) if e.raw_os_error() == Some(libc::ENOSPC)))
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -74,7 +90,10 @@ pub(crate) fn dangling_key(manifest: &Digest) -> String {
 }
 
 pub(crate) struct Meta {
-    db: redb::Database,
+    /// `None` once an I/O error (a full disk) poisoned the handle: the next
+    /// transaction opens the file again, so work goes on once space is freed
+    /// without a manager restart.
+    db: RwLock<Option<redb::Database>>,
     path: PathBuf,
 }
 
@@ -87,7 +106,7 @@ impl Meta {
             source: Box::new(e.into()),
         })?;
         let m = Meta {
-            db,
+            db: RwLock::new(Some(db)),
             path: path.to_path_buf(),
         };
         m.write(|t| {
@@ -99,6 +118,40 @@ impl Meta {
             Ok(())
         })?;
         Ok(m)
+    }
+
+    /// Runs `f` with the database, opening it again first if an I/O error
+    /// had poisoned the handle, and dropping the handle when `f` meets one.
+    fn with_db<R>(
+        &self,
+        f: impl FnOnce(&redb::Database) -> Result<R, MetaError>,
+    ) -> Result<R, MetaError> {
+        let r = {
+            let mut guard = self.db.read().unwrap_or_else(|p| p.into_inner());
+            if guard.is_none() {
+                drop(guard);
+                self.reopen()?;
+                guard = self.db.read().unwrap_or_else(|p| p.into_inner());
+            }
+            match guard.as_ref() {
+                Some(db) => f(db),
+                // poisoned again by another thread meanwhile
+                None => Err(self.db_err(redb::Error::PreviousIo)),
+            }
+        };
+        if matches!(&r, Err(e) if e.is_io()) {
+            // closed here (not at the next use) so the file lock is free
+            *self.db.write().unwrap_or_else(|p| p.into_inner()) = None;
+        }
+        r
+    }
+
+    fn reopen(&self) -> Result<(), MetaError> {
+        let mut guard = self.db.write().unwrap_or_else(|p| p.into_inner());
+        if guard.is_none() {
+            *guard = Some(redb::Database::create(&self.path).map_err(|e| self.db_err(e))?);
+        }
+        Ok(())
     }
 
     fn db_err(&self, e: impl Into<redb::Error>) -> MetaError {
@@ -113,10 +166,12 @@ impl Meta {
         &self,
         f: impl FnOnce(&Txn) -> Result<R, TxnError>,
     ) -> Result<R, MetaError> {
-        let t = self.db.begin_write().map_err(|e| self.db_err(e))?;
-        let r = f(&t).map_err(|e| self.txn_err(e))?;
-        t.commit().map_err(|e| self.db_err(e))?;
-        Ok(r)
+        self.with_db(|db| {
+            let t = db.begin_write().map_err(|e| self.db_err(e))?;
+            let r = f(&t).map_err(|e| self.txn_err(e))?;
+            t.commit().map_err(|e| self.db_err(e))?;
+            Ok(r)
+        })
     }
 
     /// Runs `f` in one read transaction (a consistent view of every table).
@@ -124,8 +179,10 @@ impl Meta {
         &self,
         f: impl FnOnce(&redb::ReadTransaction) -> Result<R, TxnError>,
     ) -> Result<R, MetaError> {
-        let t = self.db.begin_read().map_err(|e| self.db_err(e))?;
-        f(&t).map_err(|e| self.txn_err(e))
+        self.with_db(|db| {
+            let t = db.begin_read().map_err(|e| self.db_err(e))?;
+            f(&t).map_err(|e| self.txn_err(e))
+        })
     }
 
     fn txn_err(&self, e: TxnError) -> MetaError {
@@ -144,17 +201,19 @@ impl Meta {
         &self,
         table: TableDefinition<&str, &[u8]>,
     ) -> Result<Vec<(String, T)>, MetaError> {
-        let t = self.db.begin_read().map_err(|e| self.db_err(e))?;
-        let tab = t.open_table(table).map_err(|e| self.db_err(e))?;
-        let mut out = Vec::new();
-        for row in tab.iter().map_err(|e| self.db_err(e))? {
-            let (k, v) = row.map_err(|e| self.db_err(e))?;
-            let key = k.value().to_string();
-            let val = serde_json::from_slice(v.value())
-                .map_err(|e| self.txn_err(TxnError::Json(key.clone(), e)))?;
-            out.push((key, val));
-        }
-        Ok(out)
+        self.with_db(|db| {
+            let t = db.begin_read().map_err(|e| self.db_err(e))?;
+            let tab = t.open_table(table).map_err(|e| self.db_err(e))?;
+            let mut out = Vec::new();
+            for row in tab.iter().map_err(|e| self.db_err(e))? {
+                let (k, v) = row.map_err(|e| self.db_err(e))?;
+                let key = k.value().to_string();
+                let val = serde_json::from_slice(v.value())
+                    .map_err(|e| self.txn_err(TxnError::Json(key.clone(), e)))?;
+                out.push((key, val));
+            }
+            Ok(out)
+        })
     }
 
     fn read_one<T: for<'de> Deserialize<'de>>(
@@ -162,14 +221,16 @@ impl Meta {
         table: TableDefinition<&str, &[u8]>,
         key: &str,
     ) -> Result<Option<T>, MetaError> {
-        let t = self.db.begin_read().map_err(|e| self.db_err(e))?;
-        let tab = t.open_table(table).map_err(|e| self.db_err(e))?;
-        match tab.get(key).map_err(|e| self.db_err(e))? {
-            None => Ok(None),
-            Some(v) => serde_json::from_slice(v.value())
-                .map(Some)
-                .map_err(|e| self.txn_err(TxnError::Json(key.to_string(), e))),
-        }
+        self.with_db(|db| {
+            let t = db.begin_read().map_err(|e| self.db_err(e))?;
+            let tab = t.open_table(table).map_err(|e| self.db_err(e))?;
+            match tab.get(key).map_err(|e| self.db_err(e))? {
+                None => Ok(None),
+                Some(v) => serde_json::from_slice(v.value())
+                    .map(Some)
+                    .map_err(|e| self.txn_err(TxnError::Json(key.to_string(), e))),
+            }
+        })
     }
 
     pub(crate) fn images(&self) -> Result<Vec<(String, ImageRecord)>, MetaError> {

@@ -144,9 +144,19 @@ impl ImageStore {
             .meta
             .container(key)?
             .ok_or_else(|| SnapshotError::NotFound(key.to_string()))?;
-        // Record first: a crash after it leaves a directory open() removes.
-        self.meta.remove_container(key)?;
         let dir = self.snapshots.join(CONTAINERS_DIR).join(key);
+        // Record first: a crash after it leaves a directory open() removes.
+        if let Err(e) = self.meta.remove_container(key) {
+            if !e.is_no_space() {
+                return Err(e.into());
+            }
+            // A full disk cannot commit even a removal: the container's
+            // upper layer is being thrown away anyway, so its files go
+            // first to make the room (a crash meanwhile leaves a record of
+            // an emptied snapshot, still removable).
+            empty_dir(&dir.join("fs"));
+            self.meta.remove_container(key)?;
+        }
         match fs::remove_dir_all(&dir) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -359,6 +369,21 @@ fn dir_size(dir: &Path) -> u64 {
         }
     }
     total
+}
+
+/// Removes what `dir` holds, keeping `dir`; errors are left for the
+/// removal that follows to report.
+fn empty_dir(dir: &Path) {
+    if let Ok(rd) = fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            let _ = if p.is_dir() && !p.is_symlink() {
+                fs::remove_dir_all(&p)
+            } else {
+                fs::remove_file(&p)
+            };
+        }
+    }
 }
 
 #[cfg(test)]

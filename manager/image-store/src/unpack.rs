@@ -48,6 +48,31 @@ pub enum UnpackError {
     Io { entry: String, source: io::Error },
 }
 
+fn tar_error(e: io::Error) -> UnpackError {
+    UnpackError::Tar(one_line(e))
+}
+
+/// The tar crate quotes header bytes in its errors as they are, a hostile
+/// archive's newlines and control characters included; berth's errors stay
+/// on one line, so those are escaped.
+pub(crate) fn one_line(e: io::Error) -> io::Error {
+    let msg = e.to_string();
+    if !msg.chars().any(char::is_control) {
+        return e;
+    }
+    let tame: String = msg
+        .chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect();
+    io::Error::new(e.kind(), tame)
+}
+
 /// Unpacks the layer in `reader` into the empty directory `dest`; returns
 /// the diff id (digest of the uncompressed tar). When `expected_diff_id`
 /// is given, a mismatch is an error (the caller discards `dest`).
@@ -56,7 +81,7 @@ pub(crate) fn unpack_layer(
     dest: &Path,
     expected_diff_id: Option<&Digest>,
 ) -> Result<Digest, UnpackError> {
-    let stream = decompress(reader).map_err(UnpackError::Tar)?;
+    let stream = decompress(reader).map_err(tar_error)?;
     let mut hashing = HashingReader::new(stream);
     let root = open_dir(libc::AT_FDCWD, dest).map_err(|source| UnpackError::Io {
         entry: dest.display().to_string(),
@@ -68,14 +93,14 @@ pub(crate) fn unpack_layer(
     };
     {
         let mut archive = tar::Archive::new(&mut hashing);
-        let entries = archive.entries().map_err(UnpackError::Tar)?;
+        let entries = archive.entries().map_err(tar_error)?;
         for entry in entries {
-            let entry = entry.map_err(UnpackError::Tar)?;
+            let entry = entry.map_err(tar_error)?;
             u.entry(entry)?;
         }
     }
     u.finish_dir_times()?;
-    let (actual, _) = hashing.drain().map_err(UnpackError::Tar)?;
+    let (actual, _) = hashing.drain().map_err(tar_error)?;
     if let Some(want) = expected_diff_id {
         if &actual != want {
             return Err(UnpackError::DiffIdMismatch {

@@ -70,7 +70,13 @@ impl Tasks for TasksService {
         self.0.recovered(&req.container_id).await;
         Ok(self
             .0
-            .exec(&req.container_id, &req.process_json, req.stdin, req.tty)
+            .exec(
+                &req.container_id,
+                &req.process_json,
+                &req.user,
+                req.stdin,
+                req.tty,
+            )
             .await?)
     }
 

@@ -72,9 +72,27 @@ impl LogFile {
                 let _ = self.rotate(r);
             }
         }
-        self.file.write_all(line)?;
+        let mut written = 0;
+        while written < line.len() {
+            match self.file.write(&line[written..]) {
+                Ok(0) => return self.take_back(written, io::ErrorKind::WriteZero.into()),
+                Ok(n) => written += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return self.take_back(written, e),
+            }
+        }
         self.size += line.len() as u64;
         Ok(())
+    }
+
+    /// A line cut short (a full disk) is taken back, so the log stays whole
+    /// lines once space is freed.
+    fn take_back(&mut self, written: usize, e: io::Error) -> io::Result<()> {
+        if written > 0 {
+            let len = self.file.metadata().map_or(self.size, |m| m.len());
+            let _ = self.file.set_len(len.saturating_sub(written as u64));
+        }
+        Err(e)
     }
 
     /// Shifts the rename chain by one and starts a new current file.

@@ -172,6 +172,8 @@ pub async fn start(
     let mut r = ExecRequest::new();
     r.container_id = c.id.clone();
     r.process_json = process.to_string();
+    // a user name is resolved by the manager in the container's own files
+    r.user = cfg.user.clone().unwrap_or_default();
     r.stdin = cfg.attach_stdin == Some(true) && !detach;
     r.tty = tty;
     let resp = m.tasks.exec(m.ctx(), &r).await.map_err(|x| m.err(x))?;

@@ -95,6 +95,12 @@ pub fn exec_process(
                 .collect()
         })
         .unwrap_or_default();
+    // another user gets its own HOME: drop the container user's guessed one
+    // (`-u`'s is guessed below and, for a name, resolved by the manager)
+    let base_env: Vec<String> = base_env
+        .into_iter()
+        .filter(|e| user.is_none() || (e != "HOME=/" && e != "HOME=/root"))
+        .collect();
     let base_cwd = base["process"]["cwd"].as_str().unwrap_or("/").to_string();
     let base_user = flags::User {
         uid: base["process"]["user"]["uid"].as_u64().unwrap_or(0) as u32,
@@ -106,8 +112,13 @@ pub fn exec_process(
             extra.push(kv);
         }
     }
+    // ids are set here; a name (and a bare uid's group) is the manager's to
+    // resolve in the container's own files
     let user = match user {
-        Some(u) => flags::parse_user(u)?,
+        Some(u) => match crate::users::classify(u)? {
+            crate::users::UserSpec::Numeric(ids) => ids,
+            crate::users::UserSpec::Named(_) => base_user,
+        },
         None => base_user,
     };
     let cwd = match workdir {
@@ -171,6 +182,7 @@ async fn run(m: &Manager, a: &ExecArgs) -> Result<i32, (CliError, i32)> {
     req.process_json = process.to_string();
     req.stdin = a.interactive && !a.detach;
     req.tty = a.tty;
+    req.user = a.user.clone().unwrap_or_default();
     let resp = m
         .tasks
         .exec(m.ctx(), &req)

@@ -1,0 +1,222 @@
+//! A full disk, end to end: a private berth whose root (images, container
+//! layers, volumes, logs, both redb stores) is a 64 MiB tmpfs. Loading an
+//! image too big for it, a container filling a volume, log writes while the
+//! disk is full, a commit and a build that do not fit: each fails with a
+//! one-line error naming the lack of space, nothing is left half-written,
+//! and once the fillers are removed everything works again without a
+//! manager restart. The tmpfs lies under the berth's temp dir, so the
+//! Berth guard unmounts it even when the test fails.
+
+mod cli_support;
+
+use std::ffi::CString;
+use std::path::Path;
+use std::time::Duration;
+
+use berth_fixture::{require_root, wait_until};
+use cli_support::{oci_archive, Berth, Out, Tar};
+
+const TMPFS_SIZE: &str = "size=64m";
+
+fn mount_tmpfs(at: &Path) {
+    let src = CString::new("tmpfs").unwrap();
+    let target = CString::new(at.to_str().unwrap()).unwrap();
+    let data = CString::new(TMPFS_SIZE).unwrap();
+    // SAFETY: valid C strings; a fresh tmpfs on the test's own empty dir.
+    let rc = unsafe {
+        libc::mount(
+            src.as_ptr(),
+            target.as_ptr(),
+            src.as_ptr(),
+            0,
+            data.as_ptr().cast(),
+        )
+    };
+    assert_eq!(rc, 0, "mount tmpfs: {}", std::io::Error::last_os_error());
+}
+
+/// Failed, with one line on stderr that says the disk is full.
+fn assert_no_space(out: &Out, what: &str) {
+    assert_ne!(out.code(), 0, "{what} succeeded on a full disk: {out}");
+    let err = out.stderr.trim();
+    assert_eq!(err.lines().count(), 1, "{what}: not one line: {out}");
+    assert!(
+        err.to_lowercase().contains("no space left on device"),
+        "{what}: {out}"
+    );
+}
+
+/// `ps -a`: each container's name and whether it is up.
+fn containers(b: &Berth) -> Vec<String> {
+    let out = b.run(&["ps", "-a"]).ok();
+    out.stdout
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let name = l.split_whitespace().last().unwrap_or_default();
+            format!("{name} {}", if l.contains(" Up ") { "up" } else { "down" })
+        })
+        .collect()
+}
+
+fn free_bytes(dir: &Path) -> u64 {
+    let c = CString::new(dir.to_str().unwrap()).unwrap();
+    // SAFETY: statvfs fills the zeroed struct it is given.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: c is a valid path, st a valid out pointer.
+    assert_eq!(unsafe { libc::statvfs(c.as_ptr(), &mut st) }, 0);
+    st.f_bavail * st.f_frsize
+}
+
+fn image_names(b: &Berth) -> Vec<String> {
+    let out = b.run(&["images"]).ok();
+    let mut v: Vec<String> = out
+        .stdout
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            Some(format!("{}:{}", w.next()?, w.next()?))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_full_disk_fails_cleanly_and_work_resumes_once_freed() {
+    require_root!();
+    let b = Berth::new();
+    mount_tmpfs(&b.root());
+    b.load_busybox();
+    let images = image_names(&b);
+    assert_eq!(images, ["busybox:latest"]);
+    let ingest = b.root().join("images/ingest");
+
+    // an image bigger than the whole disk
+    let big = b.scratch("big").join("big.tar");
+    let layer = Tar::default().file("big", &vec![0u8; 80 << 20]).finish();
+    oci_archive(&big, "docker.io/library/big:latest", &layer, false);
+    drop(layer);
+    let out = b.run(&["load", "-i", big.to_str().unwrap()]);
+    assert_no_space(&out, "load");
+    assert_eq!(image_names(&b), images, "a failed load left an image");
+    assert_eq!(
+        std::fs::read_dir(&ingest).unwrap().count(),
+        0,
+        "a failed load left a partial blob"
+    );
+
+    // a container that logs all along, then one that fills a volume
+    b.run(&[
+        "run",
+        "-d",
+        "--name",
+        "chatty",
+        "busybox",
+        "sh",
+        "-c",
+        "i=0; while :; do echo line $i; i=$((i+1)); sleep 0.01; done",
+    ])
+    .ok();
+    let out = b.run(&[
+        "run",
+        "--rm",
+        "-v",
+        "fill:/data",
+        "busybox",
+        "sh",
+        "-c",
+        "dd if=/dev/zero of=/data/f bs=1M count=100 2>/dev/null; echo dd=$?",
+    ]);
+    assert_eq!(out.code(), 0, "{out}");
+    assert!(
+        free_bytes(&b.root()) < 1 << 20,
+        "the volume did not fill the disk"
+    );
+    // log lines are lost while it is full, the container is not
+    std::thread::sleep(Duration::from_millis(500));
+    let out = b.run(&["run", "--rm", "busybox", "true"]);
+    assert_no_space(&out, "run on a full disk");
+    assert_eq!(out.code(), 125, "{out}");
+    assert_eq!(containers(&b), ["chatty up"]);
+
+    // free the volume: logs are whole lines again and keep coming
+    b.run(&["volume", "rm", "fill"]).ok();
+    std::thread::sleep(Duration::from_millis(500));
+    let before = b.run(&["logs", "chatty"]).ok().stdout.lines().count();
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            b.run(&["logs", "chatty"]).ok().stdout.lines().count() > before + 10
+        }),
+        "logging did not resume"
+    );
+    let logs = b.run(&["logs", "chatty"]).ok();
+    assert!(
+        logs.stdout.lines().all(|l| l.starts_with("line ")),
+        "a log line was cut: {logs}"
+    );
+    b.run(&["rm", "-f", "chatty"]).ok();
+
+    // a commit that does not fit
+    b.run(&[
+        "run",
+        "-d",
+        "--name",
+        "filler",
+        "busybox",
+        "sh",
+        "-c",
+        "head -c 40000000 /dev/urandom >/big.tmp && mv /big.tmp /big; sleep 300",
+    ])
+    .ok();
+    assert!(
+        wait_until(Duration::from_secs(60), || {
+            b.run(&["exec", "filler", "test", "-f", "/big"]).code() == 0
+        }),
+        "the filler never wrote its file"
+    );
+    let out = b.run(&["commit", "filler", "filled:1"]);
+    assert_no_space(&out, "commit");
+    assert_eq!(image_names(&b), images, "a failed commit left an image");
+
+    // a build whose RUN step does not fit
+    let ctx = b.scratch("ctx");
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM busybox\nRUN head -c 30000000 /dev/urandom >/big2\n",
+    )
+    .unwrap();
+    let out = b.run(&["build", "-t", "filled:2", ctx.to_str().unwrap()]);
+    assert_ne!(out.code(), 0, "{out}");
+    assert_eq!(out.stderr.trim().lines().count(), 1, "{out}");
+    assert_eq!(image_names(&b), images, "a failed build left an image");
+    assert_eq!(
+        containers(&b),
+        ["filler up"],
+        "a failed build left a container"
+    );
+
+    // free it all: the space comes back and everything works again
+    b.run(&["rm", "-f", "filler"]).ok();
+    assert!(
+        free_bytes(&b.root()) > 40 << 20,
+        "removed containers left their files: {} bytes free",
+        free_bytes(&b.root())
+    );
+    let out = b.run(&["run", "--rm", "busybox", "echo", "ok"]).ok();
+    assert_eq!(out.out(), "ok", "{out}");
+    let small = b.scratch("small").join("small.tar");
+    let layer = Tar::default().file("hello", b"hi\n").finish();
+    oci_archive(&small, "docker.io/library/small:latest", &layer, false);
+    b.run(&["load", "-i", small.to_str().unwrap()]).ok();
+    assert_eq!(image_names(&b), ["busybox:latest", "small:latest"]);
+    assert!(b.container_ids().is_empty());
+    let ours = format!("mount {}", b.root().display());
+    let left: Vec<String> = b
+        .leftovers(&[])
+        .into_iter()
+        .filter(|l| *l != ours)
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}

@@ -53,7 +53,7 @@ pub fn delete(args: &Args) -> Result<Vec<u8>, CleanupError> {
     );
     if let Err(e) = runtime.delete(&args.id, true) {
         // Already gone is what a cleanup wants.
-        eprintln!("delete {}: {e}", args.id);
+        crate::log_line!("delete {}: {e}", args.id);
     }
     let rootfs: PathBuf = bundle.join("rootfs");
     mount::unmount_all(&rootfs)?;

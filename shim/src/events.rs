@@ -94,7 +94,7 @@ impl Publisher {
         let value = match event.write_to_bytes() {
             Ok(v) => v,
             Err(e) => {
-                eprintln!("encode {}: {e}", E::TYPE_URL);
+                crate::log_line!("encode {}: {e}", E::TYPE_URL);
                 return;
             }
         };
@@ -127,7 +127,7 @@ impl Publisher {
                 q.draining = true;
                 q.sender = Some(t);
             }
-            Err(e) => eprintln!("publish: cannot start the event thread: {e}"),
+            Err(e) => crate::log_line!("publish: cannot start the event thread: {e}"),
         }
     }
 
@@ -174,7 +174,7 @@ fn send(url: &str, client: &mut Option<EventsClient>, env: Envelope) {
             None => match ttrpc::Client::connect(url) {
                 Ok(c) => EventsClient::new(c),
                 Err(e) => {
-                    eprintln!("publish {topic}: connect {url}: {e}");
+                    crate::log_line!("publish {topic}: connect {url}: {e}");
                     continue;
                 }
             },
@@ -185,10 +185,10 @@ fn send(url: &str, client: &mut Option<EventsClient>, env: Envelope) {
                 *client = Some(c);
                 return;
             }
-            Err(e) => eprintln!("publish {topic}: {e}"),
+            Err(e) => crate::log_line!("publish {topic}: {e}"),
         }
     }
-    eprintln!("publish {topic}: dropped after {ATTEMPTS} attempts");
+    crate::log_line!("publish {topic}: dropped after {ATTEMPTS} attempts");
 }
 
 #[cfg(test)]

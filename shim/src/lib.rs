@@ -12,6 +12,7 @@ pub mod cleanup;
 pub mod console;
 pub mod events;
 pub mod jsonlog;
+pub mod log;
 pub mod mount;
 pub mod oom;
 pub mod options;

@@ -5,7 +5,7 @@ use berth_shim::args::{Action, Args};
 
 fn main() {
     if let Err(e) = run() {
-        eprintln!("containerd-shim-berth-v2: {e:#}");
+        berth_shim::log_line!("containerd-shim-berth-v2: {e:#}");
         std::process::exit(1);
     }
 }

@@ -173,7 +173,7 @@ impl Server {
                 server.handle(fd, &path, mh, req, &replier);
             });
         if let Err(e) = spawned {
-            eprintln!("ttrpc: cannot start a request thread: {e}");
+            crate::log_line!("ttrpc: cannot start a request thread: {e}");
         }
     }
 
@@ -239,7 +239,7 @@ impl Watch for Listener {
                     io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted => continue,
                     _ => {
                         // Out of descriptors: the next turn tries again.
-                        eprintln!("ttrpc: accept: {e}");
+                        crate::log_line!("ttrpc: accept: {e}");
                         return true;
                     }
                 }

@@ -201,7 +201,7 @@ impl Service {
                 .map_err(|e| e.to_string())
             });
         if let Err(e) = watched {
-            eprintln!("oom events of {id}: {e}");
+            crate::log_line!("oom events of {id}: {e}");
         }
     }
 
@@ -422,7 +422,7 @@ impl Service {
             }
             Status::Stopped => {
                 if let Err(e) = c.runtime.delete(&c.id, true) {
-                    eprintln!("delete {}: {e}", c.id);
+                    crate::log_line!("delete {}: {e}", c.id);
                 }
             }
         }

@@ -619,7 +619,8 @@ names = [x.name for x in c.containers.list()]
 assert sys.argv[2] in names, names
 k.reload()
 assert k.status == "running", k.status
-assert k.exec_run(["echo", "exec-py"]).output == b"exec-py\n"
+r = k.exec_run(["echo", "exec-py"])
+assert r.output == b"exec-py\n", r
 k.remove(force=True)
 assert c.containers.list(all=True) == []
 print("ok")

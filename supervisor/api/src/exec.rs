@@ -213,35 +213,20 @@ pub async fn start(
             opened.push((rx, want, frames.map(|_| s)));
         }
     }
-    start_process(&m, &pr, size.as_deref()).await?;
     let upgrade = req.headers().get(UPGRADE).is_some();
+    // With the upgrade, the process starts once the connection is handed
+    // over (as docker does): output sent right behind the 101 would land in
+    // the client's HTTP buffer, where docker-py's raw socket never reads it.
+    if !upgrade {
+        start_process(&m, &pr, size.as_deref()).await?;
+    }
     let ctype = stream_type(tty, version);
     let stdin = r
         .stdin
         .then(|| resp.stdin_path.clone())
         .filter(|p| !p.is_empty());
-    let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Bytes>();
-    let (done_tx, done_rx) = watch::channel(false);
-    let copies: Vec<_> = opened
-        .into_iter()
-        .map(|(rx, want, s)| {
-            let (tx, _) = mpsc::unbounded_channel();
-            let out = if want { out_tx.clone() } else { tx };
-            tokio::spawn(copy_fifo(rx, s, out, done_rx.clone()))
-        })
-        .collect();
-    drop(out_tx);
-    let waiter = {
-        let (e, m, id) = (e.clone(), m.clone(), id.to_string());
-        tokio::spawn(async move {
-            finish(&e, &m, &pr, &id).await;
-            let _ = done_tx.send(true);
-            for c in copies {
-                let _ = c.await;
-            }
-        })
-    };
     if !upgrade {
+        let (mut out_rx, waiter) = pump_output(e, &m, pr, id, opened);
         let (tx, mut resp) = http::channel(ctype);
         *resp.status_mut() = StatusCode::OK;
         tokio::spawn(async move {
@@ -256,9 +241,17 @@ pub async fn start(
     }
     let on = hyper::upgrade::on(&mut req);
     let e = e.clone();
+    let id = id.to_string();
     tokio::spawn(async move {
         let Ok(up) = on.await else { return };
         let _busy = e.clock.busy();
+        if let Err(err) = start_process(&m, &pr, size.as_deref()).await {
+            let mut up = TokioIo::new(up);
+            let _ = up.write_all(err.message.as_bytes()).await;
+            let _ = up.shutdown().await;
+            return;
+        }
+        let (mut out_rx, waiter) = pump_output(&e, &m, pr, &id, opened);
         let (mut rd, mut wr) = tokio::io::split(TokioIo::new(up));
         let input = tokio::spawn(async move {
             let Some(path) = stdin else { return };
@@ -296,6 +289,38 @@ pub async fn start(
 }
 
 /// Starts the exec'd process and gives its tty the client's size.
+/// Copies the exec's output FIFOs into one channel (the unwanted ones are
+/// drained, so the process never blocks), and waits for its exit; the
+/// handle ends once the exit is recorded and every copy finished.
+fn pump_output(
+    e: &Arc<Engine>,
+    m: &Manager,
+    pr: ExecProcessRequest,
+    id: &str,
+    opened: Vec<(tokio::net::unix::pipe::Receiver, bool, Option<u8>)>,
+) -> (mpsc::UnboundedReceiver<Bytes>, tokio::task::JoinHandle<()>) {
+    let (out_tx, out_rx) = mpsc::unbounded_channel::<Bytes>();
+    let (done_tx, done_rx) = watch::channel(false);
+    let copies: Vec<_> = opened
+        .into_iter()
+        .map(|(rx, want, s)| {
+            let (tx, _) = mpsc::unbounded_channel();
+            let out = if want { out_tx.clone() } else { tx };
+            tokio::spawn(copy_fifo(rx, s, out, done_rx.clone()))
+        })
+        .collect();
+    drop(out_tx);
+    let (e, m, id) = (e.clone(), m.clone(), id.to_string());
+    let waiter = tokio::spawn(async move {
+        finish(&e, &m, &pr, &id).await;
+        let _ = done_tx.send(true);
+        for c in copies {
+            let _ = c.await;
+        }
+    });
+    (out_rx, waiter)
+}
+
 async fn start_process(
     m: &Manager,
     pr: &ExecProcessRequest,

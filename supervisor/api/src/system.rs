@@ -4,9 +4,8 @@
 
 use std::sync::Arc;
 
-use berth_proto::manager::{ListContainersRequest, ListImagesRequest, SubscribeRequest};
+use berth_proto::manager::SubscribeRequest;
 use berth_proto::ttrpc;
-use berth_proto::volumes::ListVolumesRequest;
 use berth_supervisor::cli::CommitArgs;
 use berth_supervisor::commands::{layers, view, volume};
 use bytes::Bytes;
@@ -208,28 +207,13 @@ pub async fn commit(e: &Arc<Engine>, q: &Query) -> Result<Resp, ApiError> {
 /// users, from which clients draw `system df`.
 pub async fn df(e: &Arc<Engine>) -> Result<Resp, ApiError> {
     let m = e.manager().await;
-    let images = m
-        .images
-        .list_images(m.ctx(), &ListImagesRequest::new())
+    let berth_supervisor::commands::df::Inventory {
+        images,
+        containers,
+        volumes,
+    } = berth_supervisor::commands::df::inventory(&m)
         .await
-        .map_err(|x| m.err(x))?
-        .images;
-    let mut all = ListContainersRequest::new();
-    all.all = true;
-    let containers = m
-        .containers
-        .list_containers(m.ctx(), &all)
-        .await
-        .map_err(|x| m.err(x))?
-        .containers;
-    let mut vr = ListVolumesRequest::new();
-    vr.sizes = true;
-    let volumes = m
-        .volumes
-        .list_volumes(m.ctx(), &vr)
-        .await
-        .map_err(|x| m.err(x))?
-        .volumes;
+        .map_err(ApiError::from)?;
     let now = chrono::Utc::now();
     let imgs: Vec<serde_json::Value> = images
         .iter()

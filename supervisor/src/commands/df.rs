@@ -64,7 +64,16 @@ pub const DF_COLUMNS: Columns = Columns {
     older_errors: true,
 };
 
-async fn usage(m: &Manager) -> Result<Vec<(&'static str, Usage)>, CliError> {
+/// Everything `system df` counts: images, all containers, volumes with
+/// their sizes (the CLI's table and the API's `/system/df` both read it).
+pub struct Inventory {
+    pub images: Vec<berth_proto::manager::ImageInfo>,
+    pub containers: Vec<berth_proto::manager::ContainerInfo>,
+    pub volumes: Vec<berth_proto::volumes::VolumeInfo>,
+}
+
+/// Asks the manager for the [`Inventory`].
+pub async fn inventory(m: &Manager) -> Result<Inventory, CliError> {
     let images = m
         .images
         .list_images(m.ctx(), &ListImagesRequest::new())
@@ -87,6 +96,19 @@ async fn usage(m: &Manager) -> Result<Vec<(&'static str, Usage)>, CliError> {
         .await
         .map_err(|e| m.err(e))?
         .volumes;
+    Ok(Inventory {
+        images,
+        containers,
+        volumes,
+    })
+}
+
+async fn usage(m: &Manager) -> Result<Vec<(&'static str, Usage)>, CliError> {
+    let Inventory {
+        images,
+        containers,
+        volumes,
+    } = inventory(m).await?;
 
     let mut img = Usage {
         total: images.len(),

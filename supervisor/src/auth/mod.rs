@@ -87,6 +87,28 @@ fn prompt(what: &str) -> Result<String, String> {
     Ok(s.trim_end_matches(['\n', '\r']).to_string())
 }
 
+/// Checks `user` and `password` against the registry `server` (empty:
+/// Docker Hub) through the manager; the key the credentials are stored
+/// under when they are good. `berth login` and the API's `POST /auth`.
+pub async fn verify(
+    m: &Manager,
+    server: &str,
+    user: &str,
+    password: &str,
+) -> Result<String, crate::error::CliError> {
+    let key = config::server_key(server);
+    let mut req = LoginRequest::new();
+    req.server = if key == config::DOCKER_HUB {
+        "registry-1.docker.io".into()
+    } else {
+        key.clone()
+    };
+    req.username = user.to_string();
+    req.password = password.to_string();
+    m.auth.login(m.ctx(), &req).await.map_err(|e| m.err(e))?;
+    Ok(key)
+}
+
 /// `berth login`.
 pub async fn login(m: &Manager, a: &LoginArgs) -> i32 {
     let (user, password) = match login_input(a) {
@@ -96,19 +118,13 @@ pub async fn login(m: &Manager, a: &LoginArgs) -> i32 {
             return 1;
         }
     };
-    let key = config::server_key(a.server.as_deref().unwrap_or(""));
-    let mut req = LoginRequest::new();
-    req.server = if key == config::DOCKER_HUB {
-        "registry-1.docker.io".into()
-    } else {
-        key.clone()
+    let key = match verify(m, a.server.as_deref().unwrap_or(""), &user, &password).await {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("{e}");
+            return 1;
+        }
     };
-    req.username = user.clone();
-    req.password = password.clone();
-    if let Err(e) = m.auth.login(m.ctx(), &req).await {
-        eprintln!("{}", m.err(e));
-        return 1;
-    }
     if let Err(e) = config::store(&key, &user, &password) {
         eprintln!("Error saving credentials: {e}");
         return 1;

@@ -279,17 +279,62 @@ pub async fn rmi(m: &Manager, a: &RmiArgs) -> i32 {
 
 /// Copies stdin to a new file under the state dir for the manager to read.
 fn stdin_to_file(dir: &Path, what: &str) -> Result<TempFile, CliError> {
-    let path = dir.join(format!(".{what}-{}.tar", std::process::id()));
-    let mut f = std::fs::File::create(&path)
-        .map_err(|e| CliError::io(format!("create {}", path.display()), e))?;
-    let guard = TempFile(path.clone());
+    let (mut f, guard) = spool_file(dir, what)?;
     std::io::copy(&mut std::io::stdin().lock(), &mut f)
         .map_err(|e| CliError::io("read stdin", e))?;
     Ok(guard)
 }
 
+/// A new, empty file under the state dir (where the manager reads and
+/// writes archives), removed when the guard drops: what `load` and
+/// `import` read from a stream, or what `save` writes before it is sent.
+pub fn spool_file(dir: &Path, what: &str) -> Result<(std::fs::File, TempFile), CliError> {
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = dir.join(format!(".{what}-{}-{n}.tar", std::process::id()));
+    let f = std::fs::File::create(&path)
+        .map_err(|e| CliError::io(format!("create {}", path.display()), e))?;
+    Ok((f, TempFile(path)))
+}
+
+/// The manager loading the image archive at `path` (absolute): its
+/// progress stream, `Loaded image: …` as summary messages.
+pub async fn load_archive(
+    m: &Manager,
+    path: &Path,
+) -> ttrpc::Result<ClientStreamReceiver<Progress>> {
+    let mut r = LoadRequest::new();
+    r.path = path.display().to_string();
+    m.images.load_images(m.ctx(), &r).await
+}
+
+/// The manager writing `images` as one archive to `path` (absolute).
+pub async fn save_archive(m: &Manager, images: &[String], path: &Path) -> Result<(), CliError> {
+    let mut r = SaveRequest::new();
+    r.references = images.to_vec();
+    r.output_path = path.display().to_string();
+    m.images
+        .save_images(m.ctx(), &r)
+        .await
+        .map(drop)
+        .map_err(|e| m.err(e))
+}
+
+/// The manager making an image of the rootfs tarball at `path`
+/// (absolute), named `reference` when not empty; the new image's id.
+pub async fn import_archive(m: &Manager, path: &Path, reference: &str) -> Result<String, CliError> {
+    let mut r = ImportRootfsRequest::new();
+    r.path = path.display().to_string();
+    r.reference = reference.to_string();
+    m.images
+        .import_rootfs(m.ctx(), &r)
+        .await
+        .map(|info| info.id)
+        .map_err(|e| m.err(e))
+}
+
 /// A file removed when dropped.
-struct TempFile(PathBuf);
+pub struct TempFile(pub PathBuf);
 
 impl Drop for TempFile {
     fn drop(&mut self) {
@@ -327,9 +372,7 @@ pub async fn load(m: &Manager, a: &LoadArgs, state: &Path) -> i32 {
             path.display()
         )));
     }
-    let mut r = LoadRequest::new();
-    r.path = path.display().to_string();
-    let s = m.images.load_images(m.ctx(), &r).await;
+    let s = load_archive(m, &path).await;
     match stream_progress(m, s, a.quiet, false).await {
         Ok(_) => 0,
         Err(e) => fail(e),
@@ -355,11 +398,8 @@ pub async fn save(m: &Manager, a: &SaveArgs, state: &Path) -> i32 {
             )
         }
     };
-    let mut r = SaveRequest::new();
-    r.references = a.images.clone();
-    r.output_path = path.display().to_string();
-    if let Err(e) = m.images.save_images(m.ctx(), &r).await {
-        return fail(m.err(e));
+    if let Err(e) = save_archive(m, &a.images, &path).await {
+        return fail(e);
     }
     if to_stdout {
         let _tmp = TempFile(path.clone());
@@ -390,14 +430,11 @@ pub async fn import(m: &Manager, a: &ImportArgs, state: &Path) -> i32 {
             Err(e) => return fail(e),
         }
     };
-    let mut r = ImportRootfsRequest::new();
-    r.path = path.display().to_string();
-    r.reference = a.reference.clone().unwrap_or_default();
-    match m.images.import_rootfs(m.ctx(), &r).await {
-        Ok(info) => {
-            println!("{}", info.id);
+    match import_archive(m, &path, a.reference.as_deref().unwrap_or("")).await {
+        Ok(id) => {
+            println!("{id}");
             0
         }
-        Err(e) => fail(m.err(e)),
+        Err(e) => fail(e),
     }
 }

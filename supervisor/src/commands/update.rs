@@ -39,15 +39,38 @@ pub struct UpdateArgs {
     pub containers: Vec<String>,
 }
 
-/// The changes the flags ask for, checked.
+/// The changes asked for (by `berth update`'s flags or the API's
+/// `POST /containers/{id}/update` body), checked by [`Changes::check`].
 #[derive(Debug, Default, PartialEq)]
-struct Changes {
-    memory: Option<i64>,
-    swap: Option<i64>,
-    quota: Option<i64>,
-    shares: Option<u64>,
-    pids: Option<i64>,
-    restart: Option<(String, u32)>,
+pub struct Changes {
+    /// memory limit in bytes
+    pub memory: Option<i64>,
+    /// memory plus swap in bytes, -1 for unlimited
+    pub swap: Option<i64>,
+    /// CPU quota per [`flags::CPU_PERIOD`]
+    pub quota: Option<i64>,
+    pub shares: Option<u64>,
+    /// pids limit, 0 or -1 for none
+    pub pids: Option<i64>,
+    /// restart policy name and its maximum retries
+    pub restart: Option<(String, u32)>,
+}
+
+impl Changes {
+    /// Refuses no change at all and a swap limit below the memory limit.
+    pub fn check(&self) -> Result<(), String> {
+        if *self == Changes::default() {
+            return Err("you must provide one or more flags when using this command".into());
+        }
+        if let (Some(m), Some(s)) = (self.memory, self.swap) {
+            if s != -1 && s < m {
+                return Err(
+                    "Minimum memoryswap limit should be larger than memory limit, see usage".into(),
+                );
+            }
+        }
+        Ok(())
+    }
 }
 
 fn changes(a: &UpdateArgs) -> Result<Changes, String> {
@@ -79,16 +102,7 @@ fn changes(a: &UpdateArgs) -> Result<Changes, String> {
             .transpose()
             .map_err(inv)?,
     };
-    if c == Changes::default() {
-        return Err("you must provide one or more flags when using this command".into());
-    }
-    if let (Some(m), Some(s)) = (c.memory, c.swap) {
-        if s != -1 && s < m {
-            return Err(
-                "Minimum memoryswap limit should be larger than memory limit, see usage".into(),
-            );
-        }
-    }
+    c.check()?;
     Ok(c)
 }
 
@@ -142,7 +156,7 @@ pub async fn update(m: &Manager, a: &UpdateArgs) -> i32 {
     };
     let mut code = 0;
     for name in &a.containers {
-        match update_one(m, name, &c).await {
+        match update_container(m, name, &c).await {
             Ok(()) => println!("{name}"),
             Err(e) => {
                 eprintln!("{e}");
@@ -153,7 +167,9 @@ pub async fn update(m: &Manager, a: &UpdateArgs) -> i32 {
     code
 }
 
-async fn update_one(m: &Manager, name: &str, c: &Changes) -> Result<(), CliError> {
+/// Applies `c` (checked) to the container `name`: `berth update` and the
+/// API's `POST /containers/{id}/update`.
+pub async fn update_container(m: &Manager, name: &str, c: &Changes) -> Result<(), CliError> {
     let info = crate::commands::container::resolve(m, name).await?;
     let mut req = UpdateRequest::new();
     req.container_id = info.id.clone();

@@ -7,6 +7,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use berth_proto::manager::ContainerInfo;
 use clap::Args;
 
 use crate::client::Manager;
@@ -44,19 +45,23 @@ pub async fn export(m: &Manager, a: &ExportArgs) -> i32 {
         Ok(c) => c,
         Err(e) => return fail(e),
     };
-    let view = match super::root::open(&c, false) {
-        Ok(v) => v,
-        Err(e) => return fail(e),
-    };
-    let write = |w: &mut dyn Write| view.root.archive(Path::new("/"), false, None, w);
     let done = match &a.output {
-        None => write(&mut std::io::stdout().lock()),
-        Some(out) => write_then_rename(out, write),
+        None => export_to(&c, &mut std::io::stdout().lock()),
+        Some(out) => write_then_rename(out, |w| export_to(&c, w)),
     };
     match done {
         Ok(()) => 0,
         Err(e) => fail(format!("failed to export container {}: {e}", a.container)),
     }
+}
+
+/// Writes the filesystem of container `c` to `out` as one tar: `berth
+/// export` and the API's `GET /containers/{id}/export`. It mounts in a
+/// private mount namespace of the calling thread: the API calls it on a
+/// thread of its own.
+pub fn export_to(c: &ContainerInfo, out: &mut dyn Write) -> std::io::Result<()> {
+    let view = super::root::open(c, false).map_err(std::io::Error::other)?;
+    view.root.archive(Path::new("/"), false, None, out)
 }
 
 /// Writes `out` through a temporary file beside it, synced and renamed.

@@ -13,6 +13,7 @@
 //! never copied onto a file.
 
 pub mod export;
+pub mod remote;
 pub mod root;
 pub mod tree;
 

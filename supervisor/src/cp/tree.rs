@@ -167,9 +167,38 @@ impl Root {
         b.into_inner()?.flush()
     }
 
+    /// What `path` is, with its stat and, for a symlink (never followed
+    /// here), its target as written (`None`: nothing there).
+    pub fn stat(&self, path: &Path) -> io::Result<Option<(libc::stat, Option<PathBuf>)>> {
+        let fd = match self.resolve(path, false) {
+            Ok(fd) => fd,
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let st = fstat(&fd)?;
+        let link = if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
+            Some(readlink_fd(&fd)?)
+        } else {
+            None
+        };
+        Ok(Some((st, link)))
+    }
+
     /// Writes the tar `input` into the directory at `dir`, entries
     /// resolved under the root (so none lands outside it).
     pub fn extract(&self, dir: &Path, input: impl Read, owner: Owner) -> io::Result<()> {
+        self.extract_with(dir, input, owner, false)
+    }
+
+    /// [`Root::extract`]; with `keep_non_dirs` a directory entry never
+    /// replaces a file or symlink (a file never replaces a directory).
+    pub fn extract_with(
+        &self,
+        dir: &Path,
+        input: impl Read,
+        owner: Owner,
+        keep_non_dirs: bool,
+    ) -> io::Result<()> {
         let mut a = tar::Archive::new(input);
         let mut dirs = Vec::new();
         for entry in a.entries()? {
@@ -195,6 +224,12 @@ impl Root {
             if et.is_dir() {
                 match open_at(&pfd, &leaf, libc::O_PATH | libc::O_DIRECTORY) {
                     Ok(_) => {}
+                    Err(e) if keep_non_dirs && e.raw_os_error() == Some(libc::ENOTDIR) => {
+                        return Err(io::Error::other(format!(
+                            "cannot overwrite non-directory {:?} with directory",
+                            target.display().to_string()
+                        )));
+                    }
                     Err(_) => {
                         remove_non_dir(&pfd, &leaf_c)?;
                         // SAFETY: pfd is open; leaf_c is NUL-terminated.

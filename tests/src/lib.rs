@@ -29,6 +29,7 @@
 //! - [`interop`] and [`containerd`]: client commands with a deadline, the
 //!   ../shared/conformance env scripts, a private containerd and `ctr`.
 
+pub mod cgroups;
 pub mod cli;
 pub mod containerd;
 pub mod interop;

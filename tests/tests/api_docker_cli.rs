@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use berth_fixture::cgroups::{cpu_quota, memory_limit, pids_limit};
 use berth_fixture::netns::NetNs;
 use berth_fixture::{require_root, unique_id, wait_until};
 use cli_support::{run_cmd, run_cmd_input, Berth, Out};
@@ -1095,4 +1096,473 @@ fn the_service_outlives_a_killed_manager() {
     assert_eq!(ps.code(), 0, "{ps}");
     let out = s.docker(&client, &["run", "--rm", "busybox", "echo", "after"]);
     assert_eq!((out.code(), out.out()), (0, "after"), "{out}");
+}
+
+// ---- image archives, copies, export, update and registry logins ----
+
+impl Service {
+    /// One request with a raw body (a tar); the reply's status and head.
+    fn request_raw(&self, method: &str, path: &str, body: &[u8]) -> Option<Reply> {
+        let mut s = UnixStream::connect(&self.sock).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: berth\r\nConnection: close\r\nContent-Type: application/x-tar\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        s.write_all(head.as_bytes()).ok()?;
+        s.write_all(body).ok()?;
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).ok()?;
+        Reply::parse(&raw)
+    }
+}
+
+/// The names in the tar at `path` (`tar -t`).
+fn tar_names(path: &Path) -> Vec<String> {
+    let out = run_cmd(
+        Command::new("tar").arg("-tf").arg(path),
+        Duration::from_secs(30),
+    )
+    .ok();
+    out.stdout
+        .lines()
+        .map(|l| l.trim_end_matches('/').to_string())
+        .collect()
+}
+
+#[test]
+fn docker_cli_saves_loads_imports_and_exports() {
+    require_root!();
+    let (_ns, b, s) = setup();
+    let dir = tempfile::tempdir().unwrap();
+    for client in docker_clients() {
+        let d = |args: &[&str]| s.docker(&client, args);
+        let who = client.display().to_string();
+        let tag = format!("saved-{}:v1", unique_id("img").to_lowercase());
+        d(&["tag", "busybox", &tag]).ok();
+
+        // save → rmi → load: the same image back under its name
+        let archive = dir.path().join("saved.tar");
+        d(&["save", "-o", archive.to_str().unwrap(), &tag]).ok();
+        let names = tar_names(&archive);
+        assert!(
+            names.iter().any(|n| n == "manifest.json"),
+            "{who}: {names:?}"
+        );
+        d(&["rmi", &tag]).ok();
+        let load = d(&["load", "-i", archive.to_str().unwrap()]).ok();
+        assert!(
+            load.stdout.contains(&format!("Loaded image: {tag}")),
+            "{who}: {load}"
+        );
+        let out = d(&["run", "--rm", "--network", "none", &tag, "echo", "loaded"]);
+        assert_eq!((out.code(), out.out()), (0, "loaded"), "{who}: {out}");
+        // save to stdout piped into load -q
+        // docker save | docker load -q, through a pipe
+        d(&["tag", &tag, "piped:v1"]).ok();
+        let pipe = format!("{c} save piped:v1 | {c} load -q", c = client.display());
+        let out = run_cmd(
+            Command::new("sh")
+                .args(["-ec", &pipe])
+                .env("DOCKER_HOST", format!("unix://{}", s.sock.display()))
+                .env("DOCKER_CONFIG", s.config.path()),
+            Duration::from_secs(60),
+        );
+        assert_eq!(out.code(), 0, "{who}: {out}");
+        assert_eq!(out.out(), "Loaded image: piped:v1", "{who}: {out}");
+        d(&["rmi", "piped:v1"]).ok();
+        let bytes = std::fs::read(&archive).unwrap();
+        d(&["rmi", &tag]).ok();
+        let out = s.docker_input(&client, &["load", "-q"], Some(&bytes));
+        assert_eq!(out.code(), 0, "{who}: {out}");
+        assert!(
+            out.stdout.contains(&format!("Loaded image: {tag}")),
+            "{who}: {out}"
+        );
+
+        // a malformed archive: an error, nothing loaded or removed
+        let before = d(&["images", "-q"]).ok().stdout;
+        let out = s.docker_input(&client, &["load"], Some(b"this is not a tar archive"));
+        assert_ne!(out.code(), 0, "{who}: {out}");
+        assert_eq!(d(&["images", "-q"]).ok().stdout, before, "{who}");
+
+        // export → import → run: the container's files in a new image
+        let name = unique_id("exp").to_lowercase();
+        d(&[
+            "run",
+            "--name",
+            &name,
+            "--network",
+            "none",
+            "busybox",
+            "sh",
+            "-c",
+            "echo exported > /marker",
+        ])
+        .ok();
+        let exported = dir.path().join("exported.tar");
+        d(&["export", "-o", exported.to_str().unwrap(), &name]).ok();
+        let names = tar_names(&exported);
+        assert!(names.iter().any(|n| n == "marker"), "{who}: {names:?}");
+        assert!(names.iter().any(|n| n == "bin/busybox"), "{who}");
+        let imported = format!("imported-{}", unique_id("img").to_lowercase());
+        let bytes = std::fs::read(&exported).unwrap();
+        let out = s.docker_input(&client, &["import", "-", &imported], Some(&bytes));
+        assert_eq!(out.code(), 0, "{who}: {out}");
+        assert!(out.out().starts_with("sha256:"), "{who}: {out}");
+        let out = d(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            &imported,
+            "cat",
+            "/marker",
+        ]);
+        assert_eq!((out.code(), out.out()), (0, "exported"), "{who}: {out}");
+        d(&["rm", &name]).ok();
+        d(&["rmi", &imported, &tag]).ok();
+    }
+    // missing objects and bad bodies: docker's statuses
+    assert_eq!(
+        s.request("GET", "/images/nope:1/get", None).unwrap().status,
+        404
+    );
+    assert_eq!(
+        s.request("GET", "/images/get?names=nope:1", None)
+            .unwrap()
+            .status,
+        404
+    );
+    assert_eq!(
+        s.request("GET", "/containers/nope/export", None)
+            .unwrap()
+            .status,
+        404
+    );
+    let r = s.request_raw("POST", "/images/load", b"garbage").unwrap();
+    assert!(r.status == 400 || r.status == 500, "{r:?}");
+    r.message();
+    let r = s
+        .request_raw("POST", "/images/create?fromSrc=-&repo=bad", b"garbage")
+        .unwrap();
+    assert!(r.status == 400 || r.status == 500, "{r:?}");
+    assert!(!s
+        .request("GET", "/images/json", None)
+        .unwrap()
+        .body
+        .contains("bad:latest"));
+    b.assert_all_gone(&[]);
+}
+
+#[test]
+fn docker_cli_copies_both_ways_and_never_through_a_symlink_out() {
+    require_root!();
+    let (_ns, b, s) = setup();
+    let dir = tempfile::tempdir().unwrap();
+    // a host directory a symlink in the container names: never written or read
+    let host_dir = tempfile::tempdir().unwrap();
+    std::fs::write(host_dir.path().join("secret"), "host secret").unwrap();
+    let host_path = host_dir.path().to_str().unwrap().to_string();
+    let src = dir.path().join("note.txt");
+    std::fs::write(&src, "from the host\n").unwrap();
+    let src_dir = dir.path().join("tree");
+    std::fs::create_dir_all(src_dir.join("sub")).unwrap();
+    std::fs::write(src_dir.join("sub/leaf"), "leaf\n").unwrap();
+    for client in docker_clients() {
+        let d = |args: &[&str]| s.docker(&client, args);
+        let who = client.display().to_string();
+        let name = unique_id("cp").to_lowercase();
+        let script = format!("mkdir -p {host_path} && ln -s {host_path} /escape && exec sleep 600");
+        d(&[
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "--network",
+            "none",
+            "busybox",
+            "sh",
+            "-c",
+            &script,
+        ])
+        .ok();
+        assert!(wait_until(Duration::from_secs(10), || d(&[
+            "exec", &name, "test", "-L", "/escape"
+        ])
+        .code()
+            == 0));
+
+        // into the container: a file, a directory, onto a new name
+        d(&["cp", src.to_str().unwrap(), &format!("{name}:/tmp/")]).ok();
+        d(&[
+            "cp",
+            src_dir.to_str().unwrap(),
+            &format!("{name}:/tmp/tree"),
+        ])
+        .ok();
+        d(&["cp", src.to_str().unwrap(), &format!("{name}:/tmp/renamed")]).ok();
+        let out = d(&[
+            "exec",
+            &name,
+            "cat",
+            "/tmp/note.txt",
+            "/tmp/tree/sub/leaf",
+            "/tmp/renamed",
+        ])
+        .ok();
+        assert_eq!(
+            out.stdout, "from the host\nleaf\nfrom the host\n",
+            "{who}: {out}"
+        );
+        let owner = d(&["exec", &name, "stat", "-c", "%u", "/tmp/note.txt"]).ok();
+        assert_eq!(owner.out(), "0", "{who}: {owner}");
+
+        // out of it: a file and a directory
+        let back = dir.path().join(format!("back-{name}"));
+        d(&[
+            "cp",
+            &format!("{name}:/tmp/note.txt"),
+            back.to_str().unwrap(),
+        ])
+        .ok();
+        assert_eq!(std::fs::read_to_string(&back).unwrap(), "from the host\n");
+        let back_dir = dir.path().join(format!("backdir-{name}"));
+        d(&[
+            "cp",
+            &format!("{name}:/tmp/tree"),
+            back_dir.to_str().unwrap(),
+        ])
+        .ok();
+        assert_eq!(
+            std::fs::read_to_string(back_dir.join("sub/leaf")).unwrap(),
+            "leaf\n"
+        );
+
+        // through the symlink: the container's own directory of that name,
+        // never the host's
+        d(&["cp", src.to_str().unwrap(), &format!("{name}:/escape/")]).ok();
+        assert!(
+            !host_dir.path().join("note.txt").exists(),
+            "{who}: written outside the container"
+        );
+        let out = d(&["exec", &name, "cat", &format!("{host_path}/note.txt")]).ok();
+        assert_eq!(out.out(), "from the host", "{who}: {out}");
+        let out = d(&[
+            "cp",
+            &format!("{name}:/escape/secret"),
+            dir.path().join("stolen").to_str().unwrap(),
+        ]);
+        assert_ne!(out.code(), 0, "{who}: read outside the container: {out}");
+        assert!(!dir.path().join("stolen").exists());
+        std::fs::remove_file(host_dir.path().join("note.txt")).ok();
+
+        // missing path and missing container: docker's errors
+        let out = d(&["cp", &format!("{name}:/nope"), dir.path().to_str().unwrap()]);
+        assert_ne!(out.code(), 0, "{who}: {out}");
+        assert!(
+            out.stderr.contains("No such container:path")
+                || out.stderr.contains("Could not find the file /nope"),
+            "{who}: {out}"
+        );
+        let out = d(&["cp", src.to_str().unwrap(), "nosuchcontainer:/tmp/"]);
+        assert_ne!(out.code(), 0, "{who}: {out}");
+
+        // a stopped container's files both ways
+        d(&["stop", "-t", "0", &name]).ok();
+        d(&[
+            "cp",
+            src.to_str().unwrap(),
+            &format!("{name}:/tmp/while-stopped"),
+        ])
+        .ok();
+        let stopped = dir.path().join(format!("stopped-{name}"));
+        d(&[
+            "cp",
+            &format!("{name}:/tmp/while-stopped"),
+            stopped.to_str().unwrap(),
+        ])
+        .ok();
+        assert_eq!(
+            std::fs::read_to_string(&stopped).unwrap(),
+            "from the host\n"
+        );
+        d(&["start", &name]).ok();
+        let out = d(&["exec", &name, "cat", "/tmp/while-stopped"]).ok();
+        assert_eq!(out.out(), "from the host", "{who}: {out}");
+        d(&["rm", "-f", &name]).ok();
+    }
+    assert!(!host_dir.path().join("note.txt").exists());
+
+    // raw: the stat header, 404s, a malformed tar
+    let name = unique_id("cpraw").to_lowercase();
+    b.run(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--network",
+        "none",
+        "busybox",
+        "sleep",
+        "600",
+    ])
+    .ok();
+    let r = s
+        .request(
+            "HEAD",
+            &format!("/containers/{name}/archive?path=/etc/hostname"),
+            None,
+        )
+        .unwrap();
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(
+        r.head
+            .to_ascii_lowercase()
+            .contains("x-docker-container-path-stat:"),
+        "{r:?}"
+    );
+    let r = s
+        .request(
+            "HEAD",
+            &format!("/containers/{name}/archive?path=/nope"),
+            None,
+        )
+        .unwrap();
+    assert_eq!(r.status, 404, "{r:?}");
+    let r = s
+        .request(
+            "GET",
+            &format!("/containers/{name}/archive?path=/nope"),
+            None,
+        )
+        .unwrap();
+    assert_eq!(r.status, 404, "{r:?}");
+    assert!(
+        r.message().contains("Could not find the file /nope"),
+        "{r:?}"
+    );
+    let r = s
+        .request("GET", "/containers/nope/archive?path=/etc", None)
+        .unwrap();
+    assert_eq!(r.status, 404, "{r:?}");
+    let r = s
+        .request_raw(
+            "PUT",
+            &format!("/containers/{name}/archive?path=/nope"),
+            b"",
+        )
+        .unwrap();
+    assert_eq!(r.status, 404, "{r:?}");
+    let r = s
+        .request_raw(
+            "PUT",
+            &format!("/containers/{name}/archive?path=/etc/hostname"),
+            b"",
+        )
+        .unwrap();
+    assert_eq!(r.status, 400, "{r:?}");
+    let r = s
+        .request_raw(
+            "PUT",
+            &format!("/containers/{name}/archive?path=/tmp"),
+            &[7u8; 700],
+        )
+        .unwrap();
+    assert_eq!(r.status, 500, "{r:?}");
+    r.message();
+    // a directory never replaces a file with noOverwriteDirNonDir
+    let tar = cli_support::Tar::default().dir("hostname").finish();
+    let r = s
+        .request_raw(
+            "PUT",
+            &format!("/containers/{name}/archive?path=/etc&noOverwriteDirNonDir=1"),
+            &tar,
+        )
+        .unwrap();
+    assert_ne!(r.status, 200, "{r:?}");
+    let out = b.run(&["exec", &name, "test", "-f", "/etc/hostname"]);
+    assert_eq!(out.code(), 0, "{out}");
+    b.run(&["rm", "-f", &name]).ok();
+    b.assert_all_gone(&[]);
+}
+
+#[test]
+fn docker_cli_updates_limits_and_restart_policy() {
+    require_root!();
+    let (_ns, b, s) = setup();
+    for client in docker_clients() {
+        let d = |args: &[&str]| s.docker(&client, args);
+        let who = client.display().to_string();
+        let name = unique_id("upd").to_lowercase();
+        d(&[
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "--network",
+            "none",
+            "busybox",
+            "sleep",
+            "600",
+        ])
+        .ok();
+        let out = d(&[
+            "update",
+            "--memory",
+            "64m",
+            "--memory-swap",
+            "128m",
+            "--cpus",
+            "0.5",
+            "--pids-limit",
+            "50",
+            "--restart",
+            "on-failure:2",
+            &name,
+        ])
+        .ok();
+        assert_eq!(out.out(), name, "{who}: {out}");
+        let pid = d(&["inspect", "-f", "{{.State.Pid}}", &name])
+            .ok()
+            .out()
+            .to_string();
+        let limits = (memory_limit(&pid), cpu_quota(&pid), pids_limit(&pid));
+        let want = (
+            (64u64 << 20).to_string(),
+            "50000".to_string(),
+            "50".to_string(),
+        );
+        assert_eq!(limits, want, "{who}");
+        let f = d(&["inspect", "-f", "{{.HostConfig.Memory}} {{.HostConfig.RestartPolicy.Name}} {{.HostConfig.RestartPolicy.MaximumRetryCount}}", &name]).ok();
+        assert_eq!(f.out(), "67108864 on-failure 2", "{who}: {f}");
+        // bad values change nothing
+        let out = d(&["update", "--restart", "sometimes", &name]);
+        assert_ne!(out.code(), 0, "{who}: {out}");
+        let out = d(&["update", "--cpuset-cpus", "0", &name]);
+        assert_ne!(out.code(), 0, "{who}: {out}");
+        assert!(out.stderr.contains("CpusetCpus"), "{who}: {out}");
+        let out = d(&["update", "--memory", "64m", "nosuchcontainer"]);
+        assert!(out.stderr.contains("No such container"), "{who}: {out}");
+        let f = d(&["inspect", "-f", "{{.HostConfig.RestartPolicy.Name}}", &name]).ok();
+        assert_eq!(f.out(), "on-failure", "{who}: {f}");
+        d(&["rm", "-f", &name]).ok();
+    }
+    let r = s
+        .request(
+            "POST",
+            "/containers/nope/update",
+            Some(r#"{"Memory":67108864}"#),
+        )
+        .unwrap();
+    assert_eq!(r.status, 404, "{r:?}");
+    let r = s
+        .request(
+            "POST",
+            "/containers/nope/update",
+            Some(r#"{"Memory":"lots"}"#),
+        )
+        .unwrap();
+    assert_eq!(r.status, 400, "{r:?}");
+    b.assert_all_gone(&[]);
 }

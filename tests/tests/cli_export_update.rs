@@ -9,6 +9,7 @@ mod cli_support;
 
 use std::time::Duration;
 
+use berth_fixture::cgroups::{cpu_quota, memory_limit, pids_limit};
 use berth_fixture::{require_root, unique_id, wait_until};
 use cli_support::Berth;
 
@@ -84,69 +85,6 @@ fn export_running_and_stopped_without_volumes() {
     b.run(&["rm", &name]).ok();
     b.run(&["volume", "rm", &vol]).ok();
     b.assert_all_gone(&[]);
-}
-
-/// A cgroup value of `pid`: from the v1 hierarchy of `controller` (file
-/// `v1`) when the host has one, else from cgroup v2 (file `v2`).
-fn cgroup_value(pid: &str, controller: &str, v1: &str, v2: &str) -> String {
-    let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    // (root in the hierarchy, mount point, fstype, super options)
-    let mounts: Vec<(String, String, String, String)> = mountinfo
-        .lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split(' ').collect();
-            let sep = f.iter().position(|x| *x == "-")?;
-            Some((
-                f.get(3)?.to_string(),
-                f.get(4)?.to_string(),
-                f.get(sep + 1)?.to_string(),
-                f.get(sep + 3).unwrap_or(&"").to_string(),
-            ))
-        })
-        .collect();
-    let read = |root: &str, mp: &str, path: &str, file: &str| {
-        let rel = path
-            .strip_prefix(root.trim_end_matches('/'))
-            .unwrap_or(path);
-        let f = format!("{mp}/{}/{file}", rel.trim_start_matches('/'));
-        std::fs::read_to_string(&f)
-            .unwrap_or_else(|e| panic!("{f}: {e}"))
-            .trim()
-            .to_string()
-    };
-    for line in cgroups.lines() {
-        let mut parts = line.splitn(3, ':');
-        let (_, ctrls, path) = (parts.next(), parts.next(), parts.next());
-        let (Some(ctrls), Some(path)) = (ctrls, path) else {
-            continue;
-        };
-        if ctrls.split(',').any(|c| c == controller) {
-            if let Some((root, mp, _, _)) = mounts
-                .iter()
-                .find(|(_, _, t, o)| t == "cgroup" && o.split(',').any(|c| c == controller))
-            {
-                return read(root, mp, path, v1);
-            }
-        }
-    }
-    let path = cgroups.lines().find_map(|l| l.strip_prefix("0::")).unwrap();
-    let (root, mp, _, _) = mounts.iter().find(|(_, _, t, _)| t == "cgroup2").unwrap();
-    read(root, mp, path, v2)
-}
-
-fn memory_limit(pid: &str) -> String {
-    cgroup_value(pid, "memory", "memory.limit_in_bytes", "memory.max")
-}
-
-fn pids_limit(pid: &str) -> String {
-    cgroup_value(pid, "pids", "pids.max", "pids.max")
-}
-
-/// The CFS quota (the first field of v2's cpu.max).
-fn cpu_quota(pid: &str) -> String {
-    let v = cgroup_value(pid, "cpu", "cpu.cfs_quota_us", "cpu.max");
-    v.split(' ').next().unwrap().to_string()
 }
 
 #[test]

@@ -49,6 +49,8 @@ fn status_of_code(code: Code) -> StatusCode {
         Code::NOT_FOUND => StatusCode::NOT_FOUND,
         Code::ALREADY_EXISTS | Code::FAILED_PRECONDITION | Code::ABORTED => StatusCode::CONFLICT,
         Code::INVALID_ARGUMENT | Code::OUT_OF_RANGE => StatusCode::BAD_REQUEST,
+        // a registry refused the credentials (login, pull, push)
+        Code::UNAUTHENTICATED => StatusCode::UNAUTHORIZED,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

@@ -142,11 +142,16 @@ async fn progress_json(
     }
 }
 
-/// `POST /images/create?fromImage=&tag=`: a pull.
-pub async fn pull(e: &Arc<Engine>, q: &Query) -> Result<Resp, ApiError> {
+/// `POST /images/create?fromImage=&tag=`: a pull (with the credentials
+/// of `X-Registry-Auth`); `fromSrc=` is an import.
+pub async fn pull(e: &Arc<Engine>, req: Request<Incoming>, q: &Query) -> Result<Resp, ApiError> {
+    if q.get("fromSrc").is_some() {
+        return crate::image_io::import(e, req, q).await;
+    }
+    let (username, password) = crate::auth::registry_auth(req.headers())?;
     let Some(from) = q.get("fromImage").filter(|f| !f.is_empty()) else {
         return Err(ApiError::bad_request(
-            "berth imports images with berth import; the API pulls (fromImage=)",
+            "images/create needs fromImage= (a pull) or fromSrc=- (an import)",
         ));
     };
     let reference = match q.get("tag").filter(|t| !t.is_empty()) {
@@ -157,6 +162,7 @@ pub async fn pull(e: &Arc<Engine>, q: &Query) -> Result<Resp, ApiError> {
     let m = e.manager().await;
     let mut r = PullRequest::new();
     r.reference = reference.clone();
+    (r.username, r.password) = (username, password);
     let (tx, mut resp) = http::channel("application/json");
     *resp.status_mut() = StatusCode::OK;
     tokio::spawn(async move {
@@ -166,11 +172,11 @@ pub async fn pull(e: &Arc<Engine>, q: &Query) -> Result<Resp, ApiError> {
     Ok(resp)
 }
 
-/// `POST /images/{name}/push?tag=`; `X-Registry-Auth` is accepted and the
-/// manager's own credentials are used.
+/// `POST /images/{name}/push?tag=`, with the credentials of
+/// `X-Registry-Auth`.
 pub async fn push(
     e: &Arc<Engine>,
-    _req: Request<Incoming>,
+    req: Request<Incoming>,
     name: &str,
     q: &Query,
 ) -> Result<Resp, ApiError> {
@@ -181,6 +187,7 @@ pub async fn push(
     let m = e.manager().await;
     let mut r = PushRequest::new();
     r.reference = reference;
+    (r.username, r.password) = crate::auth::registry_auth(req.headers())?;
     let (tx, mut resp) = http::channel("application/json");
     *resp.status_mut() = StatusCode::OK;
     tokio::spawn(async move {

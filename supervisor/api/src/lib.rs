@@ -7,21 +7,28 @@
 //! - [`listen`]: where it serves, the socket's owner and mode, idle exit
 //! - [`router`]: version prefixes, docker's headers, endpoint dispatch
 //! - [`system`], [`containers`], [`create`], [`attach`], [`exec`], [`images`],
-//!   [`networks`] (and volumes), [`build`]: the endpoints
+//!   [`networks`] (and volumes), [`build`], [`archive`] (cp, export),
+//!   [`image_io`] (load, save, import), [`update`], [`auth`]: the endpoints
+//! - [`blocking`]: tar streams and mounts on threads of their own
 //! - [`http`], [`error`]: bodies, queries, docker's error JSON
 
+pub mod archive;
 pub mod attach;
+pub mod auth;
+pub mod blocking;
 pub mod build;
 pub mod containers;
 pub mod create;
 pub mod error;
 pub mod exec;
 pub mod http;
+pub mod image_io;
 pub mod images;
 pub mod listen;
 pub mod networks;
 pub mod router;
 pub mod system;
+pub mod update;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -16,7 +16,10 @@ use hyper_util::rt::TokioIo;
 use crate::error::ApiError;
 use crate::http::{self, Query, Resp};
 use crate::listen::{IdleClock, Listener};
-use crate::{attach, build, containers, exec, images, networks, system, Engine};
+use crate::{
+    archive, attach, auth, build, containers, exec, image_io, images, networks, system, update,
+    Engine,
+};
 
 /// An API version, major and minor.
 pub type ApiVersion = (u32, u32);
@@ -195,6 +198,10 @@ async fn route_read(
         (&Method::GET, ["containers", id, "changes"]) => containers::changes(e, id).await,
         (&Method::GET, ["containers", id, "stats"]) => containers::stats(e, id, q).await,
         (&Method::GET, ["containers", id, "logs"]) => attach::logs(e, id, q).await,
+        (&Method::GET, ["containers", id, "export"]) => archive::export(e, id).await,
+        (&Method::GET, ["containers", id, "archive"]) => archive::get(e, id, q).await,
+        (&Method::HEAD, ["containers", id, "archive"]) => archive::head(e, id, q).await,
+        (&Method::GET, ["images", "get"]) => image_io::save(e, q.all("names").to_vec()).await,
         (&Method::GET, ["exec", id, "json"]) => exec::inspect(e, id),
         (&Method::GET, ["networks"]) => networks::list_networks(e, q).await,
         (&Method::GET, ["networks", id]) => networks::inspect_network(e, id).await,
@@ -206,6 +213,7 @@ async fn route_read(
             match *last {
                 "json" => images::inspect(e, &name).await,
                 "history" => images::history(e, &name).await,
+                "get" => image_io::save(e, vec![name]).await,
                 _ => Err(no_route(m, path)),
             }
         }
@@ -262,7 +270,11 @@ async fn route(
         (&Method::POST, ["volumes", "create"]) => networks::create_volume(e, req).await,
         (&Method::POST, ["volumes", "prune"]) => networks::prune_volumes(e).await,
         (&Method::DELETE, ["volumes", name]) => networks::remove_volume(e, name, &q).await,
-        (&Method::POST, ["images", "create"]) => images::pull(e, &q).await,
+        (&Method::POST, ["images", "create"]) => images::pull(e, req, &q).await,
+        (&Method::POST, ["images", "load"]) => image_io::load(e, req, &q).await,
+        (&Method::POST, ["auth"]) => auth::login(e, req).await,
+        (&Method::PUT, ["containers", id, "archive"]) => archive::put(e, req, id, &q).await,
+        (&Method::POST, ["containers", id, "update"]) => update::update(e, req, id).await,
         (_, ["images", name @ .., last]) if !name.is_empty() => {
             let name = name.join("/");
             match (m, *last) {

@@ -52,3 +52,115 @@ impl Drop for Registry {
         );
     }
 }
+
+/// Where [`AuthRegistry`] listens, in its own network namespace.
+pub const AUTH_REGISTRY_ADDR: &str = "127.0.0.1:5443";
+
+/// A registry with htpasswd auth (alice:s3cret) and TLS from a CA made
+/// for the test (openssl), in a network namespace of its own (so its fixed
+/// port is free): berths reach it by running in that namespace. Killed on
+/// drop.
+pub struct AuthRegistry {
+    child: std::process::Child,
+    files: tempfile::TempDir,
+    /// the registry's network namespace (`/proc/PID/ns/net`)
+    pub netns: std::path::PathBuf,
+}
+
+impl Drop for AuthRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn sh(dir: &Path, script: &str) {
+    let out = Command::new("sh")
+        .arg("-ec")
+        .arg(script)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{script}: {out:?}");
+}
+
+/// A CA, a certificate for 127.0.0.1 it signed, an htpasswd for
+/// alice:s3cret and the registry's config, all in `dir`.
+fn make_auth_registry_files(dir: &Path) {
+    sh(
+        dir,
+        "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 \
+           -subj /CN=berth-test-ca 2>/dev/null
+         openssl req -newkey rsa:2048 -nodes -keyout srv.key -out srv.csr -subj /CN=127.0.0.1 2>/dev/null
+         printf 'subjectAltName=IP:127.0.0.1\\n' > ext
+         openssl x509 -req -in srv.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out srv.crt \
+           -days 2 -extfile ext 2>/dev/null
+         python3 -c \"import crypt; print('alice:' + crypt.crypt('s3cret', crypt.mksalt(crypt.METHOD_BLOWFISH)))\" > htpasswd
+         mkdir -p data",
+    );
+    let d = dir.display();
+    std::fs::write(
+        dir.join("config.yml"),
+        format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {d}/data\n\
+             http:\n  addr: {AUTH_REGISTRY_ADDR}\n  tls:\n    certificate: {d}/srv.crt\n    key: {d}/srv.key\n\
+             auth:\n  htpasswd:\n    realm: berth-test\n    path: {d}/htpasswd\n"
+        ),
+    )
+    .unwrap();
+}
+
+impl AuthRegistry {
+    /// Makes the files and starts the registry; returns once it answers
+    /// `/v2/` with a 401.
+    pub fn start() -> AuthRegistry {
+        let files = tempfile::tempdir().unwrap();
+        make_auth_registry_files(files.path());
+        let child = Command::new("unshare")
+            .args([
+                "-n",
+                "sh",
+                "-c",
+                "ip link set lo up && exec docker-registry serve \"$0\"",
+            ])
+            .arg(files.path().join("config.yml"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let netns = std::path::PathBuf::from(format!("/proc/{}/ns/net", child.id()));
+        let reg = AuthRegistry {
+            child,
+            files,
+            netns,
+        };
+        let up = crate::wait_until(Duration::from_secs(20), || {
+            Command::new("nsenter")
+                .arg(format!("--net={}", reg.netns.display()))
+                .args([
+                    "curl",
+                    "-s",
+                    "-o",
+                    "/dev/null",
+                    "-w",
+                    "%{http_code}",
+                    "--cacert",
+                ])
+                .arg(reg.files.path().join("ca.crt"))
+                .arg(format!("https://{AUTH_REGISTRY_ADDR}/v2/"))
+                .output()
+                .map(|o| o.stdout == b"401")
+                .unwrap_or(false)
+        });
+        assert!(up, "the test registry did not come up");
+        reg
+    }
+
+    /// Installs the registry's CA in the `certs.d` of the berth state dir
+    /// `state`, so that berth trusts it.
+    pub fn trust_in(&self, state: &Path) {
+        let certs = state.join("certs.d").join(AUTH_REGISTRY_ADDR);
+        std::fs::create_dir_all(&certs).unwrap();
+        std::fs::copy(self.files.path().join("ca.crt"), certs.join("ca.crt")).unwrap();
+    }
+}

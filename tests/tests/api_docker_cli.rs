@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use berth_fixture::cgroups::{cpu_quota, memory_limit, pids_limit};
 use berth_fixture::netns::NetNs;
+use berth_fixture::registry::{AuthRegistry, AUTH_REGISTRY_ADDR};
 use berth_fixture::{require_root, unique_id, wait_until};
 use cli_support::{run_cmd, run_cmd_input, Berth, Out};
 
@@ -1103,10 +1104,21 @@ fn the_service_outlives_a_killed_manager() {
 impl Service {
     /// One request with a raw body (a tar); the reply's status and head.
     fn request_raw(&self, method: &str, path: &str, body: &[u8]) -> Option<Reply> {
+        self.request_headers(method, path, "Content-Type: application/x-tar\r\n", body)
+    }
+
+    /// One request with extra header lines (each ending in CRLF).
+    fn request_headers(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &str,
+        body: &[u8],
+    ) -> Option<Reply> {
         let mut s = UnixStream::connect(&self.sock).ok()?;
         s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
         let head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: berth\r\nConnection: close\r\nContent-Type: application/x-tar\r\nContent-Length: {}\r\n\r\n",
+            "{method} {path} HTTP/1.1\r\nHost: berth\r\nConnection: close\r\n{headers}Content-Length: {}\r\n\r\n",
             body.len()
         );
         s.write_all(head.as_bytes()).ok()?;
@@ -1561,6 +1573,69 @@ fn docker_cli_updates_limits_and_restart_policy() {
             "POST",
             "/containers/nope/update",
             Some(r#"{"Memory":"lots"}"#),
+        )
+        .unwrap();
+    assert_eq!(r.status, 400, "{r:?}");
+    b.assert_all_gone(&[]);
+}
+
+#[test]
+fn docker_cli_logs_in_then_pushes_and_pulls_with_registry_auth() {
+    require_root!();
+    let registry = AuthRegistry::start();
+    let b = Berth::in_netns(&registry.netns);
+    registry.trust_in(&b.state());
+    b.load_busybox();
+    let s = Service::start(&b);
+    let addr = AUTH_REGISTRY_ADDR;
+    let config_json = s.config.path().join("config.json");
+    for client in docker_clients() {
+        let d = |args: &[&str]| s.docker(&client, args);
+        let who = client.display().to_string();
+        let image = format!("{addr}/api/{}:1", unique_id("bb").to_lowercase());
+        d(&["tag", "busybox", &image]).ok();
+        // anonymous: refused
+        let out = d(&["push", &image]);
+        assert_ne!(out.code(), 0, "{who}: {out}");
+        // a wrong password: refused by the registry, nothing stored
+        let login = ["login", "-u", "alice", "--password-stdin", addr];
+        let out = s.docker_input(&client, &login, Some(b"wrong\n"));
+        assert_ne!(out.code(), 0, "{who}: {out}");
+        assert!(
+            !std::fs::read_to_string(&config_json)
+                .unwrap_or_default()
+                .contains(addr),
+            "{who}"
+        );
+        let out = s.docker_input(&client, &login, Some(b"s3cret\n"));
+        assert_eq!(out.code(), 0, "{who}: {out}");
+        assert!(out.stdout.contains("Login Succeeded"), "{who}: {out}");
+        // the client's credentials ride X-Registry-Auth
+        d(&["push", &image]).ok();
+        d(&["rmi", &image]).ok();
+        d(&["pull", &image]).ok();
+        let out = d(&["run", "--rm", "--network", "none", &image, "echo", "pulled"]);
+        assert_eq!((out.code(), out.out()), (0, "pulled"), "{who}: {out}");
+        d(&["logout", addr]).ok();
+        d(&["rmi", &image]).ok();
+        let out = d(&["pull", &image]);
+        assert_ne!(out.code(), 0, "{who}: anonymous pull worked: {out}");
+    }
+    // raw: bad credentials are a 401, a malformed header a 400
+    let body = format!(r#"{{"username":"alice","password":"nope","serveraddress":"{addr}"}}"#);
+    let r = s.request("POST", "/auth", Some(&body)).unwrap();
+    assert_eq!(r.status, 401, "{r:?}");
+    r.message();
+    let r = s
+        .request("POST", "/auth", Some("{\"username\": 3}"))
+        .unwrap();
+    assert_eq!(r.status, 400, "{r:?}");
+    let r = s
+        .request_headers(
+            "POST",
+            &format!("/images/create?fromImage={addr}/api/x&tag=1"),
+            "X-Registry-Auth: %%%\r\n",
+            b"",
         )
         .unwrap();
     assert_eq!(r.status, 400, "{r:?}");

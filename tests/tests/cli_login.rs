@@ -8,108 +8,18 @@
 mod cli_support;
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use berth_fixture::{require_root, unique_id, wait_until};
+use berth_fixture::registry::{AuthRegistry, AUTH_REGISTRY_ADDR as ADDR};
+use berth_fixture::{require_root, unique_id};
 use cli_support::{run_cmd, run_cmd_input, Berth, Out};
-
-const ADDR: &str = "127.0.0.1:5443";
-
-/// The registry, in its own network namespace; killed on drop.
-struct Registry(Child);
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn sh(dir: &Path, script: &str) {
-    let out = Command::new("sh")
-        .arg("-ec")
-        .arg(script)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{script}: {out:?}");
-}
-
-/// A CA, a certificate for 127.0.0.1 it signed, an htpasswd for
-/// alice:s3cret and the registry's config, all in `dir`.
-fn make_registry_files(dir: &Path) {
-    sh(
-        dir,
-        "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 \
-           -subj /CN=berth-test-ca 2>/dev/null
-         openssl req -newkey rsa:2048 -nodes -keyout srv.key -out srv.csr -subj /CN=127.0.0.1 2>/dev/null
-         printf 'subjectAltName=IP:127.0.0.1\\n' > ext
-         openssl x509 -req -in srv.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out srv.crt \
-           -days 2 -extfile ext 2>/dev/null
-         python3 -c \"import crypt; print('alice:' + crypt.crypt('s3cret', crypt.mksalt(crypt.METHOD_BLOWFISH)))\" > htpasswd
-         mkdir -p data",
-    );
-    let d = dir.display();
-    std::fs::write(
-        dir.join("config.yml"),
-        format!(
-            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {d}/data\n\
-             http:\n  addr: {ADDR}\n  tls:\n    certificate: {d}/srv.crt\n    key: {d}/srv.key\n\
-             auth:\n  htpasswd:\n    realm: berth-test\n    path: {d}/htpasswd\n"
-        ),
-    )
-    .unwrap();
-}
-
-fn start_registry(dir: &Path) -> (Registry, PathBuf) {
-    let child = Command::new("unshare")
-        .args([
-            "-n",
-            "sh",
-            "-c",
-            "ip link set lo up && exec docker-registry serve \"$0\"",
-        ])
-        .arg(dir.join("config.yml"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let netns = PathBuf::from(format!("/proc/{}/ns/net", child.id()));
-    let reg = Registry(child);
-    let up = wait_until(Duration::from_secs(20), || {
-        Command::new("nsenter")
-            .arg(format!("--net={}", netns.display()))
-            .args([
-                "curl",
-                "-s",
-                "-o",
-                "/dev/null",
-                "-w",
-                "%{http_code}",
-                "--cacert",
-            ])
-            .arg(dir.join("ca.crt"))
-            .arg(format!("https://{ADDR}/v2/"))
-            .output()
-            .map(|o| o.stdout == b"401")
-            .unwrap_or(false)
-    });
-    assert!(up, "the test registry did not come up");
-    (reg, netns)
-}
 
 #[test]
 fn login_push_pull_logout_against_a_tls_htpasswd_registry() {
     require_root!();
-    let files = tempfile::tempdir().unwrap();
-    make_registry_files(files.path());
-    let (_registry, netns) = start_registry(files.path());
-    let b = Berth::in_netns(&netns);
-    let certs = b.state().join("certs.d").join(ADDR);
-    std::fs::create_dir_all(&certs).unwrap();
-    std::fs::copy(files.path().join("ca.crt"), certs.join("ca.crt")).unwrap();
+    let registry = AuthRegistry::start();
+    let b = Berth::in_netns(&registry.netns);
+    registry.trust_in(&b.state());
     let docker_config = b.scratch("docker-config");
     let config_json = docker_config.join("config.json");
     let run = |args: &[&str]| -> Out {

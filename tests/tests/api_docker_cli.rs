@@ -1641,3 +1641,144 @@ fn docker_cli_logs_in_then_pushes_and_pulls_with_registry_auth() {
     assert_eq!(r.status, 400, "{r:?}");
     b.assert_all_gone(&[]);
 }
+
+#[test]
+fn docker_cli_list_filters_select_as_the_cli_does() {
+    require_root!();
+    let (_ns, b, s) = setup();
+    let id = unique_id("flt").to_lowercase();
+    let (net, vol) = (format!("{id}-net"), format!("{id}-vol"));
+    let (first, second) = (format!("{id}-a"), format!("{id}-b"));
+    b.run(&["network", "create", &net]).ok();
+    b.run(&["volume", "create", &vol]).ok();
+    b.run(&[
+        "run",
+        "-d",
+        "--name",
+        &first,
+        "--network",
+        &net,
+        "-v",
+        &format!("{vol}:/data"),
+        "--label",
+        "role=db",
+        "busybox",
+        "sleep",
+        "600",
+    ])
+    .ok();
+    b.run(&[
+        "run",
+        "-d",
+        "--name",
+        &second,
+        "--network",
+        "none",
+        "busybox",
+        "sleep",
+        "600",
+    ])
+    .ok();
+    b.run(&["tag", "busybox", &format!("{id}-img:v1")]).ok();
+    for client in docker_clients() {
+        let d = |args: &[&str]| s.docker(&client, args);
+        let who = client.display().to_string();
+        let names = |filters: &[&str]| -> Vec<String> {
+            let mut args = vec!["ps", "-a", "--format", "{{.Names}}"];
+            for f in filters {
+                args.extend(["--filter", f]);
+            }
+            let mut v: Vec<String> = d(&args).ok().stdout.lines().map(String::from).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(
+            names(&[&format!("network={net}")]),
+            [first.clone()],
+            "{who}"
+        );
+        assert_eq!(names(&[&format!("volume={vol}")]), [first.clone()], "{who}");
+        assert_eq!(names(&["label=role=db"]), [first.clone()], "{who}");
+        assert_eq!(
+            names(&[&format!("since={first}")]),
+            [second.clone()],
+            "{who}"
+        );
+        assert_eq!(
+            names(&[&format!("before={second}")]),
+            [first.clone()],
+            "{who}"
+        );
+        assert_eq!(
+            names(&[&format!("name={first}"), &format!("name={second}")]),
+            [first.clone(), second.clone()],
+            "{who}"
+        );
+        assert_eq!(names(&["health=healthy"]), Vec::<String>::new(), "{who}");
+        let out = d(&["ps", "--filter", "status=bogus"]);
+        assert_ne!(out.code(), 0, "{who}: {out}");
+        assert!(
+            out.stderr.contains("Invalid filter 'status=bogus'"),
+            "{who}: {out}"
+        );
+        let out = d(&["ps", "--filter", &format!("before={id}-none")]);
+        assert_ne!(out.code(), 0, "{who}: {out}");
+
+        let images = d(&[
+            "images",
+            "--format",
+            "{{.Repository}}:{{.Tag}}",
+            "--filter",
+            &format!("reference={id}-*"),
+        ])
+        .ok();
+        assert_eq!(images.out(), format!("{id}-img:v1"), "{who}: {images}");
+        let out = d(&["images", "--filter", "colour=red"]);
+        assert_ne!(out.code(), 0, "{who}: {out}");
+
+        let nets = d(&[
+            "network",
+            "ls",
+            "--format",
+            "{{.Name}}",
+            "-f",
+            &format!("name={net}"),
+            "-f",
+            "name=host",
+        ])
+        .ok();
+        let mut nets: Vec<&str> = nets.stdout.lines().collect();
+        nets.sort();
+        let mut want = vec!["host", net.as_str()];
+        want.sort();
+        assert_eq!(nets, want, "{who}");
+        let nets = d(&[
+            "network",
+            "ls",
+            "--format",
+            "{{.Name}}",
+            "-f",
+            "dangling=true",
+            "-f",
+            &format!("name={id}"),
+        ])
+        .ok();
+        assert!(nets.out().is_empty(), "{who}: {nets}");
+        let vols = d(&[
+            "volume",
+            "ls",
+            "-q",
+            "-f",
+            &format!("name={vol}"),
+            "-f",
+            "name=nothing-like-it",
+        ])
+        .ok();
+        assert_eq!(vols.out(), vol, "{who}: {vols}");
+    }
+    b.run(&["rm", "-f", &first, &second]).ok();
+    b.run(&["network", "rm", &net]).ok();
+    b.run(&["volume", "rm", &vol]).ok();
+    b.run(&["rmi", &format!("{id}-img:v1")]).ok();
+    b.assert_all_gone(&[]);
+}

@@ -3,7 +3,6 @@
 //! prune.  Each calls the supervisor library function the CLI's command
 //! calls; only the answer's shape differs.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,7 +11,7 @@ use berth_proto::manager::{
     RenameContainerRequest, ResizePtyRequest, TaskRequest,
 };
 use berth_supervisor::client::Manager;
-use berth_supervisor::commands::{container, inspect, network, view, volume};
+use berth_supervisor::commands::{container, inspect, listing, view, volume};
 use bollard_stubs::models::{
     ContainerCreateResponse, ContainerSummary, ContainerWaitResponse, Port, PortTypeEnum,
 };
@@ -20,7 +19,7 @@ use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::{Request, StatusCode};
 
-use crate::create::{create_flags, label_pairs, CreateBody};
+use crate::create::{create_flags, CreateBody};
 use crate::error::ApiError;
 use crate::http::{self, Query, Resp};
 use crate::Engine;
@@ -54,51 +53,6 @@ pub async fn create(e: &Arc<Engine>, req: Request<Incoming>, q: &Query) -> Resul
     Ok(http::json(StatusCode::CREATED, &r))
 }
 
-/// Does `c` pass `GET /containers/json`'s filters?
-fn matches(c: &ContainerInfo, f: &HashMap<String, Vec<String>>) -> Result<bool, ApiError> {
-    for (k, vals) in f {
-        if vals.is_empty() {
-            continue;
-        }
-        let ok = match k.as_str() {
-            "id" => vals.iter().any(|v| c.id.starts_with(v.as_str())),
-            "name" => vals
-                .iter()
-                .any(|v| c.name.contains(v.trim_start_matches('/'))),
-            "status" => vals.contains(&c.status),
-            "label" => {
-                let have = label_pairs(&c.labels);
-                vals.iter().all(|v| {
-                    if v.contains('=') {
-                        have.contains(v)
-                    } else {
-                        c.labels.contains_key(v)
-                    }
-                })
-            }
-            "exited" => c.status == "exited" && vals.iter().any(|v| *v == c.exit_code.to_string()),
-            "ancestor" => vals.iter().any(|v| {
-                c.image == *v
-                    || c.image_id == *v
-                    || c.image == container::with_default_tag(v)
-                    || berth_supervisor::format::familiar(&c.image)
-                        == container::with_default_tag(v)
-            }),
-            "network" | "volume" | "health" | "before" | "since" | "publish" | "expose"
-            | "is-task" => {
-                return Err(ApiError::bad_request(format!(
-                    "filter {k:?} is not supported by berth yet"
-                )))
-            }
-            other => return Err(ApiError::bad_request(format!("invalid filter '{other}'"))),
-        };
-        if !ok {
-            return Ok(false);
-        }
-    }
-    Ok(true)
-}
-
 fn ports_of(eps: &[berth_proto::networks::EndpointInfo]) -> Vec<Port> {
     eps.iter()
         .flat_map(|e| e.ports.iter())
@@ -121,11 +75,13 @@ fn ports_of(eps: &[berth_proto::networks::EndpointInfo]) -> Vec<Port> {
 
 /// `GET /containers/json?all&limit&filters`.
 pub async fn list(e: &Arc<Engine>, q: &Query) -> Result<Resp, ApiError> {
-    let filters = q.filters()?;
+    let filter = crate::filters::containers(q)?;
     let limit = q.int("limit")?.filter(|&n| n > 0);
+    let all = q.flag("all")? || limit.is_some() || filter.wants_all();
     let m = e.manager().await;
     let mut req = ListContainersRequest::new();
-    req.all = q.flag("all")? || limit.is_some() || filters.contains_key("status");
+    // before/since name any container, so a filter sees them all
+    req.all = true;
     let mut list = m
         .containers
         .list_containers(m.ctx(), &req)
@@ -133,21 +89,15 @@ pub async fn list(e: &Arc<Engine>, q: &Query) -> Result<Resp, ApiError> {
         .map_err(|x| m.err(x))?
         .containers;
     list.sort_by_key(|c| std::cmp::Reverse(c.created.as_ref().map(|t| (t.seconds, t.nanos))));
-    let mut kept = Vec::new();
-    for c in list {
-        if matches(&c, &filters)? {
-            kept.push(c);
-        }
+    let cx = listing::list_context(&m, &list).await;
+    let mut kept = filter.select(list, |c| cx.facts(c))?;
+    if !all {
+        kept.retain(is_running);
     }
     if let Some(n) = limit {
         kept.truncate(n as usize);
     }
-    let mut eps: HashMap<String, Vec<_>> = HashMap::new();
-    if !kept.is_empty() {
-        for ep in network::endpoints(&m, "").await.unwrap_or_default() {
-            eps.entry(ep.container_id.clone()).or_default().push(ep);
-        }
-    }
+    let eps = &cx.eps_of;
     let now = chrono::Utc::now();
     let out: Vec<ContainerSummary> = kept
         .iter()

@@ -11,7 +11,7 @@ use berth_proto::manager::{
 use berth_proto::ttrpc;
 use berth_proto::ttrpc::r#async::ClientStreamReceiver;
 use berth_supervisor::client::Manager;
-use berth_supervisor::commands::{container, inspect};
+use berth_supervisor::commands::{container, images, inspect};
 use bollard_stubs::models::{HistoryResponseItem, ImageDeleteResponseItem, ImageSummary};
 use bytes::Bytes;
 use hyper::body::Incoming;
@@ -26,7 +26,7 @@ use crate::Engine;
 pub async fn list(e: &Arc<Engine>, q: &Query) -> Result<Resp, ApiError> {
     let mut r = ListImagesRequest::new();
     r.all = q.flag("all")?;
-    let filters = q.filters()?;
+    let filter = crate::filters::images(q)?;
     let m = e.manager().await;
     let mut list = m
         .images
@@ -35,6 +35,7 @@ pub async fn list(e: &Arc<Engine>, q: &Query) -> Result<Resp, ApiError> {
         .map_err(|x| m.err(x))?
         .images;
     list.sort_by_key(|i| std::cmp::Reverse(i.created.as_ref().map(|t| (t.seconds, t.nanos))));
+    let list = filter.select(list, images::image_facts)?;
     let mut out = Vec::new();
     for i in list {
         let mut refs = i.references.clone();
@@ -46,22 +47,6 @@ pub async fn list(e: &Arc<Engine>, q: &Query) -> Result<Resp, ApiError> {
             .filter(|r| !r.contains('@'))
             .map(|r| berth_supervisor::format::familiar(r))
             .collect();
-        if let Some(want) = filters.get("reference") {
-            if !want.iter().any(|w| {
-                tags.iter().any(|t| {
-                    t == w || t == &container::with_default_tag(w) || t.split(':').next() == Some(w)
-                })
-            }) {
-                continue;
-            }
-        }
-        if filters
-            .get("dangling")
-            .is_some_and(|d| d.iter().any(|v| v == "true"))
-            && !tags.is_empty()
-        {
-            continue;
-        }
         let labels = serde_json::from_str::<serde_json::Value>(&i.config_json)
             .ok()
             .and_then(|c| serde_json::from_value(c["config"]["Labels"].clone()).ok())

@@ -11,6 +11,7 @@
 //!   [`image_io`] (load, save, import), [`update`], [`auth`]: the endpoints
 //! - [`blocking`]: tar streams and mounts on threads of their own
 //! - [`http`], [`error`]: bodies, queries, docker's error JSON
+//! - [`filters`]: list filters through the CLI's filters module
 
 pub mod archive;
 pub mod attach;
@@ -21,6 +22,7 @@ pub mod containers;
 pub mod create;
 pub mod error;
 pub mod exec;
+pub mod filters;
 pub mod http;
 pub mod image_io;
 pub mod images;

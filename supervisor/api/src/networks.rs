@@ -210,7 +210,7 @@ pub async fn list_volumes(e: &Arc<Engine>, q: &Query) -> Result<Resp, ApiError> 
     let vols: Vec<_> = volume::list(&m, false)
         .await?
         .into_iter()
-        .filter(|v| filters.iter().all(|f| volume::matches(v, f)))
+        .filter(|v| volume::matches_all(v, &filters))
         .map(|v| volume::inspect_json(&v))
         .collect();
     Ok(http::json(

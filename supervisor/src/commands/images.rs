@@ -74,6 +74,30 @@ fn absolute(p: &Path) -> Result<PathBuf, CliError> {
         .map_err(|e| CliError::io("current directory", e))
 }
 
+/// What docker's image filters look at of `i`: `berth images -f` and the
+/// API's `GET /images/json`.
+pub fn image_facts(i: &berth_proto::manager::ImageInfo) -> ImageFacts {
+    let cfg: serde_json::Value = serde_json::from_str(&i.config_json).unwrap_or_default();
+    let labels = cfg["config"]["Labels"]
+        .as_object()
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut refs: Vec<String> = i.references.iter().map(|r| format::familiar(r)).collect();
+    if refs.is_empty() && !i.reference.is_empty() {
+        refs.push(format::familiar(&i.reference));
+    }
+    ImageFacts {
+        id: i.id.clone(),
+        references: refs,
+        labels,
+        created: i.created.as_ref().map_or((0, 0), |t| (t.seconds, t.nanos)),
+    }
+}
+
 /// `berth images`.
 pub async fn images(m: &Manager, a: &ImagesArgs) -> i32 {
     let fmt = match ListFormat::from_flag(a.format.as_deref(), &IMAGE_COLUMNS) {
@@ -99,28 +123,7 @@ pub async fn images(m: &Manager, a: &ImagesArgs) -> i32 {
         Ok(l) => l.images,
         Err(e) => return fail(m.err(e)),
     };
-    let facts = |i: &berth_proto::manager::ImageInfo| {
-        let cfg: serde_json::Value = serde_json::from_str(&i.config_json).unwrap_or_default();
-        let labels = cfg["config"]["Labels"]
-            .as_object()
-            .map(|o| {
-                o.iter()
-                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let mut refs: Vec<String> = i.references.iter().map(|r| format::familiar(r)).collect();
-        if refs.is_empty() && !i.reference.is_empty() {
-            refs.push(format::familiar(&i.reference));
-        }
-        ImageFacts {
-            id: i.id.clone(),
-            references: refs,
-            labels,
-            created: i.created.as_ref().map_or((0, 0), |t| (t.seconds, t.nanos)),
-        }
-    };
-    let list = match filter.select(list, facts) {
+    let list = match filter.select(list, image_facts) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("{}", e.cli_message());

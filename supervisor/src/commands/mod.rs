@@ -8,6 +8,7 @@ pub mod exec;
 pub mod images;
 pub mod inspect;
 pub mod layers;
+pub mod listing;
 pub mod network;
 pub mod search;
 pub mod service;

@@ -208,7 +208,12 @@ pub fn network_json(n: &NetworkInfo) -> Value {
     })
 }
 
+/// docker's network filters (`network ls -f`, the API's `GET /networks`):
+/// values of one key are alternatives, different keys (and every `label`)
+/// must all hold.
 pub fn matches_filters(n: &NetworkInfo, filters: &[String]) -> Result<bool, CliError> {
+    let builtin = matches!(n.name.as_str(), "bridge" | "host" | "none");
+    let mut by_key: Vec<(&str, Vec<bool>)> = Vec::new();
     for f in filters {
         let (k, v) = f.split_once('=').ok_or_else(|| {
             CliError::Invalid(format!("bad format of filter (expected name=value): {f}"))
@@ -222,17 +227,43 @@ pub fn matches_filters(n: &NetworkInfo, filters: &[String]) -> Result<bool, CliE
                 None => n.labels.contains_key(v),
             },
             "type" => match v {
-                "builtin" => matches!(n.name.as_str(), "bridge" | "host" | "none"),
-                "custom" => !matches!(n.name.as_str(), "bridge" | "host" | "none"),
+                "builtin" => builtin,
+                "custom" => !builtin,
                 _ => return Err(CliError::Invalid(format!("invalid filter: 'type'='{v}'"))),
             },
+            // every berth network is local to this host
+            "scope" => match v {
+                "local" => true,
+                "swarm" | "global" => false,
+                _ => return Err(CliError::Invalid(format!("invalid filter: 'scope'='{v}'"))),
+            },
+            // in use by no container (the predefined networks never are)
+            "dangling" => {
+                let unused = !builtin && n.endpoints.is_empty();
+                match v {
+                    "true" | "1" => unused,
+                    "false" | "0" => !unused,
+                    _ => {
+                        return Err(CliError::Invalid(format!(
+                            "invalid filter: 'dangling'='{v}'"
+                        )))
+                    }
+                }
+            }
             _ => return Err(CliError::Invalid(format!("invalid filter '{k}'"))),
         };
-        if !ok {
-            return Ok(false);
+        match by_key.iter_mut().find(|(key, _)| *key == k) {
+            Some((_, oks)) => oks.push(ok),
+            None => by_key.push((k, vec![ok])),
         }
     }
-    Ok(true)
+    Ok(by_key.iter().all(|(k, oks)| {
+        if *k == "label" {
+            oks.iter().all(|&o| o)
+        } else {
+            oks.iter().any(|&o| o)
+        }
+    }))
 }
 
 async fn list(m: &Manager) -> Result<Vec<NetworkInfo>, CliError> {
@@ -634,5 +665,34 @@ pub async fn add_network_settings(
     v["NetworkSettings"] = network_settings(&eps, &ns_path);
     if let Some(mounts) = v["Mounts"].as_array_mut() {
         mounts.retain(|m| !NETWORK_FILES.contains(&m["Destination"].as_str().unwrap_or("")));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn network_filters_like_docker() {
+        let mut web = NetworkInfo::new();
+        web.name = "web".into();
+        web.id = "abc123".into();
+        web.driver = "bridge".into();
+        web.labels.insert("tier".into(), "front".into());
+        let mut bridge = NetworkInfo::new();
+        bridge.name = "bridge".into();
+        bridge.driver = "bridge".into();
+        let f = |n: &NetworkInfo, fs: &[&str]| {
+            matches_filters(n, &fs.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        };
+        // one key's values are alternatives, keys all hold
+        assert!(f(&web, &["name=web", "name=db"]).unwrap());
+        assert!(!f(&web, &["name=web", "driver=host"]).unwrap());
+        assert!(!f(&web, &["label=tier", "label=zone"]).unwrap());
+        assert!(f(&web, &["scope=local", "dangling=true"]).unwrap());
+        assert!(!f(&bridge, &["dangling=true"]).unwrap());
+        assert!(f(&web, &["scope=galaxy"]).is_err());
+        assert!(f(&web, &["dangling=maybe"]).is_err());
+        assert!(f(&web, &["colour=red"]).is_err());
     }
 }

@@ -1,6 +1,5 @@
 //! Read-only views of containers: ps, logs, top, stats, events.
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::time::Duration;
 
@@ -14,7 +13,7 @@ use serde_json::json;
 use crate::cli::{EventsArgs, LogsArgs, PsArgs, StatsArgs, TopArgs};
 use crate::client::Manager;
 use crate::error::CliError;
-use crate::filters::{ContainerFacts, ContainerFilter, Filters};
+use crate::filters::{ContainerFilter, Filters};
 use crate::format::{
     self, ago, bytes_size, ellipsis, familiar, human_size, ps_command, ps_status, short_id, ts,
     StatusView,
@@ -79,7 +78,7 @@ pub const PS_COLUMNS: Columns = Columns {
 };
 
 /// Volume names (or bind sources) and destinations of a container's spec.
-fn mounts_of(c: &ContainerInfo) -> (Vec<String>, Vec<String>) {
+pub(crate) fn mounts_of(c: &ContainerInfo) -> (Vec<String>, Vec<String>) {
     let spec: serde_json::Value = serde_json::from_str(&c.spec_json).unwrap_or_default();
     let mut shown = Vec::new();
     let mut dests = Vec::new();
@@ -128,55 +127,10 @@ pub async fn ps(m: &Manager, a: &PsArgs) -> i32 {
         let k = |c: &ContainerInfo| c.created.as_ref().map(|t| (t.seconds, t.nanos));
         k(y).cmp(&k(x))
     });
-    let eps = crate::commands::network::endpoints(m, "")
-        .await
-        .unwrap_or_default();
-    let mut eps_of: HashMap<&str, Vec<_>> = HashMap::new();
-    for e in &eps {
-        eps_of
-            .entry(e.container_id.as_str())
-            .or_default()
-            .push(e.clone());
-    }
-    let ids: Vec<String> = list.iter().map(|c| c.id.clone()).collect();
-    let health = crate::health::states(m, &ids).await;
-    let networks_of = |c: &ContainerInfo| -> Vec<String> {
-        let mut n: Vec<String> = eps_of
-            .get(c.id.as_str())
-            .map(|v| v.iter().map(|e| e.network_name.clone()).collect())
-            .unwrap_or_default();
-        n.sort();
-        n
-    };
-    let facts = |c: &ContainerInfo| {
-        let (shown, dests) = mounts_of(c);
-        ContainerFacts {
-            id: c.id.clone(),
-            name: c.name.clone(),
-            image: c.image.clone(),
-            image_id: c.image_id.clone(),
-            status: c.status.clone(),
-            exit_code: c.exit_code,
-            labels: c
-                .labels
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-            networks: networks_of(c),
-            volumes: shown.into_iter().chain(dests).collect(),
-            health: health
-                .get(&c.id)
-                .map_or_else(|| "none".to_string(), |h| h.status.clone()),
-            created: c.created.as_ref().map_or((0, 0), |t| (t.seconds, t.nanos)),
-            published: eps_of
-                .get(c.id.as_str())
-                .into_iter()
-                .flatten()
-                .flat_map(|e| e.ports.iter())
-                .map(|p| format!("{}/{}", p.container_port, p.protocol))
-                .collect(),
-        }
-    };
+    let cx = crate::commands::listing::list_context(m, &list).await;
+    let (eps_of, health) = (&cx.eps_of, &cx.health);
+    let networks_of = |c: &ContainerInfo| cx.networks_of(c);
+    let facts = |c: &ContainerInfo| cx.facts(c);
     let mut list = match filter.select(list, facts) {
         Ok(l) => l,
         Err(e) => {

@@ -189,6 +189,19 @@ pub fn matches(v: &VolumeInfo, f: &Filter) -> bool {
     }
 }
 
+/// docker's rule for a volume list: values of one filter key are
+/// alternatives, different keys (and every label) must all hold.
+pub fn matches_all(v: &VolumeInfo, filters: &[Filter]) -> bool {
+    let key = |f: &Filter| std::mem::discriminant(f);
+    filters.iter().all(|f| match f {
+        Filter::Label(..) => matches(v, f),
+        _ => filters
+            .iter()
+            .filter(|g| key(g) == key(f))
+            .any(|g| matches(v, g)),
+    })
+}
+
 fn labels_line(v: &VolumeInfo) -> String {
     let mut l: Vec<String> = v.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
     l.sort();
@@ -240,7 +253,7 @@ pub async fn ls(m: &Manager, a: &LsArgs) -> i32 {
     };
     let vols: Vec<_> = vols
         .into_iter()
-        .filter(|v| filters.iter().all(|f| matches(v, f)))
+        .filter(|v| matches_all(v, &filters))
         .collect();
     if a.quiet {
         let out: String = vols.iter().map(|v| format!("{}\n", v.name)).collect();
@@ -450,6 +463,10 @@ mod tests {
         assert!(matches(&v1, &f("label=a")) && matches(&v1, &f("label=a=b")));
         assert!(!matches(&v1, &f("label=a=c")) && !matches(&v1, &f("label=z")));
         assert!(matches(&v1, &f("driver=local")));
+        // one key's values are alternatives; labels must all hold
+        let both = [f("name=data"), f("name=cache")];
+        assert!(matches_all(&v1, &both) && matches_all(&v2, &both));
+        assert!(!matches_all(&v1, &[f("name=data"), f("label=z")]));
         assert_eq!(
             parse_filter("bogus=1").unwrap_err().to_string(),
             "Error response from daemon: Invalid filter 'bogus'"

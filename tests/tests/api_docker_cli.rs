@@ -1694,24 +1694,28 @@ fn docker_cli_list_filters_select_as_the_cli_does() {
         };
         assert_eq!(
             names(&[&format!("network={net}")]),
-            [first.clone()],
+            [first.as_str()],
             "{who}"
         );
-        assert_eq!(names(&[&format!("volume={vol}")]), [first.clone()], "{who}");
-        assert_eq!(names(&["label=role=db"]), [first.clone()], "{who}");
+        assert_eq!(
+            names(&[&format!("volume={vol}")]),
+            [first.as_str()],
+            "{who}"
+        );
+        assert_eq!(names(&["label=role=db"]), [first.as_str()], "{who}");
         assert_eq!(
             names(&[&format!("since={first}")]),
-            [second.clone()],
+            [second.as_str()],
             "{who}"
         );
         assert_eq!(
             names(&[&format!("before={second}")]),
-            [first.clone()],
+            [first.as_str()],
             "{who}"
         );
         assert_eq!(
             names(&[&format!("name={first}"), &format!("name={second}")]),
-            [first.clone(), second.clone()],
+            [first.as_str(), second.as_str()],
             "{who}"
         );
         assert_eq!(names(&["health=healthy"]), Vec::<String>::new(), "{who}");

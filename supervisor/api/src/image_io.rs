@@ -63,8 +63,7 @@ pub async fn load(e: &Arc<Engine>, req: Request<Incoming>, q: &Query) -> Result<
     tokio::spawn(async move {
         let _keep = tmp;
         let mut next = first;
-        loop {
-            let Some(p) = next.take() else { break };
+        while let Some(p) = next.take() {
             let v = if !p.message.is_empty() {
                 Some(json!({"stream": format!("{}\n", familiar_message(&p.message))}))
             } else if !quiet && !p.done && !p.id.is_empty() {

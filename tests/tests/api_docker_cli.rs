@@ -1351,6 +1351,27 @@ fn docker_cli_copies_both_ways_and_never_through_a_symlink_out() {
             "leaf\n"
         );
 
+        // -a keeps the archive's owner (copyUIDGID); -L copies what a
+        // symlink names
+        let owned = dir.path().join(format!("owned-{name}"));
+        std::fs::write(&owned, "owned\n").unwrap();
+        std::os::unix::fs::chown(&owned, Some(1234), Some(4321)).unwrap();
+        let to = format!("{name}:/tmp/owned");
+        d(&["cp", "-a", owned.to_str().unwrap(), &to]).ok();
+        let owner = d(&["exec", &name, "stat", "-c", "%u:%g", "/tmp/owned"]).ok();
+        assert_eq!(owner.out(), "1234:4321", "{who}: {owner}");
+        d(&["exec", &name, "ln", "-s", "/tmp/note.txt", "/tmp/link"]).ok();
+        let followed = dir.path().join(format!("followed-{name}"));
+        let link = format!("{name}:/tmp/link");
+        d(&["cp", "-L", &link, followed.to_str().unwrap()]).ok();
+        assert_eq!(
+            std::fs::read_to_string(&followed).unwrap(),
+            "from the host\n"
+        );
+        let kept = dir.path().join(format!("kept-{name}"));
+        d(&["cp", &link, kept.to_str().unwrap()]).ok();
+        assert!(kept.symlink_metadata().unwrap().file_type().is_symlink());
+
         // through the symlink: the container's own directory of that name,
         // never the host's
         d(&["cp", src.to_str().unwrap(), &format!("{name}:/escape/")]).ok();

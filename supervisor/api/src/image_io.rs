@@ -67,9 +67,7 @@ pub async fn load(e: &Arc<Engine>, req: Request<Incoming>, q: &Query) -> Result<
             let v = if !p.message.is_empty() {
                 Some(json!({"stream": format!("{}\n", familiar_message(&p.message))}))
             } else if !quiet && !p.done && !p.id.is_empty() {
-                Some(
-                    json!({"status": p.action, "progressDetail": {"current": p.current, "total": p.total}, "id": p.id}),
-                )
+                Some(crate::images::layer_json(&p))
             } else {
                 None
             };

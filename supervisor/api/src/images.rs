@@ -68,6 +68,23 @@ pub async fn list(e: &Arc<Engine>, q: &Query) -> Result<Resp, ApiError> {
     Ok(http::json(StatusCode::OK, &out))
 }
 
+/// One layer's progress as docker's JSON message.
+pub fn layer_json(p: &Progress) -> serde_json::Value {
+    let status = match p.action.as_str() {
+        "waiting" => "Waiting",
+        "downloading" => "Downloading",
+        "verifying" => "Verifying Checksum",
+        "extracting" => "Extracting",
+        "pushing" => "Pushing",
+        "pushed" => "Pushed",
+        "already exists" => "Already exists",
+        "done" => "Pull complete",
+        "loaded" => "Loading layer",
+        other => other,
+    };
+    json!({"status": status, "progressDetail": {"current": p.current, "total": p.total}, "id": p.id})
+}
+
 /// Sends a manager progress stream as docker's JSON lines: per-layer
 /// `status`/`progressDetail`/`id`, summary messages as `status`, and a
 /// failure as `errorDetail` (the status is already 200 then).
@@ -94,20 +111,7 @@ async fn progress_json(
         let v = match rx.recv().await {
             Ok(Some(p)) if !p.message.is_empty() => json!({"status": p.message}),
             Ok(Some(p)) if p.done || p.id.is_empty() => continue,
-            Ok(Some(p)) => {
-                let status = match p.action.as_str() {
-                    "waiting" => "Waiting".to_string(),
-                    "downloading" => "Downloading".to_string(),
-                    "verifying" => "Verifying Checksum".to_string(),
-                    "extracting" => "Extracting".to_string(),
-                    "pushing" => "Pushing".to_string(),
-                    "pushed" => "Pushed".to_string(),
-                    "already exists" => "Already exists".to_string(),
-                    "done" => "Pull complete".to_string(),
-                    other => other.to_string(),
-                };
-                json!({"status": status, "progressDetail": {"current": p.current, "total": p.total}, "id": p.id})
-            }
+            Ok(Some(p)) => layer_json(&p),
             Ok(None) | Err(ttrpc::Error::Eof) => break,
             Err(x) => {
                 let msg = match m.err(x) {

@@ -44,11 +44,13 @@ pub mod mounts;
 pub mod netflags;
 pub mod paths;
 pub mod progress;
+pub mod recorded;
 pub mod render;
 pub mod runflags;
 pub mod security;
 pub mod session;
 pub mod since;
+pub mod sizes;
 pub mod spec;
 pub mod template;
 pub mod tty;
@@ -131,7 +133,7 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
         // flag errors must not start a manager or change anything
         if let Command::Run(r) = &command {
             if let Err(e) = container::run_options(&r.create)
-                .and_then(|_| container::run_attach(&r.attach, r.detach))
+                .and_then(|_| container::run_attach(&r.create.attach, r.detach))
             {
                 eprintln!("berth: {e}");
                 return EXIT_BERTH_FAILED;
@@ -174,7 +176,10 @@ async fn dispatch(m: &Manager, command: Command, dirs: &Dirs) -> i32 {
     match command {
         // answered before a manager is asked for
         Command::Completion(_) => 0,
-        Command::Run(r) => container::run(m, &r.create, r.detach, &r.attach).await,
+        Command::Run(mut r) => {
+            r.create.detached = r.detach;
+            container::run(m, &r.create, r.detach, &r.create.attach).await
+        }
         Command::Create(c) => container::create(m, &c.create).await,
         Command::Start(a) => container::start(m, &a).await,
         Command::Stop(a) => container::stop(m, &a).await,

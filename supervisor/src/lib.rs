@@ -37,6 +37,7 @@ pub mod flags;
 pub mod format;
 pub mod groups;
 pub mod health;
+pub mod index;
 pub mod init;
 pub mod logflags;
 pub mod logs;

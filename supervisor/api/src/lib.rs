@@ -21,6 +21,7 @@ pub mod images;
 pub mod listen;
 pub mod networks;
 pub mod router;
+pub mod search;
 pub mod system;
 
 use std::collections::HashMap;

@@ -20,23 +20,14 @@ fn exec(b: &Berth, name: &str, script: &str) -> String {
 fn cp_both_ways_on_a_running_container() {
     require_root!();
     let b = Berth::new();
-    b.load_busybox();
     let name = unique_id("cp");
     let vol = unique_id("cpvol");
-    b.run(&[
-        "run",
-        "-d",
-        "--name",
+    b.busybox_with_volume(
         &name,
-        "-v",
-        &format!("{vol}:/data"),
-        "busybox",
-        "sh",
-        "-c",
+        &vol,
         "mkdir -p /srv/tree/sub && echo one > /srv/tree/a && echo two > /srv/tree/sub/b && \
          ln -s /etc/hostname /srv/link && ln -s / /srv/esc && while true; do sleep 1; done",
-    ])
-    .ok();
+    );
     let host = b.scratch("host");
     std::fs::write(host.join("file.txt"), "hello\n").unwrap();
     std::fs::create_dir_all(host.join("dir/inner")).unwrap();

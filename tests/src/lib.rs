@@ -31,6 +31,7 @@
 
 pub mod cli;
 pub mod containerd;
+pub mod index_stub;
 pub mod interop;
 pub mod netns;
 pub mod registry;

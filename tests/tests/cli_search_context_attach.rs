@@ -9,12 +9,11 @@
 
 mod cli_support;
 
-use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use berth_fixture::index_stub::{self, RESULTS};
 use berth_fixture::require_root;
 use cli_support::{run_cmd, Berth};
 
@@ -52,52 +51,11 @@ fn search_without_an_index_and_bad_filters() {
     assert!(b.manager_pids().is_empty());
 }
 
-/// Three results, as an index answers `GET /v1/search`.
-const RESULTS: &str = r#"{"num_results":3,"query":"busy","results":[
- {"name":"busybox","description":"Busybox base image with a very long description that goes on\nand on","star_count":3000,"is_official":true,"is_automated":false},
- {"name":"someone/busy","description":"a busy one","star_count":5,"is_official":false,"is_automated":true},
- {"name":"other/busy2","description":"","star_count":0,"is_official":false,"is_automated":false}]}"#;
-
-/// A v1 index on loopback answering every GET with `body`; returns its
-/// address and the request heads it saw (a TLS hello is dropped unread,
-/// as a plain HTTP server cannot speak it).
-fn stub_index(body: &'static str) -> (String, Arc<Mutex<Vec<String>>>) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap().to_string();
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let log = seen.clone();
-    std::thread::spawn(move || {
-        for conn in l.incoming() {
-            let Ok(mut s) = conn else { continue };
-            let mut r = BufReader::new(s.try_clone().unwrap());
-            let mut head = String::new();
-            loop {
-                let mut line = String::new();
-                match r.read_line(&mut line) {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) if line == "\r\n" => break,
-                    Ok(_) => head.push_str(&line),
-                }
-            }
-            if !head.starts_with("GET ") {
-                continue;
-            }
-            log.lock().unwrap().push(head);
-            let _ = write!(
-                s,
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    (addr, seen)
-}
-
 #[test]
 fn search_an_index_on_loopback() {
     require_root!();
     let b = Berth::new();
-    let (index, seen) = stub_index(RESULTS);
+    let (index, seen) = index_stub::serve(RESULTS, None);
     let cfg = b.scratch("docker-config");
     // the login config's credentials for this index go with the search
     std::fs::write(
@@ -197,7 +155,7 @@ fn search_an_index_on_loopback() {
     assert!(out.stderr.contains("no index reachable"), "{out}");
 
     // an index answering something other than results
-    let (odd, _) = stub_index("<html>not an index</html>");
+    let (odd, _) = index_stub::serve("<html>not an index</html>", None);
     let out = search(&[&format!("{odd}/busy")]);
     assert_eq!(out.code(), 1, "{out}");
     assert_eq!(out.err_lines().len(), 1, "{out}");

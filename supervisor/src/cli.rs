@@ -301,7 +301,7 @@ pub struct PsArgs {
     /// Format output: table, json, or a Go template ('table {{.ID}}\t{{.Names}}')
     #[arg(long)]
     pub format: Option<String>,
-    /// Filter output based on conditions provided (status=, name=, label=, ancestor=, exited=, network=, volume=, id=, before=, since=, health=)
+    /// Filter output based on conditions provided (status=, name=, label=, ancestor=, exited=, network=, volume=, id=, before=, since=, health=, publish=, expose=, is-task=, isolation=)
     #[arg(short = 'f', long = "filter", value_name = "FILTER")]
     pub filter: Vec<String>,
     /// Show n last created containers (includes all states)

@@ -106,6 +106,12 @@ fn ps_size_shows_the_writable_layer_and_the_virtual_size() {
     // a template naming .Size gets sizes without -s, as docker's does
     let cell = b.run(&["ps", "-f", &only, "--format", "{{.Size}}"]).ok();
     assert!(cell.out().starts_with("6B (virtual "), "{cell}");
+    let row = b.run(&["ps", "-f", &only, "--format", "{{json .}}"]).ok();
+    let row: serde_json::Value = serde_json::from_str(row.out()).unwrap();
+    assert!(
+        row["Size"].as_str().unwrap().starts_with("6B (virtual "),
+        "{row}"
+    );
     let plain = b.run(&["ps", "-f", &only]).ok();
     assert!(!plain.stdout.contains("SIZE"), "{plain}");
     // a stopped container keeps its layer

@@ -111,8 +111,10 @@ pub async fn ps(m: &Manager, a: &PsArgs) -> i32 {
         _ if a.size && default_table => Some(PS_SIZE_TABLE),
         f => f,
     };
-    // sizes cost a walk of each layer: only for -s or a template showing them
-    let want_size = !a.quiet && (a.size || format.is_some_and(|f| f.contains(".Size")));
+    // sizes cost a walk of each layer: only for -s or a template showing
+    // them, `.Size` or the whole row (`{{json .}}`), as docker decides
+    let want_size =
+        !a.quiet && (a.size || format.is_some_and(|f| f.contains(".Size") || f.contains("json .")));
     let fmt = match ListFormat::from_flag(format, &PS_COLUMNS) {
         Ok(f) => f,
         Err(code) => return code,

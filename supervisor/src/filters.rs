@@ -202,15 +202,17 @@ pub struct ContainerFilter {
     exited: Vec<i32>,
     /// `expose=` values spelled out, one `80/tcp` per port.
     exposed: Vec<String>,
+    /// `publish=` values likewise.
+    published: Vec<String>,
 }
 
-/// The ports an `expose=` value names, as docker reads it:
-/// `PORT[-PORT][/PROTO]`, the protocol `tcp` when left out.
-fn expose_ports(v: &str) -> Result<Vec<String>, FilterError> {
+/// The ports an `expose=` or `publish=` (`key`) value names, as docker
+/// reads it: `PORT[-PORT][/PROTO]`, the protocol `tcp` when left out.
+fn filter_ports(key: &str, v: &str) -> Result<Vec<String>, FilterError> {
     if v.contains(':') {
-        return Err(FilterError::PortColon("expose".into(), v.into()));
+        return Err(FilterError::PortColon(key.into(), v.into()));
     }
-    let bad = |why: String| FilterError::Port("expose".into(), v.into(), why);
+    let bad = |why: String| FilterError::Port(key.into(), v.into(), why);
     let (port, proto) = v.split_once('/').unwrap_or((v, "tcp"));
     let num = |p: &str| {
         p.parse::<u16>().map_err(|_| {
@@ -264,15 +266,21 @@ impl ContainerFilter {
                 })
                 .collect()
         };
-        let mut exposed = Vec::new();
-        for v in f.get("expose") {
-            exposed.extend(expose_ports(v)?);
-        }
+        let ports = |key: &str| -> Result<Vec<String>, FilterError> {
+            let mut all = Vec::new();
+            for v in f.get(key) {
+                all.extend(filter_ports(key, v)?);
+            }
+            Ok(all)
+        };
+        let exposed = ports("expose")?;
+        let published = ports("publish")?;
         Ok(ContainerFilter {
             names: re("name")?,
             ids: re("id")?,
             exited,
             exposed,
+            published,
             f,
         })
     }
@@ -332,10 +340,7 @@ impl ContainerFilter {
             && f.any("network", |n| c.networks.iter().any(|x| x == n))
             && f.any("volume", |v| c.volumes.iter().any(|x| x == v))
             && f.any("health", |h| h == c.health)
-            && f.any("publish", |p| {
-                let want = if p.contains('/') { p.to_string() } else { format!("{p}/tcp") };
-                c.published.contains(&want)
-            })
+            && (!f.contains("publish") || c.published.iter().any(|p| self.published.contains(p)))
             && (!f.contains("expose") || c.exposed.iter().any(|p| self.exposed.contains(p)))
             // no swarm: no container is a task
             && f.any("is-task", |t| t == "false")
@@ -587,6 +592,7 @@ mod tests {
         assert_eq!(names(&["expose=8001"], all()).unwrap().len(), 0);
         assert_eq!(names(&["expose=80/xyz"], all()).unwrap().len(), 0);
         assert_eq!(names(&["isolation=hyperv"], all()).unwrap().len(), 3);
+        assert_eq!(names(&["publish=79-81"], all()).unwrap(), ["web"]);
     }
 
     #[test]
@@ -627,6 +633,10 @@ mod tests {
         assert_eq!(
             err(&["expose=80-79"]),
             "Error response from daemon: error while looking up for expose 80-79: Invalid range specified for the Port: 80-79"
+        );
+        assert_eq!(
+            err(&["publish=bad"]),
+            "Error response from daemon: error while looking up for publish bad: strconv.ParseUint: parsing \"bad\": invalid syntax"
         );
         assert_eq!(
             err(&["expose=1:2"]),

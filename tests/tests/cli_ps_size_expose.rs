@@ -3,7 +3,8 @@
 //! output streams, as docker's does); `ps -s` and `{{.Size}}` report the
 //! writable layer and the virtual size; `ps -f expose=` matches the
 //! exposed ports (the image's, `--expose` ranges, published ones);
-//! `isolation=` and `is-task=` read as docker reads them on Linux. Each bad
+//! `isolation=` and `is-task=` read as docker reads them on Linux;
+//! `publish=` values are read as docker reads them (ranges, errors). Each bad
 //! input is one line, docker's exit code, and changes nothing.
 
 mod cli_support;
@@ -182,6 +183,14 @@ fn ps_filters_expose_isolation_and_is_task() {
             "Invalid range specified for the Port: 80-79",
         ),
         ("expose=1:2", "filter for 'expose' should not contain ':': 1:2"),
+        (
+            "publish=8080:80",
+            "filter for 'publish' should not contain ':': 8080:80",
+        ),
+        (
+            "publish=70000",
+            "error while looking up for publish 70000: strconv.ParseUint: parsing \"70000\": value out of range",
+        ),
         ("is-task=bogus", "Invalid filter 'is-task=bogus'"),
     ] {
         let out = b.run(&["ps", "-a", "-f", filter]);

@@ -104,7 +104,6 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
     let dirs = Dirs::resolve(cli.state, cli.root, |k| std::env::var_os(k));
     // commands that need no manager
     match &command {
-        Command::Search(a) => return commands::search::search(a),
         Command::Context(a) => return commands::context::context(&dirs, a),
         Command::Logout(a) => return auth::logout(a),
         _ => {}
@@ -130,6 +129,10 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
         // compose checks its files before it connects
         if let Command::Compose(c) = command {
             return compose::main(c, &dirs).await;
+        }
+        // search asks an index, never a manager
+        if let Command::Search(a) = &command {
+            return commands::search::search(a).await;
         }
         // flag errors must not start a manager or change anything
         if let Command::Run(r) = &command {
@@ -238,7 +241,7 @@ async fn dispatch(m: &Manager, command: Command, dirs: &Dirs) -> i32 {
         Command::Export(a) => crate::cp::export::export(m, &a).await,
         Command::Update(a) => commands::update::update(m, &a).await,
         // answered before a manager is asked for
-        Command::Search(a) => commands::search::search(&a),
+        Command::Search(a) => commands::search::search(&a).await,
         Command::Context(a) => commands::context::context(dirs, &a),
         Command::Logout(a) => auth::logout(&a),
         Command::Login(a) => auth::login(m, &a).await,

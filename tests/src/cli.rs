@@ -285,6 +285,13 @@ impl Berth {
         tar
     }
 
+    /// Runs a detached busybox container `name`, its init `sh -c script`
+    /// (busybox loaded already); returns its id.
+    pub fn busybox_sh(&self, name: &str, script: &str) -> String {
+        let out = self.run(&["run", "-d", "--name", name, "busybox", "sh", "-c", script]);
+        out.ok().out().to_string()
+    }
+
     /// Loads busybox and runs a detached container `name` with the named
     /// volume `vol` at /data, its init `sh -c script`.
     pub fn busybox_with_volume(&self, name: &str, vol: &str, script: &str) {

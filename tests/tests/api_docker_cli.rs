@@ -1104,17 +1104,7 @@ fn docker_cli_sizes_and_search_through_the_api() {
     let (ns, b, s) = setup();
     let (index, seen) = index_stub::serve(index_stub::RESULTS, Some(&ns.path()));
     let name = unique_id("apisize").to_lowercase();
-    b.run(&[
-        "run",
-        "-d",
-        "--name",
-        &name,
-        "busybox",
-        "sh",
-        "-c",
-        "echo hello > /x; exec sleep 600",
-    ])
-    .ok();
+    b.busybox_sh(&name, "echo hello > /x; exec sleep 600");
     assert!(wait_until(Duration::from_secs(10), || b
         .run(&["exec", &name, "test", "-f", "/x"])
         .code()

@@ -76,17 +76,10 @@ fn ps_size_shows_the_writable_layer_and_the_virtual_size() {
     let b = Berth::new();
     b.load_busybox();
     let name = unique_id("size");
-    b.run(&[
-        "run",
-        "-d",
-        "--name",
+    b.busybox_sh(
         &name,
-        "busybox",
-        "sh",
-        "-c",
         "echo hello > /x && ln /x /x2 && while true; do sleep 1; done",
-    ])
-    .ok();
+    );
     assert!(wait_until(Duration::from_secs(10), || {
         b.run(&["exec", &name, "test", "-f", "/x2"]).code() == 0
     }));

@@ -71,7 +71,7 @@ fn filter_pairs(flags: &[String]) -> Result<Vec<(&str, &str)>, String> {
 }
 
 /// `berth search`.
-pub fn search(a: &SearchArgs) -> i32 {
+pub async fn search(a: &SearchArgs) -> i32 {
     let fmt = match ListFormat::from_flag(a.format.as_deref(), &SEARCH_COLUMNS) {
         Ok(f) => f,
         Err(code) => return code,
@@ -94,17 +94,7 @@ pub fn search(a: &SearchArgs) -> i32 {
         eprintln!("Error response from daemon: {e}");
         return 1;
     }
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("berth: start async runtime: {e}");
-            return 1;
-        }
-    };
-    match rt.block_on(index::search(&a.term, a.limit, &filter)) {
+    match index::search(&a.term, a.limit, &filter).await {
         Ok(results) => {
             let rows: Vec<Value> = results.iter().map(|r| row(r, a.no_trunc)).collect();
             fmt.print(&rows, &SEARCH_COLUMNS)

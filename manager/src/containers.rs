@@ -204,6 +204,7 @@ impl Manager {
                 crate::log_line!("berth-manager: remove snapshot of {id}: {e}");
             }
         }
+        let _ = std::fs::remove_file(berth_proto::hold::path(&self.cfg.bundle_dir(id)));
         if let Err(e) = bundle::remove_bundle(&self.cfg.bundle_dir(id)) {
             crate::log_line!("berth-manager: {e}");
         }

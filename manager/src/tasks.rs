@@ -111,6 +111,20 @@ impl Manager {
         let spec = bundle::validate_spec(&rec.spec_json)?;
         let spec = bundle::runtime_spec(&spec, &rec.id, rec.tty);
         let dir = self.cfg.bundle_dir(&rec.id);
+        // a `cp` writing into the stopped container's snapshot finishes
+        // first; the hold lasts until the task runs on it
+        let _hold = {
+            let d = dir.clone();
+            tokio::task::spawn_blocking(move || berth_proto::hold::hold(&d))
+                .await
+                .map_err(|e| ManagerError::Internal(format!("wait for a cp: {e}")))?
+                .map_err(|e| {
+                    ManagerError::Internal(format!(
+                        "hold container {} for its start: {e}",
+                        rec.name
+                    ))
+                })?
+        };
         bundle::remove_bundle(&dir)?;
         bundle::write_bundle(&dir, &spec)?;
         bundle::make_dir(&self.cfg.container_root(&rec.id), 0o700)?;

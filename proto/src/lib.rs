@@ -11,8 +11,12 @@
 //!   service under its v2 (containerd 1.6/1.7) and v3 (containerd 2.x) names.
 //! - [`runc_options`]: `containerd.runc.v1.Options`, the runtime options
 //!   containerd sends runc-style shims (protos/containerd/runc/v1).
+//! - [`hold`]: the lock file that keeps a stopped container's filesystem
+//!   to one of `cp` and a start at a time.
 
 pub use containerd_shim_protos as containerd;
+
+pub mod hold;
 pub use protobuf;
 pub use ttrpc;
 

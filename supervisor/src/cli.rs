@@ -212,6 +212,12 @@ pub struct CreateFlags {
     pub files: crate::runflags::RunFileFlags,
     #[command(flatten)]
     pub log: crate::logflags::LogFlags,
+    /// Attach to STDIN, STDOUT or STDERR
+    #[arg(short = 'a', long = "attach", value_name = "list")]
+    pub attach: Vec<String>,
+    /// Set by a detached `run` (`-d`): nothing is recorded as attached
+    #[arg(skip)]
+    pub detached: bool,
     /// Image
     pub image: String,
     /// Command and its arguments
@@ -224,9 +230,6 @@ pub struct RunArgs {
     /// Run container in background and print container ID
     #[arg(short = 'd', long)]
     pub detach: bool,
-    /// Attach to STDIN, STDOUT or STDERR
-    #[arg(short = 'a', long = "attach", value_name = "list")]
-    pub attach: Vec<String>,
     #[command(flatten)]
     pub create: CreateFlags,
 }
@@ -298,7 +301,7 @@ pub struct PsArgs {
     /// Format output: table, json, or a Go template ('table {{.ID}}\t{{.Names}}')
     #[arg(long)]
     pub format: Option<String>,
-    /// Filter output based on conditions provided (status=, name=, label=, ancestor=, exited=, network=, volume=, id=, before=, since=, health=)
+    /// Filter output based on conditions provided (status=, name=, label=, ancestor=, exited=, network=, volume=, id=, before=, since=, health=, publish=, expose=, is-task=, isolation=)
     #[arg(short = 'f', long = "filter", value_name = "FILTER")]
     pub filter: Vec<String>,
     /// Show n last created containers (includes all states)
@@ -307,6 +310,9 @@ pub struct PsArgs {
     /// Show the latest created container (includes all states)
     #[arg(short = 'l', long)]
     pub latest: bool,
+    /// Display total file sizes
+    #[arg(short = 's', long)]
+    pub size: bool,
 }
 
 #[derive(Debug, Args)]

@@ -35,9 +35,12 @@ pub enum FilterError {
     /// A regular expression that does not compile (`name=`, `id=`).
     #[error("invalid filter value {0:?}: {1}")]
     Pattern(String, String),
-    /// A key docker has that berth does not filter on yet.
-    #[error("filter '{0}' is not supported by berth yet")]
-    Unsupported(String),
+    /// `expose=`/port values that do not read as `PORT[-PORT][/PROTO]`.
+    #[error("error while looking up for {0} {1}: {2}")]
+    Port(String, String, String),
+    /// `expose=` given a `host:container` pair.
+    #[error("filter for '{0}' should not contain ':': {1}")]
+    PortColon(String, String),
     /// The API's `filters` parameter is not JSON of the expected shape.
     #[error("invalid filters: {0}")]
     Json(String),
@@ -160,12 +163,15 @@ pub struct ContainerFacts {
     pub created: (i64, i32),
     /// Published container ports as `80/tcp`.
     pub published: Vec<String>,
+    /// Exposed container ports (the image's, `--expose`, published) as `80/tcp`.
+    pub exposed: Vec<String>,
 }
 
-const CONTAINER_KEYS: [&str; 14] = [
+const CONTAINER_KEYS: [&str; 15] = [
     "ancestor",
     "before",
     "exited",
+    "expose",
     "health",
     "id",
     "is-task",
@@ -194,14 +200,43 @@ pub struct ContainerFilter {
     names: Vec<regex::Regex>,
     ids: Vec<regex::Regex>,
     exited: Vec<i32>,
+    /// `expose=` values spelled out, one `80/tcp` per port.
+    exposed: Vec<String>,
+    /// `publish=` values likewise.
+    published: Vec<String>,
+}
+
+/// The ports an `expose=` or `publish=` (`key`) value names, as docker
+/// reads it: `PORT[-PORT][/PROTO]`, the protocol `tcp` when left out.
+fn filter_ports(key: &str, v: &str) -> Result<Vec<String>, FilterError> {
+    if v.contains(':') {
+        return Err(FilterError::PortColon(key.into(), v.into()));
+    }
+    let bad = |why: String| FilterError::Port(key.into(), v.into(), why);
+    let (port, proto) = v.split_once('/').unwrap_or((v, "tcp"));
+    let num = |p: &str| {
+        p.parse::<u16>().map_err(|_| {
+            let kind = if p.bytes().all(|b| b.is_ascii_digit()) && !p.is_empty() {
+                "value out of range"
+            } else {
+                "invalid syntax"
+            };
+            bad(format!("strconv.ParseUint: parsing {p:?}: {kind}"))
+        })
+    };
+    let (start, end) = match port.split_once('-') {
+        Some((a, b)) => (num(a)?, num(b)?),
+        None => (num(port)?, num(port)?),
+    };
+    if end < start {
+        return Err(bad(format!("Invalid range specified for the Port: {port}")));
+    }
+    Ok((start..=end).map(|p| format!("{p}/{proto}")).collect())
 }
 
 impl ContainerFilter {
     /// Checks keys and values before anything is listed.
     pub fn new(f: Filters) -> Result<ContainerFilter, FilterError> {
-        if f.contains("expose") {
-            return Err(FilterError::Unsupported("expose".into()));
-        }
         f.only(&CONTAINER_KEYS)?;
         for v in f.get("is-task") {
             if v != "true" && v != "false" {
@@ -231,10 +266,21 @@ impl ContainerFilter {
                 })
                 .collect()
         };
+        let ports = |key: &str| -> Result<Vec<String>, FilterError> {
+            let mut all = Vec::new();
+            for v in f.get(key) {
+                all.extend(filter_ports(key, v)?);
+            }
+            Ok(all)
+        };
+        let exposed = ports("expose")?;
+        let published = ports("publish")?;
         Ok(ContainerFilter {
             names: re("name")?,
             ids: re("id")?,
             exited,
+            exposed,
+            published,
             f,
         })
     }
@@ -294,14 +340,12 @@ impl ContainerFilter {
             && f.any("network", |n| c.networks.iter().any(|x| x == n))
             && f.any("volume", |v| c.volumes.iter().any(|x| x == v))
             && f.any("health", |h| h == c.health)
-            && f.any("publish", |p| {
-                let want = if p.contains('/') { p.to_string() } else { format!("{p}/tcp") };
-                c.published.contains(&want)
-            })
+            && (!f.contains("publish") || c.published.iter().any(|p| self.published.contains(p)))
+            && (!f.contains("expose") || c.exposed.iter().any(|p| self.exposed.contains(p)))
             // no swarm: no container is a task
             && f.any("is-task", |t| t == "false")
-            // one isolation on Linux
-            && f.any("isolation", |i| i == "default")
+        // isolation is a Windows setting: docker on Linux accepts any
+        // value and every container matches it
     }
 }
 
@@ -483,6 +527,11 @@ mod tests {
             } else {
                 vec![]
             },
+            exposed: if name == "web" {
+                vec!["80/tcp".into(), "8001/udp".into()]
+            } else {
+                vec![]
+            },
             ..Default::default()
         }
     }
@@ -538,6 +587,12 @@ mod tests {
         assert_eq!(names(&["publish=80/udp"], all()).unwrap().len(), 0);
         assert_eq!(names(&["is-task=false"], all()).unwrap().len(), 3);
         assert_eq!(names(&["is-task=true"], all()).unwrap().len(), 0);
+        assert_eq!(names(&["expose=80"], all()).unwrap(), ["web"]);
+        assert_eq!(names(&["expose=8000-8002/udp"], all()).unwrap(), ["web"]);
+        assert_eq!(names(&["expose=8001"], all()).unwrap().len(), 0);
+        assert_eq!(names(&["expose=80/xyz"], all()).unwrap().len(), 0);
+        assert_eq!(names(&["isolation=hyperv"], all()).unwrap().len(), 3);
+        assert_eq!(names(&["publish=79-81"], all()).unwrap(), ["web"]);
     }
 
     #[test]
@@ -568,8 +623,24 @@ mod tests {
             "Error response from daemon: no such container nope"
         );
         assert_eq!(
-            err(&["expose=80"]),
-            "Error response from daemon: filter 'expose' is not supported by berth yet"
+            err(&["expose=bad"]),
+            "Error response from daemon: error while looking up for expose bad: strconv.ParseUint: parsing \"bad\": invalid syntax"
+        );
+        assert_eq!(
+            err(&["expose=70000"]),
+            "Error response from daemon: error while looking up for expose 70000: strconv.ParseUint: parsing \"70000\": value out of range"
+        );
+        assert_eq!(
+            err(&["expose=80-79"]),
+            "Error response from daemon: error while looking up for expose 80-79: Invalid range specified for the Port: 80-79"
+        );
+        assert_eq!(
+            err(&["publish=bad"]),
+            "Error response from daemon: error while looking up for publish bad: strconv.ParseUint: parsing \"bad\": invalid syntax"
+        );
+        assert_eq!(
+            err(&["expose=1:2"]),
+            "Error response from daemon: filter for 'expose' should not contain ':': 1:2"
         );
         let e = Filters::from_flags(&["name".into()]).unwrap_err();
         assert_eq!(e.exit_code(), 125);

@@ -37,6 +37,7 @@ pub mod flags;
 pub mod format;
 pub mod groups;
 pub mod health;
+pub mod index;
 pub mod init;
 pub mod logflags;
 pub mod logs;
@@ -44,11 +45,13 @@ pub mod mounts;
 pub mod netflags;
 pub mod paths;
 pub mod progress;
+pub mod recorded;
 pub mod render;
 pub mod runflags;
 pub mod security;
 pub mod session;
 pub mod since;
+pub mod sizes;
 pub mod spec;
 pub mod template;
 pub mod tty;
@@ -101,7 +104,6 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
     let dirs = Dirs::resolve(cli.state, cli.root, |k| std::env::var_os(k));
     // commands that need no manager
     match &command {
-        Command::Search(a) => return commands::search::search(a),
         Command::Context(a) => return commands::context::context(&dirs, a),
         Command::Logout(a) => return auth::logout(a),
         _ => {}
@@ -128,10 +130,14 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
         if let Command::Compose(c) = command {
             return compose::main(c, &dirs).await;
         }
+        // search asks an index, never a manager
+        if let Command::Search(a) = &command {
+            return commands::search::search(a).await;
+        }
         // flag errors must not start a manager or change anything
         if let Command::Run(r) = &command {
             if let Err(e) = container::run_options(&r.create)
-                .and_then(|_| container::run_attach(&r.attach, r.detach))
+                .and_then(|_| container::run_attach(&r.create.attach, r.detach))
             {
                 eprintln!("berth: {e}");
                 return EXIT_BERTH_FAILED;
@@ -174,7 +180,10 @@ async fn dispatch(m: &Manager, command: Command, dirs: &Dirs) -> i32 {
     match command {
         // answered before a manager is asked for
         Command::Completion(_) => 0,
-        Command::Run(r) => container::run(m, &r.create, r.detach, &r.attach).await,
+        Command::Run(mut r) => {
+            r.create.detached = r.detach;
+            container::run(m, &r.create, r.detach, &r.create.attach).await
+        }
         Command::Create(c) => container::create(m, &c.create).await,
         Command::Start(a) => container::start(m, &a).await,
         Command::Stop(a) => container::stop(m, &a).await,
@@ -232,7 +241,7 @@ async fn dispatch(m: &Manager, command: Command, dirs: &Dirs) -> i32 {
         Command::Export(a) => crate::cp::export::export(m, &a).await,
         Command::Update(a) => commands::update::update(m, &a).await,
         // answered before a manager is asked for
-        Command::Search(a) => commands::search::search(&a),
+        Command::Search(a) => commands::search::search(&a).await,
         Command::Context(a) => commands::context::context(dirs, &a),
         Command::Logout(a) => auth::logout(&a),
         Command::Login(a) => auth::login(m, &a).await,

@@ -68,7 +68,7 @@ impl Shown {
                 "stderr" => s.stderr = true,
                 _ => {
                     return Err(format!(
-                        "invalid argument \"{v}\" for \"-a, --attach\" flag: valid streams are STDIN, STDOUT, STDERR"
+                        "invalid argument \"{v}\" for \"-a, --attach\" flag: valid streams are STDIN, STDOUT and STDERR"
                     ))
                 }
             }

@@ -285,6 +285,24 @@ impl Berth {
         tar
     }
 
+    /// Runs a detached busybox container `name`, its init `sh -c script`
+    /// (busybox loaded already); returns its id.
+    pub fn busybox_sh(&self, name: &str, script: &str) -> String {
+        let out = self.run(&["run", "-d", "--name", name, "busybox", "sh", "-c", script]);
+        out.ok().out().to_string()
+    }
+
+    /// Loads busybox and runs a detached container `name` with the named
+    /// volume `vol` at /data, its init `sh -c script`.
+    pub fn busybox_with_volume(&self, name: &str, vol: &str, script: &str) {
+        self.load_busybox();
+        let volume = format!("{vol}:/data");
+        self.run(&[
+            "run", "-d", "--name", name, "-v", &volume, "busybox", "sh", "-c", script,
+        ])
+        .ok();
+    }
+
     /// The pid of the manager serving this berth, if one runs.
     pub fn manager_pids(&self) -> Vec<i32> {
         let state = self.state().display().to_string();

@@ -32,6 +32,7 @@
 pub mod cgroups;
 pub mod cli;
 pub mod containerd;
+pub mod index_stub;
 pub mod interop;
 pub mod netns;
 pub mod registry;

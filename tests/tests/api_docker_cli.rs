@@ -16,6 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use berth_fixture::cgroups::{cpu_quota, memory_limit, pids_limit};
+use berth_fixture::index_stub;
 use berth_fixture::netns::NetNs;
 use berth_fixture::registry::{AuthRegistry, AUTH_REGISTRY_ADDR};
 use berth_fixture::{require_root, unique_id, wait_until};
@@ -1806,4 +1807,59 @@ fn docker_cli_list_filters_select_as_the_cli_does() {
     b.run(&["volume", "rm", &vol]).ok();
     b.run(&["rmi", &format!("{id}-img:v1")]).ok();
     b.assert_all_gone(&[]);
+}
+
+#[test]
+fn docker_cli_sizes_and_search_through_the_api() {
+    require_root!();
+    let (ns, b, s) = setup();
+    let (index, seen) = index_stub::serve(index_stub::RESULTS, Some(&ns.path()));
+    let name = unique_id("apisize").to_lowercase();
+    b.busybox_sh(&name, "echo hello > /x; exec sleep 600");
+    assert!(wait_until(Duration::from_secs(10), || b
+        .run(&["exec", &name, "test", "-f", "/x"])
+        .code()
+        == 0));
+    for client in docker_clients() {
+        let d = |args: &[&str]| s.docker(&client, args);
+        let who = client.display().to_string();
+        // /containers/json?size=1: SizeRw and SizeRootFs
+        let filter = format!("name={name}");
+        let ps = d(&["ps", "-s", "--filter", &filter, "--format", "{{.Size}}"]).ok();
+        assert!(ps.out().starts_with("6B (virtual "), "{who}: {ps}");
+        // /images/search through the CLI's index client
+        let term = format!("{index}/busy");
+        let found = d(&["search", "--format", "{{.Name}}|{{.StarCount}}", &term]).ok();
+        assert_eq!(
+            found.stdout, "busybox|3000\nsomeone/busy|5\nother/busy2|0\n",
+            "{who}: {found}"
+        );
+        let official = d(&[
+            "search",
+            "-f",
+            "is-official=true",
+            "--format",
+            "{{.Name}}",
+            &term,
+        ])
+        .ok();
+        assert_eq!(official.out(), "busybox", "{who}: {official}");
+    }
+    assert!(seen.lock().unwrap()[0].starts_with("GET /v1/search?q=busy&n=25 "));
+    let r = s
+        .request("GET", "/containers/json?size=1", None)
+        .expect("an answer");
+    let sizes = r.json();
+    assert_eq!(sizes[0]["SizeRw"], 6, "{r:?}");
+    assert!(sizes[0]["SizeRootFs"].as_i64().unwrap() > 6, "{r:?}");
+    let r = s
+        .request("GET", "/images/search?term=busy&limit=0", None)
+        .expect("an answer");
+    assert_eq!(r.status, 400, "{r:?}");
+    assert!(r.message().contains("Limit 0 is outside"), "{r:?}");
+    let r = s
+        .request("GET", "/images/search?term=127.0.0.1:1/busy", None)
+        .expect("an answer");
+    assert_eq!(r.status, 500, "{r:?}");
+    assert!(r.message().contains("no index reachable"), "{r:?}");
 }

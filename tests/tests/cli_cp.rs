@@ -2,15 +2,89 @@
 //! docker's path rules (a directory that exists or not, `/.`, a trailing
 //! `/`), `-` tar streams, `-a` and `-L`, a copy into a volume landing in the
 //! volume, a container's symlinks never leading outside its root on either
-//! side, and bad inputs that are one line, exit 1 and change nothing.
+//! side, and bad inputs that are one line, exit 1 and change nothing. A
+//! start that comes while a copy into the stopped container runs waits for
+//! the copy, as docker's container lock makes it wait.
 
 mod cli_support;
 
+use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::Duration;
 
 use berth_fixture::{require_root, unique_id};
 use cli_support::{Berth, Tar};
+
+/// A berth process this test started, killed if the test fails first.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Running {
+    /// Its exit code, waiting at most `limit`.
+    fn exit_within(&mut self, limit: Duration) -> Option<i32> {
+        let mut code = None;
+        berth_fixture::wait_until(limit, || {
+            code = self.0.try_wait().unwrap().map(|s| s.code().unwrap_or(-1));
+            code.is_some()
+        });
+        code
+    }
+}
+
+#[test]
+fn start_waits_for_a_cp_into_the_stopped_container() {
+    require_root!();
+    let b = Berth::new();
+    b.load_busybox();
+    let name = unique_id("cphold");
+    let id = b
+        .run(&["create", "--name", &name, "busybox", "cat", "/landed"])
+        .ok()
+        .out()
+        .to_string();
+    let tar = Tar::default().file("landed", b"whole\n").finish();
+    let mut cp = b.command(["cp", "-", &format!("{name}:/")]);
+    cp.stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut cp = Running(cp.spawn().unwrap());
+    let mut feed = cp.0.stdin.take().unwrap();
+    // the entry's header only: the copy holds the container for the rest
+    feed.write_all(&tar[..512]).unwrap();
+    let hold = b.state().join("containers").join(format!("{id}.hold"));
+    assert!(
+        berth_fixture::wait_until(Duration::from_secs(20), || {
+            std::fs::File::open(&hold).is_ok_and(|f| f.try_lock().is_err())
+        }),
+        "the copy never held {}",
+        hold.display()
+    );
+    let mut start = b.command(["start", &name]);
+    start.stdout(Stdio::null()).stderr(Stdio::null());
+    let mut start = Running(start.spawn().unwrap());
+    assert_eq!(
+        start.exit_within(Duration::from_secs(2)),
+        None,
+        "start did not wait"
+    );
+    let status = b.run(&["inspect", "-f", "{{.State.Status}}", &name]).ok();
+    assert_eq!(status.out(), "created");
+    // the rest of the archive: the copy ends, then the start runs on it
+    feed.write_all(&tar[512..]).unwrap();
+    drop(feed);
+    assert_eq!(cp.exit_within(Duration::from_secs(30)), Some(0));
+    assert_eq!(start.exit_within(Duration::from_secs(30)), Some(0));
+    b.run(&["wait", &name]).ok();
+    assert_eq!(b.run(&["logs", &name]).ok().stdout, "whole\n");
+}
 
 fn exec(b: &Berth, name: &str, script: &str) -> String {
     b.run(&["exec", name, "sh", "-c", script]).ok().stdout
@@ -20,23 +94,14 @@ fn exec(b: &Berth, name: &str, script: &str) -> String {
 fn cp_both_ways_on_a_running_container() {
     require_root!();
     let b = Berth::new();
-    b.load_busybox();
     let name = unique_id("cp");
     let vol = unique_id("cpvol");
-    b.run(&[
-        "run",
-        "-d",
-        "--name",
+    b.busybox_with_volume(
         &name,
-        "-v",
-        &format!("{vol}:/data"),
-        "busybox",
-        "sh",
-        "-c",
+        &vol,
         "mkdir -p /srv/tree/sub && echo one > /srv/tree/a && echo two > /srv/tree/sub/b && \
          ln -s /etc/hostname /srv/link && ln -s / /srv/esc && while true; do sleep 1; done",
-    ])
-    .ok();
+    );
     let host = b.scratch("host");
     std::fs::write(host.join("file.txt"), "hello\n").unwrap();
     std::fs::create_dir_all(host.join("dir/inner")).unwrap();

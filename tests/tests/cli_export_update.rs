@@ -30,22 +30,13 @@ fn tar_names(tar: &std::path::Path) -> Vec<String> {
 fn export_running_and_stopped_without_volumes() {
     require_root!();
     let b = Berth::new();
-    b.load_busybox();
     let name = unique_id("exp");
     let vol = unique_id("expvol");
-    b.run(&[
-        "run",
-        "-d",
-        "--name",
+    b.busybox_with_volume(
         &name,
-        "-v",
-        &format!("{vol}:/data"),
-        "busybox",
-        "sh",
-        "-c",
+        &vol,
         "echo m > /marker && echo v > /data/in-volume && while true; do sleep 1; done",
-    ])
-    .ok();
+    );
     assert!(wait_until(Duration::from_secs(10), || {
         b.run(&["exec", &name, "test", "-f", "/data/in-volume"])
             .code()

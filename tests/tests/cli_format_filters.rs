@@ -344,7 +344,7 @@ fn ps_images_and_events_filters() {
     one_line_error(&b.run(&["ps", "-f", "name"]), 125);
     one_line_error(&b.run(&["ps", "-f", "before=no-such-container"]), 1);
     one_line_error(&b.run(&["ps", "-f", "exited=abc"]), 1);
-    one_line_error(&b.run(&["ps", "-f", "expose=80"]), 1);
+    one_line_error(&b.run(&["ps", "-f", "expose=bad"]), 1);
     assert!(names(&["-a", "-f", "is-task=true"]).is_empty());
     assert_eq!(names(&["-a", "-f", "is-task=false"]).len(), 3);
     assert_eq!(b.run(&["ps", "-a", "-q"]).ok().stdout, before);

@@ -98,6 +98,11 @@ pub async fn list(e: &Arc<Engine>, q: &Query) -> Result<Resp, ApiError> {
         kept.truncate(n as usize);
     }
     let eps = &cx.eps_of;
+    let sizes = if q.flag("size")? {
+        berth_supervisor::sizes::of_containers(&m, &kept).await?
+    } else {
+        std::collections::HashMap::new()
+    };
     let now = chrono::Utc::now();
     let out: Vec<ContainerSummary> = kept
         .iter()
@@ -114,6 +119,8 @@ pub async fn list(e: &Arc<Engine>, q: &Query) -> Result<Resp, ApiError> {
                 labels: Some(c.labels.clone()),
                 state: Some(c.status.clone()),
                 status: Some(view::status_of(c, now)),
+                size_rw: sizes.get(&c.id).map(|s| s.rw as i64),
+                size_root_fs: sizes.get(&c.id).map(|s| s.root_fs as i64),
                 ..Default::default()
             }
         })

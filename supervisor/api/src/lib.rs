@@ -29,6 +29,7 @@ pub mod images;
 pub mod listen;
 pub mod networks;
 pub mod router;
+pub mod search;
 pub mod system;
 pub mod update;
 

@@ -208,6 +208,7 @@ async fn route_read(
         (&Method::GET, ["volumes"]) => networks::list_volumes(e, q).await,
         (&Method::GET, ["volumes", name]) => networks::inspect_volume(e, name).await,
         (&Method::GET, ["images", "json"]) => images::list(e, q).await,
+        (&Method::GET, ["images", "search"]) => crate::search::search(q).await,
         (&Method::GET, ["images", name @ .., last]) if !name.is_empty() => {
             let name = name.join("/");
             match *last {

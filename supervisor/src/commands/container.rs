@@ -43,6 +43,7 @@ pub fn run_options(f: &CreateFlags) -> Result<RunOptions, CliError> {
         _ => Network::None,
     };
     crate::runflags::validate(&f.files).map_err(CliError::Invalid)?;
+    crate::recorded::attached(f).map_err(CliError::Invalid)?;
     let mut env = Vec::new();
     for e in &crate::runflags::env_entries(&f.files, &f.env).map_err(CliError::Invalid)? {
         if let Some(kv) = flags::parse_env(e, |k| std::env::var(k).ok()).map_err(inv)? {
@@ -267,6 +268,11 @@ async fn create_with_volumes(
     crate::health::apply(&mut spec, check);
     crate::logflags::apply(&mut spec, &f.log.config().map_err(CliError::Invalid)?);
     crate::users::annotate(&mut spec, user, &f.security.group_add);
+    crate::recorded::annotate(
+        &mut spec,
+        crate::recorded::attached(f).map_err(CliError::Invalid)?,
+        &crate::recorded::exposed(f, image_config_json).map_err(CliError::Invalid)?,
+    );
     if f.security.init {
         let init = crate::init::find().map_err(|e| CliError::Invalid(e.to_string()))?;
         crate::init::apply(&mut spec, &init);

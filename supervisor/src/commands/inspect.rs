@@ -12,6 +12,13 @@ use crate::format::{familiar, rfc3339, ts};
 
 /// A container as docker's inspect shows it.
 pub fn container_json(c: &ContainerInfo) -> Value {
+    let mut j = container_json_base(c);
+    let spec: Value = serde_json::from_str(&c.spec_json).unwrap_or(Value::Null);
+    crate::recorded::add_to_config(&mut j["Config"], &spec);
+    j
+}
+
+fn container_json_base(c: &ContainerInfo) -> Value {
     let spec: Value = serde_json::from_str(&c.spec_json).unwrap_or(Value::Null);
     let args: Vec<Value> = spec["process"]["args"]
         .as_array()

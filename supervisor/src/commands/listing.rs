@@ -79,6 +79,9 @@ impl ListContext {
                 .flat_map(|e| e.ports.iter())
                 .map(|p| format!("{}/{}", p.container_port, p.protocol))
                 .collect(),
+            exposed: crate::recorded::exposed_of(
+                &serde_json::from_str(&c.spec_json).unwrap_or_default(),
+            ),
         }
     }
 }

@@ -1,16 +1,15 @@
-//! `berth search`: docker's filters checked as docker checks them, then
-//! the index (index.docker.io) asked for. berth has no index client yet, so
-//! an index that cannot be reached is reported as such (the usual case for
-//! an offline host) and a reachable one is refused plainly; either way the
-//! exit is docker's 1 and nothing changes. No manager is needed.
-
-use std::net::{TcpStream, ToSocketAddrs};
-use std::time::Duration;
+//! `berth search`: docker's flags checked as docker checks them, then the
+//! index asked through [`crate::index`] (Docker Hub's, or the registry the
+//! term names) and the results printed as docker's table or `--format`.
+//! No manager is needed; an index that cannot be reached is reported as
+//! such, exit 1, nothing changed.
 
 use clap::Args;
+use serde_json::{json, Value};
 
-/// The index docker searches.
-const INDEX: &str = "index.docker.io:443";
+use crate::format::ellipsis;
+use crate::index::{self, SearchFilter, SearchResult};
+use crate::render::{Columns, ListFormat};
 
 /// `berth search`.
 #[derive(Debug, Args)]
@@ -22,8 +21,8 @@ pub struct SearchArgs {
     #[arg(long)]
     pub format: Option<String>,
     /// Max number of search results
-    #[arg(long, default_value_t = 25)]
-    pub limit: u32,
+    #[arg(long, default_value_t = 25, allow_hyphen_values = true)]
+    pub limit: i64,
     /// Don't truncate output
     #[arg(long = "no-trunc")]
     pub no_trunc: bool,
@@ -31,58 +30,80 @@ pub struct SearchArgs {
     pub term: String,
 }
 
-/// Checks `--filter`s: docker's keys and value types.
-fn check_filters(filters: &[String]) -> Result<(), String> {
-    for f in filters {
-        let (k, v) = f.split_once('=').unwrap_or((f.as_str(), ""));
-        let ok = match k {
-            "is-official" | "is-automated" => matches!(v, "true" | "false"),
-            "stars" => v.parse::<u32>().is_ok(),
-            _ => return Err(format!("Error response from daemon: Invalid filter '{k}'")),
-        };
-        if !ok {
-            return Err(format!("Error response from daemon: Invalid filter '{f}'"));
-        }
-    }
-    Ok(())
+/// `search`'s fields and headers, as docker's search context names them.
+pub const SEARCH_COLUMNS: Columns = Columns {
+    context: "*registry.searchContext",
+    default:
+        "table {{.Name}}\\t{{.Description}}\\t{{.StarCount}}\\t{{.IsOfficial}}\\t{{.IsAutomated}}",
+    headers: &[
+        ("Name", "NAME"),
+        ("Description", "DESCRIPTION"),
+        ("StarCount", "STARS"),
+        ("IsOfficial", "OFFICIAL"),
+        ("IsAutomated", "AUTOMATED"),
+    ],
+    older_errors: true,
+};
+
+/// One result as docker's formatter shows it.
+fn row(r: &SearchResult, no_trunc: bool) -> Value {
+    let ok = |b: bool| if b { "[OK]" } else { "" };
+    let desc = r.description.replace(['\n', '\r'], " ");
+    json!({
+        "Name": r.name,
+        "Description": if no_trunc { desc } else { ellipsis(&desc, 45) },
+        "StarCount": r.star_count.to_string(),
+        "IsOfficial": ok(r.is_official),
+        "IsAutomated": ok(r.is_automated),
+    })
 }
 
-/// Why the index cannot be asked (`None`: it answers on its port).
-fn unreachable(index: &str) -> Option<String> {
-    let addrs = match index.to_socket_addrs() {
-        Ok(a) => a.collect::<Vec<_>>(),
-        Err(e) => return Some(format!("lookup {index}: {e}")),
-    };
-    let mut last = format!("lookup {index}: no addresses");
-    for a in addrs {
-        match TcpStream::connect_timeout(&a, Duration::from_secs(5)) {
-            Ok(_) => return None,
-            Err(e) => last = format!("dial tcp {a}: {e}"),
-        }
-    }
-    Some(last)
+/// `--filter` flags as pairs; one without `=` is a usage error (125).
+fn filter_pairs(flags: &[String]) -> Result<Vec<(&str, &str)>, String> {
+    flags
+        .iter()
+        .map(|f| {
+            f.split_once('=').ok_or_else(|| {
+                format!("invalid argument {f:?} for \"-f, --filter\" flag: bad format of filter (expected name=value)")
+            })
+        })
+        .collect()
 }
 
 /// `berth search`.
-pub fn search(a: &SearchArgs) -> i32 {
-    if let Err(e) = check_filters(&a.filter) {
-        eprintln!("{e}");
+pub async fn search(a: &SearchArgs) -> i32 {
+    let fmt = match ListFormat::from_flag(a.format.as_deref(), &SEARCH_COLUMNS) {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
+    let pairs = match filter_pairs(&a.filter) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            return 125;
+        }
+    };
+    let filter = match SearchFilter::new(pairs) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("Error response from daemon: {e}");
+            return 1;
+        }
+    };
+    if let Err(e) = index::check_limit(a.limit) {
+        eprintln!("Error response from daemon: {e}");
         return 1;
     }
-    if a.limit == 0 || a.limit > 100 {
-        eprintln!(
-            "Error response from daemon: limit {} is outside the range of [1, 100]",
-            a.limit
-        );
-        return 1;
+    match index::search(&a.term, a.limit, &filter).await {
+        Ok(results) => {
+            let rows: Vec<Value> = results.iter().map(|r| row(r, a.no_trunc)).collect();
+            fmt.print(&rows, &SEARCH_COLUMNS)
+        }
+        Err(e) => {
+            eprintln!("Error response from daemon: {e}");
+            1
+        }
     }
-    match unreachable(INDEX) {
-        Some(why) => eprintln!("Error response from daemon: no index reachable: {why}"),
-        None => eprintln!(
-            "Error response from daemon: berth cannot search {INDEX} yet (no index client); search on the registry's web site"
-        ),
-    }
-    1
 }
 
 #[cfg(test)]
@@ -90,16 +111,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn filters_are_docker_s() {
-        assert!(check_filters(&["is-official=true".into(), "stars=3".into()]).is_ok());
+    fn rows_as_docker_shows_them() {
+        let r = SearchResult {
+            name: "busybox".into(),
+            description: "Busybox base image with a very long description that goes on\nand on"
+                .into(),
+            star_count: 3000,
+            is_official: true,
+            is_automated: false,
+        };
+        let out = ListFormat::parse(None, &SEARCH_COLUMNS)
+            .unwrap()
+            .render(&[row(&r, false)], &SEARCH_COLUMNS)
+            .unwrap();
         assert_eq!(
-            check_filters(&["bogus=1".into()]).unwrap_err(),
-            "Error response from daemon: Invalid filter 'bogus'"
+            out,
+            "NAME      DESCRIPTION                                     STARS     OFFICIAL   AUTOMATED\n\
+             busybox   Busybox base image with a very long descript…   3000      [OK]       \n"
         );
         assert_eq!(
-            check_filters(&["stars=x".into()]).unwrap_err(),
-            "Error response from daemon: Invalid filter 'stars=x'"
+            row(&r, true)["Description"],
+            "Busybox base image with a very long description that goes on and on"
         );
-        assert!(check_filters(&["is-automated=maybe".into()]).is_err());
+        assert!(filter_pairs(&["is-automated".into()]).is_err());
     }
 }

@@ -77,6 +77,9 @@ pub const PS_COLUMNS: Columns = Columns {
     older_errors: false,
 };
 
+/// `ps -s`'s table: the default one and a SIZE column.
+const PS_SIZE_TABLE: &str = "table {{.ID}}\\t{{.Image}}\\t{{.Command}}\\t{{.RunningFor}}\\t{{.Status}}\\t{{.Ports}}\\t{{.Names}}\\t{{.Size}}";
+
 /// Volume names (or bind sources) and destinations of a container's spec.
 pub(crate) fn mounts_of(c: &ContainerInfo) -> (Vec<String>, Vec<String>) {
     let spec: serde_json::Value = serde_json::from_str(&c.spec_json).unwrap_or_default();
@@ -99,7 +102,19 @@ pub(crate) fn mounts_of(c: &ContainerInfo) -> (Vec<String>, Vec<String>) {
 
 /// `berth ps`.
 pub async fn ps(m: &Manager, a: &PsArgs) -> i32 {
-    let fmt = match ListFormat::from_flag(a.format.as_deref(), &PS_COLUMNS) {
+    let default_table = a
+        .format
+        .as_deref()
+        .is_none_or(|f| matches!(f.trim(), "" | "table"));
+    let format = match a.format.as_deref() {
+        _ if a.size && default_table => Some(PS_SIZE_TABLE),
+        f => f,
+    };
+    // sizes cost a walk of each layer: only for -s or a template showing
+    // them, `.Size` or the whole row (`{{json .}}`), as docker decides
+    let want_size =
+        !a.quiet && (a.size || format.is_some_and(|f| f.contains(".Size") || f.contains("json .")));
+    let fmt = match ListFormat::from_flag(format, &PS_COLUMNS) {
         Ok(f) => f,
         Err(code) => return code,
     };
@@ -157,6 +172,14 @@ pub async fn ps(m: &Manager, a: &PsArgs) -> i32 {
         }
         return 0;
     }
+    let sizes = if want_size {
+        match crate::sizes::of_containers(m, &list).await {
+            Ok(s) => s,
+            Err(e) => return fail(e),
+        }
+    } else {
+        std::collections::HashMap::new()
+    };
     let now = Utc::now();
     let rows: Vec<serde_json::Value> = list
         .iter()
@@ -185,7 +208,7 @@ pub async fn ps(m: &Manager, a: &PsArgs) -> i32 {
                 "Platform": null,
                 "Ports": eps_of.get(c.id.as_str()).map(|e| crate::commands::network::ports_cell(e)).unwrap_or_default(),
                 "RunningFor": ago(created, now),
-                "Size": "0B",
+                "Size": sizes.get(&c.id).copied().unwrap_or_default().cell(),
                 "State": c.status,
                 "Status": status,
             })

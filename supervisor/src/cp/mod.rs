@@ -183,8 +183,7 @@ pub async fn cp(m: &Manager, a: &CpArgs) -> i32 {
 }
 
 async fn container(m: &Manager, name: &str) -> Result<root::ContainerRoot, CliError> {
-    let c = crate::commands::container::resolve(m, name).await?;
-    root::open(&c, true)
+    root::open_held(m, name).await
 }
 
 fn not_found(path: &str, name: &str) -> String {

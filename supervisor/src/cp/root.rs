@@ -18,6 +18,9 @@ use crate::error::CliError;
 pub struct ContainerRoot {
     pub root: Root,
     mounted: Option<(tempfile::TempDir, Vec<PathBuf>)>,
+    /// The container's hold ([`berth_proto::hold`]) while its snapshot is
+    /// mounted here: dropped after the unmounts, so a start waits for them.
+    hold: Option<std::fs::File>,
 }
 
 impl Drop for ContainerRoot {
@@ -37,16 +40,41 @@ fn unmount(p: &Path) {
     }
 }
 
+/// [`open`] for `cp`, with the container's mounts: a stopped container is
+/// held first ([`berth_proto::hold`]), so no start runs on its snapshot
+/// while the copy does, and looked at again, as a start may have come
+/// between the caller's look and the hold.
+pub async fn open_held(m: &crate::client::Manager, name: &str) -> Result<ContainerRoot, CliError> {
+    let c = crate::commands::container::resolve(m, name).await?;
+    if is_running(&c) {
+        return open(&c, true);
+    }
+    let bundle = PathBuf::from(&c.bundle);
+    let hold = berth_proto::hold::hold(&bundle)
+        .map_err(|e| CliError::io(format!("hold container {} for the copy", c.name), e))?;
+    let c = crate::commands::container::resolve(m, &c.id).await?;
+    let mut view = open(&c, true)?;
+    if !is_running(&c) {
+        view.hold = Some(hold);
+    }
+    Ok(view)
+}
+
+fn is_running(c: &ContainerInfo) -> bool {
+    c.pid > 0 && (c.status == "running" || c.status == "paused")
+}
+
 /// Which mounts of the container `with_mounts` adds (`export` takes the
 /// container's own filesystem only, `cp` its volumes and binds too).
 pub fn open(c: &ContainerInfo, with_mounts: bool) -> Result<ContainerRoot, CliError> {
     let io = |what: String| move |e| CliError::io(what, e);
-    if c.pid > 0 && (c.status == "running" || c.status == "paused") && with_mounts {
+    if is_running(c) && with_mounts {
         let p = PathBuf::from(format!("/proc/{}/root", c.pid));
         let root = Root::open(&p).map_err(io(format!("open the root of {}", c.name)))?;
         return Ok(ContainerRoot {
             root,
             mounted: None,
+            hold: None,
         });
     }
     crate::commands::build::private_mounts()?;
@@ -79,6 +107,7 @@ pub fn open(c: &ContainerInfo, with_mounts: bool) -> Result<ContainerRoot, CliEr
     let mut view = ContainerRoot {
         root: root?,
         mounted: None,
+        hold: None,
     };
     if with_mounts {
         let spec: serde_json::Value = serde_json::from_str(&c.spec_json).unwrap_or_default();

@@ -220,3 +220,115 @@ fn a_full_disk_fails_cleanly_and_work_resumes_once_freed() {
         .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+/// Fills the file system of `dir` with one file, `dir/filler`.
+fn fill(dir: &Path) -> std::path::PathBuf {
+    use std::io::Write;
+    let path = dir.join("filler");
+    let mut f = std::fs::File::create(&path).unwrap();
+    for chunk in [1 << 20, 4096, 512] {
+        while f.write_all(&vec![0u8; chunk]).is_ok() {}
+    }
+    let _ = f.sync_all();
+    path
+}
+
+/// Entries of `dir` (none if it does not exist).
+fn entries(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|r| {
+            r.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// The manager's own store on a full disk: a `create` whose record does
+/// not fit (a 2 MB environment) and a `run -d` fail with exit 125 and a
+/// one-line error, nothing is half-created (no record, bundle, snapshot
+/// or log dir), and once space is freed the same manager, not restarted,
+/// serves them again: its store handle, poisoned by the failed commit, is
+/// opened again.
+#[test]
+fn the_manager_store_works_again_after_a_full_disk() {
+    require_root!();
+    let b = Berth::new();
+    mount_tmpfs(&b.root());
+    b.load_busybox();
+    b.run(&["run", "-d", "--name", "keep", "busybox", "sleep", "300"])
+        .ok();
+    let keep = b.container_ids();
+    let manager = b.manager_pids();
+    let dirs = [
+        b.state().join("containers"),
+        b.root().join("containers"),
+        b.root().join("images/snapshots/containers"),
+    ];
+    let before: Vec<Vec<String>> = dirs.iter().map(|d| entries(d)).collect();
+
+    let env = b.scratch("env").join("big.env");
+    let lines: Vec<String> = (0..2000)
+        .map(|i| format!("V{i}={}", "x".repeat(1000)))
+        .collect();
+    std::fs::write(&env, lines.join("\n")).unwrap();
+    let env = env.to_str().unwrap();
+
+    let filler = fill(&b.root());
+    for args in [
+        &[
+            "create",
+            "--env-file",
+            env,
+            "--name",
+            "c1",
+            "busybox",
+            "true",
+        ][..],
+        &["run", "-d", "--name", "c2", "busybox", "sleep", "300"],
+    ] {
+        let out = b.run(args);
+        assert_no_space(&out, args[0]);
+        assert_eq!(out.code(), 125, "{out}");
+    }
+    assert_eq!(containers(&b), ["keep up"]);
+    let after: Vec<Vec<String>> = dirs.iter().map(|d| entries(d)).collect();
+    assert_eq!(after, before, "a failed create left files behind");
+
+    std::fs::remove_file(&filler).unwrap();
+    b.run(&["rename", "keep", "kept"]).ok();
+    b.run(&[
+        "create",
+        "--env-file",
+        env,
+        "--name",
+        "c1",
+        "busybox",
+        "true",
+    ])
+    .ok();
+    b.run(&["rm", "c1"]).ok();
+    b.run(&["run", "-d", "--name", "c2", "busybox", "sleep", "300"])
+        .ok();
+    let out = b.run(&["run", "--rm", "busybox", "echo", "ok"]).ok();
+    assert_eq!(out.out(), "ok", "{out}");
+    assert_eq!(containers(&b), ["c2 up", "kept up"]);
+    assert_eq!(b.manager_pids(), manager, "the manager was restarted");
+    let log = std::fs::read_to_string(b.state().join("manager.log")).unwrap_or_default();
+    assert!(
+        log.contains("manager.redb reopened"),
+        "the full disk never reached the manager's store: {log}"
+    );
+    let ids = b.container_ids();
+    b.run(&["rm", "-f", "kept", "c2"]).ok();
+    assert!(b.container_ids().is_empty());
+    let ours = format!("mount {}", b.root().display());
+    let left: Vec<String> = b
+        .leftovers(&[ids, keep].concat())
+        .into_iter()
+        .filter(|l| *l != ours)
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}

@@ -120,7 +120,7 @@ impl Manager {
             if rec.shim.is_some() {
                 self.release_shim(&rec).await;
             }
-            self.discard(&id).await;
+            let _ = self.discard(&id).await;
             return;
         }
         if rec.shim.is_none() {

@@ -332,3 +332,70 @@ fn the_manager_store_works_again_after_a_full_disk() {
         .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+/// Bind-mounts `dir` onto itself: a mount point its removal cannot take.
+fn bind_self(dir: &Path) {
+    let p = CString::new(dir.to_str().unwrap()).unwrap();
+    // SAFETY: valid C strings; a bind of the test's own dir onto itself.
+    let rc = unsafe {
+        libc::mount(
+            p.as_ptr(),
+            p.as_ptr(),
+            std::ptr::null(),
+            libc::MS_BIND,
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(rc, 0, "bind {dir:?}: {}", std::io::Error::last_os_error());
+}
+
+fn unmount(dir: &Path) {
+    let p = CString::new(dir.to_str().unwrap()).unwrap();
+    // SAFETY: a valid C string naming the test's own mount.
+    assert_eq!(unsafe { libc::umount2(p.as_ptr(), libc::MNT_DETACH) }, 0);
+}
+
+/// A removal that fails half-way (a busy mount in a container's
+/// snapshot) fails with one line and leaves the container listed, dead,
+/// instead of a snapshot nobody owns; the next `rm`, or a restarted
+/// manager's recovery, finishes it, and nothing is left.
+#[test]
+fn a_removal_that_fails_is_finished_later() {
+    require_root!();
+    let b = Berth::new();
+    b.load_busybox();
+    let snapshots = b.root().join("images/snapshots/containers");
+    let mut ids = Vec::new();
+    for name in ["r1", "r2"] {
+        b.run(&["create", "--name", name, "busybox", "true"]).ok();
+        let id = b
+            .run(&["inspect", "-f", "{{.Id}}", name])
+            .ok()
+            .out()
+            .to_string();
+        let busy = snapshots.join(&id).join("fs/busy");
+        std::fs::create_dir_all(&busy).unwrap();
+        bind_self(&busy);
+        let out = b.run(&["rm", name]);
+        assert_ne!(out.code(), 0, "rm of a busy snapshot succeeded: {out}");
+        assert_eq!(out.stderr.trim().lines().count(), 1, "{out}");
+        assert!(out.stderr.contains("busy"), "{out}");
+        unmount(&busy);
+        ids.push(id);
+    }
+    assert_eq!(containers(&b), ["r2 down", "r1 down"]);
+    let out = b.run(&["ps", "-a", "--format", "{{.Status}}"]).ok();
+    assert!(out.stdout.lines().all(|l| l == "Dead"), "{out}");
+
+    // the next rm finishes one, a restart's recovery the other
+    b.run(&["rm", "r1"]).ok();
+    b.kill_manager();
+    assert!(
+        wait_until(Duration::from_secs(20), || b.container_ids().is_empty()),
+        "recovery did not finish the removal"
+    );
+    assert_eq!(entries(&snapshots), Vec::<String>::new(), "snapshots left");
+    assert_eq!(entries(&b.state().join("containers")), Vec::<String>::new());
+    assert_eq!(entries(&b.root().join("containers")), Vec::<String>::new());
+    b.assert_all_gone(&ids);
+}

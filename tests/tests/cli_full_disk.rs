@@ -13,7 +13,8 @@ use std::ffi::CString;
 use std::path::Path;
 use std::time::Duration;
 
-use berth_fixture::{require_root, wait_until};
+use berth_fixture::registry::Registry;
+use berth_fixture::{require_root, unique_id, wait_until};
 use cli_support::{oci_archive, Berth, Out, Tar};
 
 const TMPFS_SIZE: &str = "size=64m";
@@ -398,4 +399,70 @@ fn a_removal_that_fails_is_finished_later() {
     assert_eq!(entries(&b.state().join("containers")), Vec::<String>::new());
     assert_eq!(entries(&b.root().join("containers")), Vec::<String>::new());
     b.assert_all_gone(&ids);
+}
+
+/// A `pull` that does not fit: one line naming the lack of space, no
+/// partial blob and no image stored, the store still readable; once space
+/// is freed the same pull, from the same manager, succeeds.
+#[test]
+fn a_pull_that_does_not_fit_fails_cleanly_and_works_once_freed() {
+    require_root!();
+    // the image comes from another berth (a normal disk) through a
+    // loopback registry
+    let src = Berth::new();
+    let archive = src.load_busybox();
+    let reg = Registry::start(archive.parent().unwrap(), 3);
+    let name = format!(
+        "127.0.0.1:{}/berth-test/{}:v1",
+        reg.port,
+        unique_id("big").to_lowercase()
+    );
+    let big = src.scratch("big").join("big.tar");
+    let layer = Tar::default().file("big", &vec![7u8; 20 << 20]).finish();
+    oci_archive(&big, "docker.io/library/big:latest", &layer, false);
+    drop(layer);
+    src.run(&["load", "-i", big.to_str().unwrap()]).ok();
+    src.run(&["tag", "big:latest", &name]).ok();
+    src.run(&["push", &name]).ok();
+
+    let b = Berth::new();
+    mount_tmpfs(&b.root());
+    b.load_busybox();
+    let images = image_names(&b);
+    let blobs = b.root().join("images/blobs/sha256");
+    let blobs_before = entries(&blobs);
+    // leave 8 MiB: less than the 20 MiB layer
+    let filler = b.root().join("filler");
+    let leave = 8u64 << 20;
+    let take = free_bytes(&b.root()).saturating_sub(leave);
+    std::fs::write(&filler, vec![0u8; take as usize]).unwrap();
+
+    let out = b.run(&["pull", &name]);
+    assert_no_space(&out, "pull");
+    assert_eq!(image_names(&b), images, "a failed pull left an image");
+    assert_eq!(
+        entries(&b.root().join("images/ingest")),
+        Vec::<String>::new(),
+        "a failed pull left a partial blob"
+    );
+    assert_eq!(entries(&blobs), blobs_before, "a failed pull left blobs");
+    // the store is whole: a container still runs in the space left
+    let out = b.run(&["run", "--rm", "busybox", "echo", "still"]).ok();
+    assert_eq!(out.out(), "still", "{out}");
+    assert_eq!(b.run(&["images", "-q"]).ok().stdout.lines().count(), 1);
+
+    std::fs::remove_file(&filler).unwrap();
+    b.run(&["pull", &name]).ok();
+    assert_eq!(image_names(&b).len(), 2, "{:?}", image_names(&b));
+    // its layer unpacks: a container of it can be made
+    b.run(&["create", "--name", "of-big", &name]).ok();
+    b.run(&["rm", "of-big"]).ok();
+    assert!(b.container_ids().is_empty());
+    let ours = format!("mount {}", b.root().display());
+    let left: Vec<String> = b
+        .leftovers(&[])
+        .into_iter()
+        .filter(|l| *l != ours)
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
 }

@@ -466,3 +466,39 @@ fn a_pull_that_does_not_fit_fails_cleanly_and_works_once_freed() {
         .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+/// A foreground `run` whose container fills the disk: its log cannot take
+/// another line, yet the attached client gets all its output, stdout and
+/// stderr apart, as docker delivers attach streams whatever becomes of the
+/// log.
+#[test]
+fn attached_output_arrives_when_the_log_cannot_be_written() {
+    require_root!();
+    let b = Berth::new();
+    mount_tmpfs(&b.root());
+    b.load_busybox();
+    let out = b.run(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "cat /dev/zero >/fill 2>/dev/null; \
+         for i in 1 2 3; do echo out $i; echo err $i >&2; done",
+    ]);
+    assert_eq!(out.code(), 0, "{out}");
+    assert_eq!(out.stdout, "out 1\nout 2\nout 3\n", "{out}");
+    assert_eq!(out.stderr, "err 1\nerr 2\nerr 3\n", "{out}");
+    assert!(b.container_ids().is_empty());
+    assert!(
+        free_bytes(&b.root()) > 40 << 20,
+        "the removed container left its files"
+    );
+    let ours = format!("mount {}", b.root().display());
+    let left: Vec<String> = b
+        .leftovers(&[])
+        .into_iter()
+        .filter(|l| *l != ours)
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}

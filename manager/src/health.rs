@@ -235,10 +235,10 @@ impl Manager {
     }
 
     fn forget_health(&self, id: &str) {
-        let Ok(txn) = self.store.db().map(|d| d.begin_write()) else {
+        let Ok(db) = self.store.db() else {
             return;
         };
-        let Ok(txn) = txn else {
+        let Ok(txn) = db.begin_write() else {
             return;
         };
         if let Ok(mut t) = txn.open_table(HEALTH) {

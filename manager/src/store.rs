@@ -81,7 +81,7 @@ impl Store {
             path: path.display().to_string(),
             source: Box::new(e),
         };
-        let db = open_db(path).map_err(open_err)?;
+        let db = open_db(path).map_err(|e| open_err(*e))?;
         let txn = db.begin_write().map_err(|e| open_err(e.into()))?;
         txn.open_table(CONTAINERS).map_err(|e| open_err(e.into()))?;
         txn.open_table(NAMES).map_err(|e| open_err(e.into()))?;
@@ -153,7 +153,7 @@ impl Store {
         // fails while an old handle's transaction still holds the file
         // lock, or while the disk is still too full to repair the file:
         // the next use tries again
-        let db = Arc::new(open_db(&self.path).map_err(|e| StoreError::Db(Box::new(e)))?);
+        let db = Arc::new(open_db(&self.path).map_err(StoreError::Db)?);
         crate::log_line!(
             "berth-manager: metadata store {} reopened",
             self.path.display()
@@ -359,10 +359,11 @@ impl Store {
 }
 
 /// Opens (creating if needed) the database file.
-fn open_db(path: &Path) -> std::result::Result<Database, redb::Error> {
-    Ok(redb::Builder::new()
+fn open_db(path: &Path) -> std::result::Result<Database, Box<redb::Error>> {
+    redb::Builder::new()
         .set_cache_size(CACHE_BYTES)
-        .create(path)?)
+        .create(path)
+        .map_err(|e| Box::new(e.into()))
 }
 
 /// An I/O error of the file (a full disk): redb refuses every later

@@ -183,7 +183,9 @@ impl Manager {
                 Ok(rec.to_info())
             }
             Err(e) => {
-                let _ = self.discard(&id).await;
+                if self.discard(&id).await.is_err() {
+                    self.finish_removal_later(&id);
+                }
                 Err(e)
             }
         }
@@ -293,7 +295,10 @@ impl Manager {
         if rec.shim.is_some() {
             self.release_shim(&rec).await;
         }
-        self.discard(&rec.id).await?;
+        if let Err(e) = self.discard(&rec.id).await {
+            self.finish_removal_later(&rec.id);
+            return Err(e);
+        }
         // docker's `--rm` takes the container's anonymous volumes with it,
         // whoever deletes it: the exit watcher, or a client that came first
         if rec.auto_remove {

@@ -296,9 +296,13 @@ impl Manager {
 
     fn volume_users(&self) -> Result<HashMap<String, Vec<String>>> {
         let recs = self.store.list()?;
+        // a dead container never runs again: its volumes are free (its
+        // removal may wait for the space a volume's removal gives back)
         Ok(users_by_volume(
             &self.volumes_root(),
-            recs.into_iter().map(|r| (r.id, r.spec_json)),
+            recs.into_iter()
+                .filter(|r| r.status != crate::record::Status::Dead)
+                .map(|r| (r.id, r.spec_json)),
         ))
     }
 

@@ -1,11 +1,14 @@
 //! A full disk, end to end: a private berth whose root (images, container
-//! layers, volumes, logs, both redb stores) is a 64 MiB tmpfs. Loading an
-//! image too big for it, a container filling a volume, log writes while the
-//! disk is full, a commit and a build that do not fit: each fails with a
-//! one-line error naming the lack of space, nothing is left half-written,
-//! and once the fillers are removed everything works again without a
-//! manager restart. The tmpfs lies under the berth's temp dir, so the
-//! Berth guard unmounts it even when the test fails.
+//! layers, volumes, logs, both redb stores) is a 64 MiB tmpfs. Loading or
+//! pulling an image too big for it, a container filling a volume, log
+//! writes while the disk is full, a commit and a build that do not fit, a
+//! create whose record does not fit the manager's own store: each fails
+//! with a one-line error naming the lack of space, nothing is left
+//! half-written, and once the fillers are removed everything works again
+//! without a manager restart. An attached client still gets the output its
+//! log could not take, and a removal cut short (a full disk, a busy mount)
+//! is finished later, never leaked. The tmpfs lies under the berth's temp
+//! dir, so the Berth guard unmounts it even when the test fails.
 
 mod cli_support;
 
@@ -140,10 +143,24 @@ fn a_full_disk_fails_cleanly_and_work_resumes_once_freed() {
     let out = b.run(&["run", "--rm", "busybox", "true"]);
     assert_no_space(&out, "run on a full disk");
     assert_eq!(out.code(), 125, "{out}");
-    assert_eq!(containers(&b), ["chatty up"]);
+    // removals the full disk cut short are listed, dead, until finished
+    let listed = containers(&b);
+    assert!(
+        listed
+            .iter()
+            .filter(|c| c.ends_with(" up"))
+            .eq(["chatty up"].iter()),
+        "{listed:?}"
+    );
 
-    // free the volume: logs are whole lines again and keep coming
+    // free the volume: logs are whole lines again and keep coming, and
+    // the removals cut short finish by themselves
     b.run(&["volume", "rm", "fill"]).ok();
+    assert!(
+        wait_until(Duration::from_secs(20), || containers(&b) == ["chatty up"]),
+        "removals not finished: {:?}",
+        containers(&b)
+    );
     std::thread::sleep(Duration::from_millis(500));
     let before = b.run(&["logs", "chatty"]).ok().stdout.lines().count();
     assert!(
@@ -358,8 +375,9 @@ fn unmount(dir: &Path) {
 
 /// A removal that fails half-way (a busy mount in a container's
 /// snapshot) fails with one line and leaves the container listed, dead,
-/// instead of a snapshot nobody owns; the next `rm`, or a restarted
-/// manager's recovery, finishes it, and nothing is left.
+/// instead of a snapshot nobody owns; the manager finishes it by itself
+/// once the mount is gone, or a restarted manager's recovery does, and
+/// nothing is left.
 #[test]
 fn a_removal_that_fails_is_finished_later() {
     require_root!();
@@ -367,6 +385,7 @@ fn a_removal_that_fails_is_finished_later() {
     b.load_busybox();
     let snapshots = b.root().join("images/snapshots/containers");
     let mut ids = Vec::new();
+    let mut busy = Vec::new();
     for name in ["r1", "r2"] {
         b.run(&["create", "--name", name, "busybox", "true"]).ok();
         let id = b
@@ -374,23 +393,31 @@ fn a_removal_that_fails_is_finished_later() {
             .ok()
             .out()
             .to_string();
-        let busy = snapshots.join(&id).join("fs/busy");
-        std::fs::create_dir_all(&busy).unwrap();
-        bind_self(&busy);
+        let dir = snapshots.join(&id).join("fs/busy");
+        std::fs::create_dir_all(&dir).unwrap();
+        bind_self(&dir);
         let out = b.run(&["rm", name]);
         assert_ne!(out.code(), 0, "rm of a busy snapshot succeeded: {out}");
         assert_eq!(out.stderr.trim().lines().count(), 1, "{out}");
         assert!(out.stderr.contains("busy"), "{out}");
-        unmount(&busy);
         ids.push(id);
+        busy.push(dir);
     }
+    // retried meanwhile, and failing again while the mounts stay
+    std::thread::sleep(Duration::from_secs(1));
     assert_eq!(containers(&b), ["r2 down", "r1 down"]);
     let out = b.run(&["ps", "-a", "--format", "{{.Status}}"]).ok();
     assert!(out.stdout.lines().all(|l| l == "Dead"), "{out}");
 
-    // the next rm finishes one, a restart's recovery the other
-    b.run(&["rm", "r1"]).ok();
+    // the manager finishes one by itself, a restart's recovery the other
+    unmount(&busy[0]);
+    assert!(
+        wait_until(Duration::from_secs(20), || containers(&b) == ["r2 down"]),
+        "the removal was not finished: {:?}",
+        containers(&b)
+    );
     b.kill_manager();
+    unmount(&busy[1]);
     assert!(
         wait_until(Duration::from_secs(20), || b.container_ids().is_empty()),
         "recovery did not finish the removal"

@@ -30,8 +30,8 @@ fn release(id: &str) {
 }
 
 impl Manager {
-    /// Retries the removal of dead container `id` until it is done (or the
-    /// container is gone, or no longer dead).
+    /// Retries the removal of dead container `id` (or of one whose create
+    /// failed) until it is done, or the container is gone.
     pub fn finish_removal_later(self: &Arc<Self>, id: &str) {
         if !claim(id) {
             return;
@@ -44,7 +44,10 @@ impl Manager {
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(RETRY_MAX);
                 match mgr.store.get(&id) {
-                    Ok(Some(r)) if r.status == Status::Dead => {}
+                    // dead, or a create that failed before its mounts
+                    Ok(Some(r))
+                        if r.status == Status::Dead
+                            || (r.status == Status::Created && r.rootfs.is_empty()) => {}
                     Ok(_) => break,
                     // the store itself is failing (a full disk): later
                     Err(_) => continue,

@@ -114,15 +114,21 @@ fn write_entry(log: &SharedLog, bytes: &[u8], stream: Stream) {
     }
 }
 
-/// Appends a line the log could not take to [`berth_jsonlog::SPILL_FILE`]
-/// in the working directory (the bundle), within its bound.
-fn spill(line: &[u8]) {
-    use std::io::Write;
-    let Ok(mut f) = std::fs::OpenOptions::new()
+/// Opens (creating it empty) [`berth_jsonlog::SPILL_FILE`] in the working
+/// directory (the bundle). Made with the log, so an attached client holds
+/// it open from the start and still reads it once an exit removed the
+/// bundle.
+pub fn open_spill() -> io::Result<File> {
+    std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(berth_jsonlog::SPILL_FILE)
-    else {
+}
+
+/// Appends a line the log could not take to the spill, within its bound.
+fn spill(line: &[u8]) {
+    use std::io::Write;
+    let Ok(mut f) = open_spill() else {
         return;
     };
     let len = f.metadata().map_or(u64::MAX, |m| m.len());

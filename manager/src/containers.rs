@@ -183,36 +183,52 @@ impl Manager {
                 Ok(rec.to_info())
             }
             Err(e) => {
-                self.discard(&id).await;
+                if self.discard(&id).await.is_err() {
+                    self.finish_removal_later(&id);
+                }
                 Err(e)
             }
         }
     }
 
     /// Removes everything a container may own: snapshot, bundle, log dir,
-    /// record. Each step tolerates the thing being gone already.
-    pub async fn discard(&self, id: &str) {
+    /// record. Each step tolerates the thing being gone already. When the
+    /// snapshot or the bundle cannot be removed (a busy mount, a full
+    /// disk), the record stays, marked dead, so nothing is leaked: the
+    /// next `rm`, `container prune` or a restart's recovery finishes it.
+    pub async fn discard(&self, id: &str) -> Result<()> {
         self.teardown_container_network(id).await;
         let images = self.images.clone();
         let key = id.to_string();
-        let snap = tokio::task::spawn_blocking(move || images.remove_snapshot(&key)).await;
-        if let Ok(Err(e)) = snap {
-            if !matches!(
-                e,
-                berth_image_store::Error::Snapshot(berth_image_store::SnapshotError::NotFound(_))
-            ) {
-                crate::log_line!("berth-manager: remove snapshot of {id}: {e}");
-            }
-        }
+        let snap = tokio::task::spawn_blocking(move || images.remove_snapshot(&key))
+            .await
+            .map_err(ManagerError::internal)
+            .and_then(|r| match r {
+                Err(berth_image_store::Error::Snapshot(
+                    berth_image_store::SnapshotError::NotFound(_),
+                )) => Ok(()),
+                r => r.map_err(|e| ManagerError::Internal(e.to_string())),
+            });
         let _ = std::fs::remove_file(berth_proto::hold::path(&self.cfg.bundle_dir(id)));
-        if let Err(e) = bundle::remove_bundle(&self.cfg.bundle_dir(id)) {
-            crate::log_line!("berth-manager: {e}");
+        let left = snap.and_then(|()| {
+            bundle::remove_bundle(&self.cfg.bundle_dir(id))
+                .map_err(|e| ManagerError::Internal(e.to_string()))
+        });
+        if let Err(e) = left {
+            crate::log_line!("berth-manager: remove {id}: {e}");
+            let _ = self.store.update(id, |r| r.status = Status::Dead);
+            self.bump();
+            return Err(ManagerError::Internal(format!(
+                "unable to remove filesystem for {id}: {e}"
+            )));
         }
         let _ = std::fs::remove_dir_all(self.cfg.container_root(id));
-        if let Err(e) = self.store.remove(id) {
-            crate::log_line!("berth-manager: remove record of {id}: {e}");
-        }
+        let removed = self.store.remove(id);
         self.bump();
+        removed.map_err(|e| {
+            crate::log_line!("berth-manager: remove record of {id}: {e}");
+            ManagerError::Internal(format!("remove container {id}: {e}"))
+        })
     }
 
     pub fn get_container(&self, key: &str) -> Result<ContainerInfo> {
@@ -280,7 +296,10 @@ impl Manager {
         if rec.shim.is_some() {
             self.release_shim(&rec).await;
         }
-        self.discard(&rec.id).await;
+        if let Err(e) = self.discard(&rec.id).await {
+            self.finish_removal_later(&rec.id);
+            return Err(e);
+        }
         // docker's `--rm` takes the container's anonymous volumes with it,
         // whoever deletes it: the exit watcher, or a client that came first
         if rec.auto_remove {

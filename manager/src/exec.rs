@@ -55,11 +55,10 @@ impl Manager {
                 rec.name
             )));
         }
-        if !user.is_empty() {
-            // names mean what the container's own files say, now
-            crate::users::resolve_process(&mut process, user, &rec.rootfs)
-                .map_err(|e| ManagerError::InvalidArgument(e.to_string()))?;
-        }
+        // names mean what the container's own files say, now; the
+        // container's --group-add groups hold for the exec'd process too
+        crate::users::resolve_process(&mut process, user, &rec.spec_json, &rec.rootfs)
+            .map_err(|e| ManagerError::InvalidArgument(e.to_string()))?;
         let client = self.running_client(&rec)?;
         let exec_id = random_hex(16);
         let dir = self.cfg.bundle_dir(&rec.id).join("exec");

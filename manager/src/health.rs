@@ -214,7 +214,7 @@ fn monitors() -> std::sync::MutexGuard<'static, Option<HashMap<String, u64>>> {
 
 impl Manager {
     pub fn health_state(&self, id: &str) -> Result<Option<HealthState>> {
-        let txn = self.store.db().begin_read().map_err(db)?;
+        let txn = self.store.db()?.begin_read().map_err(db)?;
         let table = match txn.open_table(HEALTH) {
             Ok(t) => t,
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
@@ -225,7 +225,7 @@ impl Manager {
     }
 
     fn put_health(&self, id: &str, state: &HealthState) -> Result<()> {
-        let txn = self.store.db().begin_write().map_err(db)?;
+        let txn = self.store.db()?.begin_write().map_err(db)?;
         {
             let mut t = txn.open_table(HEALTH).map_err(db)?;
             let bytes = serde_json::to_vec(state).expect("health state serializes");
@@ -235,7 +235,10 @@ impl Manager {
     }
 
     fn forget_health(&self, id: &str) {
-        let Ok(txn) = self.store.db().begin_write() else {
+        let Ok(db) = self.store.db() else {
+            return;
+        };
+        let Ok(txn) = db.begin_write() else {
             return;
         };
         if let Ok(mut t) = txn.open_table(HEALTH) {

@@ -120,7 +120,9 @@ impl Manager {
             if rec.shim.is_some() {
                 self.release_shim(&rec).await;
             }
-            self.discard(&id).await;
+            if self.discard(&id).await.is_err() {
+                self.finish_removal_later(&id);
+            }
             return;
         }
         if rec.shim.is_none() {

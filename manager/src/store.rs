@@ -2,9 +2,9 @@
 //! a crash at any instant leaves the old records or the new ones.
 
 use std::collections::VecDeque;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, RwLock};
 
 use redb::{Database, ReadableTable, TableDefinition};
 
@@ -51,7 +51,12 @@ fn db<E: Into<redb::Error>>(e: E) -> StoreError {
 
 /// The manager's metadata database.
 pub struct Store {
-    db: Database,
+    /// `None` once an I/O error (a full disk) poisoned the handle: redb
+    /// refuses every later transaction on it, reads included, so the next
+    /// use opens the file again and work goes on once space is freed,
+    /// without a manager restart.
+    db: RwLock<Option<Arc<Database>>>,
+    path: PathBuf,
     /// Bumped after every committed change of a container record: readers
     /// that derive something from all records (the health watcher, the
     /// container list) redo it only when this moved.
@@ -76,16 +81,14 @@ impl Store {
             path: path.display().to_string(),
             source: Box::new(e),
         };
-        let db = redb::Builder::new()
-            .set_cache_size(CACHE_BYTES)
-            .create(path)
-            .map_err(|e| open_err(e.into()))?;
+        let db = open_db(path).map_err(|e| open_err(*e))?;
         let txn = db.begin_write().map_err(|e| open_err(e.into()))?;
         txn.open_table(CONTAINERS).map_err(|e| open_err(e.into()))?;
         txn.open_table(NAMES).map_err(|e| open_err(e.into()))?;
         txn.commit().map_err(|e| open_err(e.into()))?;
         Ok(Store {
-            db,
+            db: RwLock::new(Some(Arc::new(db))),
+            path: path.to_path_buf(),
             generation: AtomicU64::new(0),
             changes: Mutex::new(VecDeque::new()),
             instance: INSTANCES.fetch_add(1, Ordering::SeqCst),
@@ -137,27 +140,83 @@ impl Store {
     }
 
     /// The database, for modules that keep tables of their own in it
-    /// (networks, volumes).
-    pub fn db(&self) -> &Database {
-        &self.db
+    /// (networks, volumes, health), opened again if an I/O error poisoned
+    /// the last handle (see [`Store::with_db`]).
+    pub fn db(&self) -> Result<Arc<Database>> {
+        if let Some(db) = self.db.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            return Ok(db.clone());
+        }
+        let mut slot = self.db.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(db) = slot.as_ref() {
+            return Ok(db.clone());
+        }
+        // fails while an old handle's transaction still holds the file
+        // lock, or while the disk is still too full to repair the file:
+        // the next use tries again
+        let db = Arc::new(open_db(&self.path).map_err(StoreError::Db)?);
+        crate::log_line!(
+            "berth-manager: metadata store {} reopened",
+            self.path.display()
+        );
+        *slot = Some(db.clone());
+        Ok(db)
+    }
+
+    /// Drops the handle after an I/O error, so the file lock is free for
+    /// the next [`Store::db`] to open it again.
+    fn drop_handle(&self, failed: &Arc<Database>) {
+        let mut slot = self.db.write().unwrap_or_else(|e| e.into_inner());
+        if slot.as_ref().is_some_and(|db| Arc::ptr_eq(db, failed)) {
+            *slot = None;
+        }
+    }
+
+    /// Runs `f` with the database. An I/O error of this work drops the
+    /// handle; a handle an earlier I/O error had poisoned (another module's
+    /// transaction on the full disk) is opened again and `f` retried once,
+    /// as nothing of it was done.
+    fn with_db<R>(&self, mut f: impl FnMut(&Database) -> Result<R>) -> Result<R> {
+        let db = self.db()?;
+        let r = f(&db);
+        match &r {
+            Err(StoreError::Db(e)) if matches!(**e, redb::Error::PreviousIo) => {
+                self.drop_handle(&db);
+                drop(db);
+                let db = self.db()?;
+                let r = f(&db);
+                if r.as_ref().is_err_and(is_io) {
+                    self.drop_handle(&db);
+                }
+                r
+            }
+            Err(e) if is_io(e) => {
+                self.drop_handle(&db);
+                r
+            }
+            _ => r,
+        }
     }
 
     pub fn get(&self, id: &str) -> Result<Option<ContainerRecord>> {
-        let txn = self.db.begin_read().map_err(db)?;
-        let table = txn.open_table(CONTAINERS).map_err(db)?;
-        let value = table.get(id).map_err(db)?;
-        value.map(|v| decode(id, v.value())).transpose()
+        self.with_db(|d| {
+            let txn = d.begin_read().map_err(db)?;
+            let table = txn.open_table(CONTAINERS).map_err(db)?;
+            let value = table.get(id).map_err(db)?;
+            value.map(|v| decode(id, v.value())).transpose()
+        })
     }
 
     pub fn list(&self) -> Result<Vec<ContainerRecord>> {
-        let txn = self.db.begin_read().map_err(db)?;
-        let table = txn.open_table(CONTAINERS).map_err(db)?;
-        let mut out = Vec::new();
-        for entry in table.iter().map_err(db)? {
-            let (k, v) = entry.map_err(db)?;
-            out.push(decode(k.value(), v.value())?);
-        }
-        Ok(out)
+        self.with_db(|d| {
+            let txn = d.begin_read().map_err(db)?;
+            let table = txn.open_table(CONTAINERS).map_err(db)?;
+            let mut out = Vec::new();
+            for entry in table.iter().map_err(db)? {
+                let (k, v) = entry.map_err(db)?;
+                out.push(decode(k.value(), v.value())?);
+            }
+            Ok(out)
+        })
     }
 
     /// Finds a container by exact name, exact id, or unique id prefix.
@@ -166,52 +225,56 @@ impl Store {
         if key.is_empty() {
             return Err(StoreError::NotFound(String::new()));
         }
-        let txn = self.db.begin_read().map_err(db)?;
-        let names = txn.open_table(NAMES).map_err(db)?;
-        let table = txn.open_table(CONTAINERS).map_err(db)?;
-        if let Some(id) = names.get(key).map_err(db)? {
-            let id = id.value().to_string();
-            if let Some(v) = table.get(id.as_str()).map_err(db)? {
-                return decode(&id, v.value());
+        self.with_db(|d| {
+            let txn = d.begin_read().map_err(db)?;
+            let names = txn.open_table(NAMES).map_err(db)?;
+            let table = txn.open_table(CONTAINERS).map_err(db)?;
+            if let Some(id) = names.get(key).map_err(db)? {
+                let id = id.value().to_string();
+                if let Some(v) = table.get(id.as_str()).map_err(db)? {
+                    return decode(&id, v.value());
+                }
             }
-        }
-        if let Some(v) = table.get(key).map_err(db)? {
-            return decode(key, v.value());
-        }
-        let mut found: Option<ContainerRecord> = None;
-        for entry in table.range(key..).map_err(db)? {
-            let (k, v) = entry.map_err(db)?;
-            if !k.value().starts_with(key) {
-                break;
+            if let Some(v) = table.get(key).map_err(db)? {
+                return decode(key, v.value());
             }
-            if found.is_some() {
-                return Err(StoreError::Ambiguous(key.to_string()));
+            let mut found: Option<ContainerRecord> = None;
+            for entry in table.range(key..).map_err(db)? {
+                let (k, v) = entry.map_err(db)?;
+                if !k.value().starts_with(key) {
+                    break;
+                }
+                if found.is_some() {
+                    return Err(StoreError::Ambiguous(key.to_string()));
+                }
+                found = Some(decode(k.value(), v.value())?);
             }
-            found = Some(decode(k.value(), v.value())?);
-        }
-        found.ok_or_else(|| StoreError::NotFound(key.to_string()))
+            found.ok_or_else(|| StoreError::NotFound(key.to_string()))
+        })
     }
 
     /// Stores a new record and claims its name, or changes nothing.
     pub fn insert(&self, rec: &ContainerRecord) -> Result<()> {
-        let txn = self.db.begin_write().map_err(db)?;
-        {
-            let mut names = txn.open_table(NAMES).map_err(db)?;
-            let mut table = txn.open_table(CONTAINERS).map_err(db)?;
-            if names.get(rec.name.as_str()).map_err(db)?.is_some() {
-                return Err(StoreError::NameInUse(rec.name.clone()));
+        self.with_db(|d| {
+            let txn = d.begin_write().map_err(db)?;
+            {
+                let mut names = txn.open_table(NAMES).map_err(db)?;
+                let mut table = txn.open_table(CONTAINERS).map_err(db)?;
+                if names.get(rec.name.as_str()).map_err(db)?.is_some() {
+                    return Err(StoreError::NameInUse(rec.name.clone()));
+                }
+                if table.get(rec.id.as_str()).map_err(db)?.is_some() {
+                    return Err(StoreError::IdInUse(rec.id.clone()));
+                }
+                names
+                    .insert(rec.name.as_str(), rec.id.as_str())
+                    .map_err(db)?;
+                table
+                    .insert(rec.id.as_str(), encode(rec).as_slice())
+                    .map_err(db)?;
             }
-            if table.get(rec.id.as_str()).map_err(db)?.is_some() {
-                return Err(StoreError::IdInUse(rec.id.clone()));
-            }
-            names
-                .insert(rec.name.as_str(), rec.id.as_str())
-                .map_err(db)?;
-            table
-                .insert(rec.id.as_str(), encode(rec).as_slice())
-                .map_err(db)?;
-        }
-        self.commit(txn, &rec.id)
+            self.commit(txn, &rec.id)
+        })
     }
 
     /// Reads, changes and writes one record in a single transaction;
@@ -221,67 +284,92 @@ impl Store {
         id: &str,
         change: impl FnOnce(&mut ContainerRecord),
     ) -> Result<ContainerRecord> {
-        let txn = self.db.begin_write().map_err(db)?;
-        let rec = {
-            let mut table = txn.open_table(CONTAINERS).map_err(db)?;
-            let mut rec = match table.get(id).map_err(db)? {
-                Some(v) => decode(id, v.value())?,
-                None => return Err(StoreError::NotFound(id.to_string())),
+        let mut change = Some(change);
+        self.with_db(|d| {
+            let txn = d.begin_write().map_err(db)?;
+            let rec = {
+                let mut table = txn.open_table(CONTAINERS).map_err(db)?;
+                let mut rec = match table.get(id).map_err(db)? {
+                    Some(v) => decode(id, v.value())?,
+                    None => return Err(StoreError::NotFound(id.to_string())),
+                };
+                // a retry after the change was made is not one (see with_db)
+                let Some(change) = change.take() else {
+                    return Err(db(redb::Error::PreviousIo));
+                };
+                change(&mut rec);
+                // id and name are keys: only `rename` changes a name
+                rec.id = id.to_string();
+                table.insert(id, encode(&rec).as_slice()).map_err(db)?;
+                rec
             };
-            change(&mut rec);
-            // id and name are keys: only `rename` changes a name
-            rec.id = id.to_string();
-            table.insert(id, encode(&rec).as_slice()).map_err(db)?;
-            rec
-        };
-        self.commit(txn, id)?;
-        Ok(rec)
+            self.commit(txn, id)?;
+            Ok(rec)
+        })
     }
 
     pub fn rename(&self, id: &str, new_name: &str) -> Result<ContainerRecord> {
-        let txn = self.db.begin_write().map_err(db)?;
-        let rec = {
-            let mut names = txn.open_table(NAMES).map_err(db)?;
-            let mut table = txn.open_table(CONTAINERS).map_err(db)?;
-            let mut rec = match table.get(id).map_err(db)? {
-                Some(v) => decode(id, v.value())?,
-                None => return Err(StoreError::NotFound(id.to_string())),
-            };
-            if let Some(owner) = names.get(new_name).map_err(db)? {
-                if owner.value() != id {
-                    return Err(StoreError::NameInUse(new_name.to_string()));
+        self.with_db(|d| {
+            let txn = d.begin_write().map_err(db)?;
+            let rec = {
+                let mut names = txn.open_table(NAMES).map_err(db)?;
+                let mut table = txn.open_table(CONTAINERS).map_err(db)?;
+                let mut rec = match table.get(id).map_err(db)? {
+                    Some(v) => decode(id, v.value())?,
+                    None => return Err(StoreError::NotFound(id.to_string())),
+                };
+                if let Some(owner) = names.get(new_name).map_err(db)? {
+                    if owner.value() != id {
+                        return Err(StoreError::NameInUse(new_name.to_string()));
+                    }
                 }
-            }
-            names.remove(rec.name.as_str()).map_err(db)?;
-            names.insert(new_name, id).map_err(db)?;
-            rec.name = new_name.to_string();
-            table.insert(id, encode(&rec).as_slice()).map_err(db)?;
-            rec
-        };
-        self.commit(txn, id)?;
-        Ok(rec)
+                names.remove(rec.name.as_str()).map_err(db)?;
+                names.insert(new_name, id).map_err(db)?;
+                rec.name = new_name.to_string();
+                table.insert(id, encode(&rec).as_slice()).map_err(db)?;
+                rec
+            };
+            self.commit(txn, id)?;
+            Ok(rec)
+        })
     }
 
     /// Drops the record and its name; a missing record is not an error.
     pub fn remove(&self, id: &str) -> Result<()> {
-        let txn = self.db.begin_write().map_err(db)?;
-        {
-            let mut names = txn.open_table(NAMES).map_err(db)?;
-            let mut table = txn.open_table(CONTAINERS).map_err(db)?;
-            let old = table.remove(id).map_err(db)?.map(|v| v.value().to_vec());
-            if let Some(bytes) = old {
-                let rec = decode(id, &bytes)?;
-                let owned = names
-                    .get(rec.name.as_str())
-                    .map_err(db)?
-                    .is_some_and(|v| v.value() == id);
-                if owned {
-                    names.remove(rec.name.as_str()).map_err(db)?;
+        self.with_db(|d| {
+            let txn = d.begin_write().map_err(db)?;
+            {
+                let mut names = txn.open_table(NAMES).map_err(db)?;
+                let mut table = txn.open_table(CONTAINERS).map_err(db)?;
+                let old = table.remove(id).map_err(db)?.map(|v| v.value().to_vec());
+                if let Some(bytes) = old {
+                    let rec = decode(id, &bytes)?;
+                    let owned = names
+                        .get(rec.name.as_str())
+                        .map_err(db)?
+                        .is_some_and(|v| v.value() == id);
+                    if owned {
+                        names.remove(rec.name.as_str()).map_err(db)?;
+                    }
                 }
             }
-        }
-        self.commit(txn, id)
+            self.commit(txn, id)
+        })
     }
+}
+
+/// Opens (creating if needed) the database file.
+fn open_db(path: &Path) -> std::result::Result<Database, Box<redb::Error>> {
+    redb::Builder::new()
+        .set_cache_size(CACHE_BYTES)
+        .create(path)
+        .map_err(|e| Box::new(e.into()))
+}
+
+/// An I/O error of the file (a full disk): redb refuses every later
+/// transaction on the same handle.
+fn is_io(e: &StoreError) -> bool {
+    matches!(e, StoreError::Db(e) if matches!(**e, redb::Error::Io(_) | redb::Error::PreviousIo))
 }
 
 fn encode(rec: &ContainerRecord) -> Vec<u8> {

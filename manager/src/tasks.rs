@@ -569,6 +569,10 @@ impl Manager {
             },
             log_path: rec.log_path.clone(),
             tty: rec.tty,
+            spill_path: Path::new(&rec.bundle)
+                .join(berth_jsonlog::SPILL_FILE)
+                .display()
+                .to_string(),
             ..Default::default()
         })
     }

@@ -200,17 +200,35 @@ pub fn resolve(spec_json: &str, rootfs: &[MountRecord]) -> Result<String, UserEr
     Ok(spec.to_string())
 }
 
-/// `exec -u USER`: `process.user` (and a guessed `HOME`) of an exec'd
-/// process resolved in the running container's files, as at create.
+/// An exec'd process's `process.user`, resolved in the running container's
+/// files as at create: `-u USER` (else the container's own user) with its
+/// groups, plus the container's `--group-add` groups, which hold for every
+/// process in it. A container with neither leaves the process unchanged.
 pub fn resolve_process(
     process: &mut Value,
     user: &str,
+    container_spec: &str,
     rootfs: &[MountRecord],
 ) -> Result<(), UserError> {
+    let container: Value = serde_json::from_str(container_spec).unwrap_or_default();
+    let notes = &container["annotations"];
+    let mut annotations = json!({});
+    let user = Some(user)
+        .filter(|u| !u.is_empty())
+        .or_else(|| notes[USER_ANNOTATION].as_str());
+    if let Some(u) = user {
+        annotations[USER_ANNOTATION] = json!(u);
+    }
+    if let Some(adds) = notes[GROUP_ADD_ANNOTATION].as_str() {
+        annotations[GROUP_ADD_ANNOTATION] = json!(adds);
+    }
+    if annotations.as_object().is_some_and(|a| a.is_empty()) {
+        return Ok(());
+    }
     let dirs = layers(rootfs);
     let mut spec = json!({
         "process": process.take(),
-        "annotations": {USER_ANNOTATION: user},
+        "annotations": annotations,
     });
     let resolved = resolve_with(
         &mut spec,
@@ -321,17 +339,44 @@ mod tests {
             options: vec!["rbind".into()],
         };
         let mut p = json!({"args": ["id"], "user": {"uid": 0, "gid": 0}, "env": ["HOME=/root"]});
-        resolve_process(&mut p, "web:staff", std::slice::from_ref(&m)).unwrap();
+        resolve_process(&mut p, "web:staff", "{}", std::slice::from_ref(&m)).unwrap();
         assert_eq!(
             p["user"],
             json!({"uid": 1000, "gid": 50, "additionalGids": [50]})
         );
         assert_eq!(p["env"], json!(["HOME=/home/web"]));
         assert_eq!(p["args"], json!(["id"]));
-        let err = resolve_process(&mut p, "ghost", &[m]).unwrap_err();
+        let err = resolve_process(&mut p, "ghost", "{}", std::slice::from_ref(&m)).unwrap_err();
         assert_eq!(
             err.to_string(),
             "unable to find user ghost: no matching entries in passwd file"
         );
+        // the container's --group-add holds for exec'd processes, with or
+        // without -u
+        let container = json!({"annotations": {GROUP_ADD_ANNOTATION: "1234,nogroup"}}).to_string();
+        let mut p = json!({"args": ["id"], "user": {"uid": 0, "gid": 0}});
+        resolve_process(&mut p, "", &container, std::slice::from_ref(&m)).unwrap();
+        assert_eq!(
+            p["user"],
+            json!({"uid": 0, "gid": 0, "additionalGids": [0, 1234, 65534]})
+        );
+        let mut p = json!({"args": ["id"], "user": {"uid": 0, "gid": 0}});
+        resolve_process(&mut p, "web", &container, std::slice::from_ref(&m)).unwrap();
+        assert_eq!(
+            p["user"],
+            json!({"uid": 1000, "gid": 1000, "additionalGids": [1000, 50, 1234, 65534]})
+        );
+        // the container's own user when exec has no -u
+        let container = json!({"annotations": {USER_ANNOTATION: "web"}}).to_string();
+        let mut p = json!({"args": ["id"], "user": {"uid": 1000, "gid": 1000}});
+        resolve_process(&mut p, "", &container, std::slice::from_ref(&m)).unwrap();
+        assert_eq!(
+            p["user"],
+            json!({"uid": 1000, "gid": 1000, "additionalGids": [1000, 50]})
+        );
+        // neither: unchanged
+        let mut p = json!({"args": ["id"], "user": {"uid": 5, "gid": 6}});
+        resolve_process(&mut p, "", "{}", &[m]).unwrap();
+        assert_eq!(p["user"], json!({"uid": 5, "gid": 6}));
     }
 }

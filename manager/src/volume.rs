@@ -117,9 +117,9 @@ fn decode(name: &str, bytes: &[u8]) -> Result<VolumeRecord> {
 }
 
 /// Volume records in the manager's database.
-pub struct VolumeTable<'a>(pub &'a Database);
+pub struct VolumeTable(pub std::sync::Arc<Database>);
 
-impl VolumeTable<'_> {
+impl VolumeTable {
     pub fn get(&self, name: &str) -> Result<Option<VolumeRecord>> {
         let txn = self.0.begin_read().map_err(db)?;
         let table = match txn.open_table(VOLUMES) {
@@ -290,15 +290,19 @@ impl Manager {
         self.volume_dir(name).join("_data")
     }
 
-    fn volume_table(&self) -> VolumeTable<'_> {
-        VolumeTable(self.store.db())
+    fn volume_table(&self) -> std::result::Result<VolumeTable, crate::store::StoreError> {
+        Ok(VolumeTable(self.store.db()?))
     }
 
     fn volume_users(&self) -> Result<HashMap<String, Vec<String>>> {
         let recs = self.store.list()?;
+        // a dead container never runs again: its volumes are free (its
+        // removal may wait for the space a volume's removal gives back)
         Ok(users_by_volume(
             &self.volumes_root(),
-            recs.into_iter().map(|r| (r.id, r.spec_json)),
+            recs.into_iter()
+                .filter(|r| r.status != crate::record::Status::Dead)
+                .map(|r| (r.id, r.spec_json)),
         ))
     }
 
@@ -344,7 +348,7 @@ impl Manager {
         }
         validate_options(&name, &options)?;
         let _g = VOLUME_OPS.lock().await;
-        let table = self.volume_table();
+        let table = self.volume_table()?;
         if let Some(rec) = table.get(&name)? {
             self.mount_volume(&rec)?;
             let users = self.volume_users()?;
@@ -428,7 +432,7 @@ impl Manager {
 
     pub fn get_volume(&self, name: &str) -> Result<VolumeInfo> {
         let rec = self
-            .volume_table()
+            .volume_table()?
             .get(name)?
             .ok_or_else(|| Self::no_such_volume(name))?;
         let users = self.volume_users()?;
@@ -438,7 +442,7 @@ impl Manager {
     pub async fn list_volumes(&self, sizes: bool) -> Result<Vec<VolumeInfo>> {
         let users = self.volume_users()?;
         let mut out = Vec::new();
-        for rec in self.volume_table().list()? {
+        for rec in self.volume_table()?.list()? {
             let mut info = self.volume_info(&rec, users.get(&rec.name).map_or(&[], |v| v));
             if sizes {
                 let data = self.volume_data(&rec.name);
@@ -459,7 +463,7 @@ impl Manager {
     }
 
     async fn remove_volume_locked(&self, name: &str, force: bool) -> Result<u64> {
-        let table = self.volume_table();
+        let table = self.volume_table()?;
         let Some(rec) = table.get(name)? else {
             if force {
                 return Ok(0);
@@ -508,7 +512,7 @@ impl Manager {
         let _g = VOLUME_OPS.lock().await;
         let users = self.volume_users()?;
         let (mut deleted, mut reclaimed) = (Vec::new(), 0);
-        for rec in self.volume_table().list()? {
+        for rec in self.volume_table()?.list()? {
             if users.contains_key(&rec.name) {
                 continue;
             }
@@ -529,7 +533,7 @@ impl Manager {
     pub async fn check_volumes_exist(&self, spec_json: &str) -> Result<()> {
         let _g = VOLUME_OPS.lock().await;
         for name in volumes_in_spec(&self.volumes_root(), spec_json) {
-            if self.volume_table().get(&name)?.is_none() {
+            if self.volume_table()?.get(&name)?.is_none() {
                 return Err(Self::no_such_volume(&name));
             }
         }
@@ -540,7 +544,8 @@ impl Manager {
     /// that no other container uses: `rm -v` and `--rm`.
     pub async fn remove_anonymous_volumes(&self, spec_json: &str) {
         for name in volumes_in_spec(&self.volumes_root(), spec_json) {
-            let anonymous = matches!(self.volume_table().get(&name), Ok(Some(r)) if r.anonymous);
+            let anonymous =
+                matches!(self.volume_table().map(|t| t.get(&name)), Ok(Ok(Some(r))) if r.anonymous);
             if anonymous {
                 if let Err(e) = self.remove_volume(&name, true).await {
                     crate::log_line!("berth-manager: remove anonymous volume {name}: {e}");
@@ -562,7 +567,13 @@ impl Manager {
                 let _ = std::fs::remove_dir(v.path());
             }
         }
-        let table = self.volume_table();
+        let table = match self.volume_table() {
+            Ok(t) => t,
+            Err(e) => {
+                crate::log_line!("berth-manager: list volumes: {e}");
+                return;
+            }
+        };
         let recs = match table.list() {
             Ok(r) => r,
             Err(e) => {
@@ -682,7 +693,7 @@ mod tests {
     fn records_round_trip_and_insert_is_new_only() {
         let dir = tempfile::tempdir().unwrap();
         let dbf = Database::create(dir.path().join("m.redb")).unwrap();
-        let t = VolumeTable(&dbf);
+        let t = VolumeTable(std::sync::Arc::new(dbf));
         assert!(t.list().unwrap().is_empty());
         assert!(t.get("v1").unwrap().is_none());
         let rec = VolumeRecord {

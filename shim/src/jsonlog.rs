@@ -107,8 +107,35 @@ impl Watch for Pump {
 fn write_entry(log: &SharedLog, bytes: &[u8], stream: Stream) {
     let line = berth_jsonlog::encode(bytes, stream, SystemTime::now());
     let mut f = log.lock().unwrap_or_else(|p| p.into_inner());
-    // A full disk loses log lines, never the container.
-    let _ = f.write_line(line.as_bytes());
+    // A full disk loses log lines, never the container, nor the output of
+    // an attached client: the line goes to the spill it reads too.
+    if f.write_line(line.as_bytes()).is_err() {
+        spill(line.as_bytes());
+    }
+}
+
+/// Opens (creating it empty) [`berth_jsonlog::SPILL_FILE`] in the working
+/// directory (the bundle). Made with the log, so an attached client holds
+/// it open from the start and still reads it once an exit removed the
+/// bundle.
+pub fn open_spill() -> io::Result<File> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(berth_jsonlog::SPILL_FILE)
+}
+
+/// Appends a line the log could not take to the spill, within its bound.
+fn spill(line: &[u8]) {
+    use std::io::Write;
+    let Ok(mut f) = open_spill() else {
+        return;
+    };
+    let len = f.metadata().map_or(u64::MAX, |m| m.len());
+    if len.saturating_add(line.len() as u64) <= berth_jsonlog::SPILL_MAX_BYTES {
+        // one write of one line: O_APPEND keeps it whole for the reader
+        let _ = f.write_all(line);
+    }
 }
 
 #[cfg(test)]

@@ -289,6 +289,8 @@ impl Plumbing {
             } = t
             {
                 let f = open_log(path, *rotate)?;
+                // a spill that cannot be made now is tried again if needed
+                let _ = crate::jsonlog::open_spill();
                 return Ok(Some((path.clone(), Arc::new(Mutex::new(f)))));
             }
         }

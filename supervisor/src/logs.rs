@@ -52,6 +52,9 @@ pub struct Reader {
     /// The log's path, when the reader moves on to a new file after a
     /// rotation; with the inode of the file it reads.
     follows: Option<(PathBuf, u64)>,
+    /// The spill of lines the log could not take (see
+    /// [`berth_jsonlog::SPILL_FILE`]), read along with it.
+    spill: Option<Box<Reader>>,
 }
 
 impl Reader {
@@ -60,7 +63,22 @@ impl Reader {
             file,
             partial: Vec::new(),
             follows: None,
+            spill: None,
         }
+    }
+
+    /// Reads the spill at `path` along with the log (an attached client's
+    /// output when the log's disk is full): all of it with `from_start`,
+    /// else what is added from now on. A spill that does not exist yet is
+    /// read once it appears.
+    pub fn with_spill(mut self, path: &Path, from_start: bool) -> Reader {
+        let spill = match File::open(path) {
+            Ok(f) if from_start => Ok(Reader::new(f).following(path)),
+            Ok(f) => Reader::at_end(f).map(|r| r.following(path)),
+            Err(_) => Reader::empty_at(path),
+        };
+        self.spill = spill.ok().map(Box::new);
+        self
     }
 
     /// Makes the reader move on to the file at `path` whenever the one it
@@ -119,6 +137,11 @@ impl Reader {
     /// rotation, when following the path).
     pub fn read_new(&mut self) -> std::io::Result<Vec<Entry>> {
         let mut out = self.read_file()?;
+        if let Some(spill) = self.spill.as_mut() {
+            // lines spilled while the log could take none: whole lines,
+            // never a torn one, so a failure to read it loses only them
+            out.extend(spill.read_new().unwrap_or_default());
+        }
         if let Some((path, ino)) = self.follows.clone() {
             match std::fs::metadata(&path) {
                 Ok(m) if m.ino() != ino => {
@@ -226,6 +249,36 @@ mod tests {
         assert_eq!(e.stream, Stream::Stderr);
         assert_eq!(e.text, "hi\n");
         assert!(parse_line(b"{\"log\":").is_none());
+    }
+
+    #[test]
+    fn a_spill_is_read_along_with_the_log_once_it_appears() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("log.json");
+        let spill = dir.path().join("spill.json");
+        std::fs::write(&p, line("a\n", "stdout")).unwrap();
+        let mut r = Reader::new(File::open(&p).unwrap())
+            .following(&p)
+            .with_spill(&spill, true);
+        let got: Vec<String> = r.read_new().unwrap().into_iter().map(|e| e.text).collect();
+        assert_eq!(got, ["a\n"]);
+        std::fs::write(&spill, line("b\n", "stderr")).unwrap();
+        let got = r.read_new().unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(
+            (got[0].text.as_str(), got[0].stream),
+            ("b\n", Stream::Stderr)
+        );
+        // an existing spill, not from the start: only what comes next
+        let mut r = Reader::new(File::open(&p).unwrap()).with_spill(&spill, false);
+        assert_eq!(r.read_new().unwrap().len(), 1);
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&spill)
+            .unwrap();
+        f.write_all(line("c\n", "stdout").as_bytes()).unwrap();
+        let got: Vec<String> = r.read_new().unwrap().into_iter().map(|e| e.text).collect();
+        assert_eq!(got, ["c\n"]);
     }
 
     #[test]

@@ -274,14 +274,22 @@ pub async fn attach(
         None
     };
 
+    // the spill is read from where the log is: both are this session's
+    let spilled = |r: Reader, from_start: bool| match att.spill_path.as_str() {
+        "" => r,
+        spill => r.with_spill(Path::new(spill), from_start),
+    };
     let mut reader = if Path::new(&att.log_path).exists() || !opts.start {
         match open_log(&att.log_path).await.map_err(berth_err)? {
-            Some(f) if opts.from_start => Some(Reader::new(f).following(&att.log_path)),
-            Some(f) => Some(
+            Some(f) if opts.from_start => {
+                Some(spilled(Reader::new(f).following(&att.log_path), true))
+            }
+            Some(f) => Some(spilled(
                 Reader::at_end(f)
                     .map_err(|e| berth_err(CliError::io("seek log", e)))?
                     .following(&att.log_path),
-            ),
+                false,
+            )),
             None => None,
         }
     } else {
@@ -322,7 +330,7 @@ pub async fn attach(
         reader = open_log(&att.log_path)
             .await
             .map_err(berth_err)?
-            .map(|f| Reader::new(f).following(&att.log_path));
+            .map(|f| spilled(Reader::new(f).following(&att.log_path), true));
     }
 
     let wait = {

@@ -322,6 +322,50 @@ fn exec_user_names_come_from_the_container() {
     b.assert_all_gone(&[]);
 }
 
+/// `--group-add` holds for exec'd processes too: an exec gets the
+/// container's added groups, with its own user (`-u`) or the container's.
+#[test]
+fn exec_keeps_the_containers_added_groups() {
+    require_root!("cli_security::exec_keeps_the_containers_added_groups");
+    let b = Berth::new();
+    b.load_busybox();
+    b.run(&[
+        "run",
+        "-d",
+        "--name",
+        "ga",
+        "--group-add",
+        "1234",
+        "--group-add",
+        "nogroup",
+        "-u",
+        "nobody",
+        "busybox",
+        "sleep",
+        "100",
+    ])
+    .ok();
+    for (user, want) in [
+        (None, "65534 1234"),
+        (Some("root"), "0 1234 65534"),
+        (Some("1000:2000"), "2000 1234 65534"),
+    ] {
+        let mut args = vec!["exec"];
+        if let Some(u) = user {
+            args.extend(["-u", u]);
+        }
+        args.extend(["ga", "id", "-G"]);
+        let out = b.run(&args);
+        assert_eq!(
+            (out.code(), out.stdout.trim()),
+            (0, want),
+            "-u {user:?}: {out}"
+        );
+    }
+    b.run(&["rm", "-f", "ga"]).ok();
+    b.assert_all_gone(&[]);
+}
+
 /// `--init`: docker-init (catatonit) is PID 1, the command's exit code
 /// passes through, and `stop`'s SIGTERM reaches a command that would
 /// ignore it as PID 1 (143, not the SIGKILL's 137).

@@ -140,11 +140,18 @@ impl ImageStore {
         if !valid_key(key) {
             return Err(SnapshotError::BadKey(key.to_string()).into());
         }
-        let rec = self
-            .meta
-            .container(key)?
-            .ok_or_else(|| SnapshotError::NotFound(key.to_string()))?;
         let dir = self.snapshots.join(CONTAINERS_DIR).join(key);
+        let Some(rec) = self.meta.container(key)? else {
+            // a removal whose record went first and whose files could not
+            // (a busy mount): finished now, not left to the next open()
+            return match fs::remove_dir_all(&dir) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    Err(SnapshotError::NotFound(key.to_string()).into())
+                }
+                Err(e) => Err(io_at("remove container snapshot", &dir)(e).into()),
+            };
+        };
         // Record first: a crash after it leaves a directory open() removes.
         if let Err(e) = self.meta.remove_container(key) {
             if !e.is_no_space() {

@@ -241,10 +241,10 @@ fn patch_spec(spec: &mut Value, ns_path: Option<&Path>, files: &[(&str, PathBuf)
 }
 
 impl Manager {
-    fn nets(&self) -> NetStore<'_> {
-        NetStore {
-            db: self.store.db(),
-        }
+    fn nets(&self) -> std::result::Result<NetStore, crate::store::StoreError> {
+        Ok(NetStore {
+            db: self.store.db()?,
+        })
     }
 
     /// Where a container's network namespace is pinned.
@@ -280,7 +280,13 @@ impl Manager {
     /// At start: the tables, the built-in networks, and the endpoints of
     /// containers that are gone (a removal a crash cut short).
     pub async fn recover_networks(self: &Arc<Self>) {
-        let nets = self.nets();
+        let nets = match self.nets() {
+            Ok(n) => n,
+            Err(e) => {
+                crate::log_line!("berth-manager: networks: {e}");
+                return;
+            }
+        };
         if let Err(e) = nets.open_tables() {
             crate::log_line!("berth-manager: networks: {e}");
             return;
@@ -381,19 +387,19 @@ impl Manager {
         let _g = NET_LOCK.lock().await;
         // stored first: a crash leaves a network whose bridge the first
         // container (or rm) makes or removes
-        let rec = self.nets().insert_network(rec, true)?;
+        let rec = self.nets()?.insert_network(rec, true)?;
         let cfg = rec.config().expect("a bridge network");
         if let Err(e) = blocking(move || backend().create_network(&cfg)).await {
             let cfg = rec.config().expect("a bridge network");
             let _ = blocking(move || backend().remove_network(&cfg)).await;
-            let _ = self.nets().remove_network(&rec);
+            let _ = self.nets()?.remove_network(&rec);
             return Err(e);
         }
         Ok(network_info(&rec, &[]))
     }
 
     pub fn list_networks(&self) -> Result<Vec<pb::NetworkInfo>> {
-        let nets = self.nets();
+        let nets = self.nets()?;
         let eps = nets.endpoints()?;
         Ok(nets
             .networks()?
@@ -410,14 +416,14 @@ impl Manager {
     }
 
     pub fn get_network(&self, key: &str) -> Result<pb::NetworkInfo> {
-        let nets = self.nets();
+        let nets = self.nets()?;
         let rec = nets.resolve(key)?;
         Ok(network_info(&rec, &nets.endpoints_on(&rec.id)?))
     }
 
     pub async fn remove_network(&self, key: &str) -> Result<()> {
         let _g = NET_LOCK.lock().await;
-        let nets = self.nets();
+        let nets = self.nets()?;
         let rec = nets.resolve(key)?;
         if rec.is_builtin() {
             return Err(ManagerError::FailedPrecondition(format!(
@@ -448,9 +454,9 @@ impl Manager {
 
     pub async fn prune_networks(&self) -> Result<Vec<String>> {
         let mut deleted = Vec::new();
-        for n in self.nets().networks()? {
+        for n in self.nets()?.networks()? {
             if !n.is_builtin()
-                && self.nets().endpoints_on(&n.id)?.is_empty()
+                && self.nets()?.endpoints_on(&n.id)?.is_empty()
                 && self.remove_network(&n.id).await.is_ok()
             {
                 deleted.push(n.name);
@@ -460,7 +466,7 @@ impl Manager {
     }
 
     pub fn list_endpoints(&self, container: &str) -> Result<Vec<pb::EndpointInfo>> {
-        let nets = self.nets();
+        let nets = self.nets()?;
         let eps = if container.is_empty() {
             nets.endpoints()?
         } else {
@@ -481,7 +487,7 @@ impl Manager {
             return Ok(());
         };
         let records: Vec<Record> = self
-            .nets()
+            .nets()?
             .endpoints_on(&net.id)?
             .into_iter()
             .map(|e| {
@@ -508,7 +514,7 @@ impl Manager {
         ep: EndpointRecord,
         ip: Option<Ipv4Addr>,
     ) -> Result<EndpointRecord> {
-        let nets = self.nets();
+        let nets = self.nets()?;
         let names = |id: &str| self.container_name(id);
         let gone = self.released_gone(net, Release::Gone).await?;
         let ep = nets.insert_endpoint(net, ep, ip, &names, &gone)?;
@@ -534,7 +540,7 @@ impl Manager {
         let bad = |m: String| ManagerError::InvalidArgument(m);
         let mode = match parse_mode(&req.mode) {
             Mode::Network(n) => {
-                let net = self.nets().resolve(&n)?;
+                let net = self.nets()?.resolve(&n)?;
                 match net.driver.as_str() {
                     "host" => Mode::Host,
                     "null" => Mode::None,
@@ -678,7 +684,9 @@ impl Manager {
     /// the namespace, the veth is deleted after [`RELEASE_DEADLINE`].
     pub async fn teardown_container_network(&self, id: &str) {
         let _g = NET_LOCK.lock().await;
-        let nets = self.nets();
+        let Ok(nets) = self.nets() else {
+            return;
+        };
         let eps = nets.endpoints_of(id).unwrap_or_default();
         let mut touched = Vec::new();
         let mut clean = true;
@@ -735,7 +743,7 @@ impl Manager {
     /// returns the keys to forget, for the caller's next transaction.
     async fn released_gone(&self, net: &NetworkRecord, how: Release) -> Result<Vec<String>> {
         let mine: Vec<(String, String)> = self
-            .nets()
+            .nets()?
             .releasing()?
             .into_iter()
             .filter(|e| e.network_id == net.id)
@@ -763,7 +771,7 @@ impl Manager {
     /// `network connect`: a further interface in the container's namespace.
     pub async fn connect_container(&self, req: pb::ConnectRequest) -> Result<()> {
         let rec = self.resolve(&req.container)?;
-        let net = self.nets().resolve(&req.network)?;
+        let net = self.nets()?.resolve(&req.network)?;
         if net.driver != "bridge" {
             return Err(ManagerError::FailedPrecondition(format!(
                 "container cannot be disconnected from or connected to the {} network",
@@ -783,7 +791,7 @@ impl Manager {
             })?),
         };
         let _g = NET_LOCK.lock().await;
-        let have = self.nets().endpoints_of(&rec.id)?;
+        let have = self.nets()?.endpoints_of(&rec.id)?;
         if have.iter().any(|e| e.network_id == net.id) {
             return Err(ManagerError::AlreadyExists(format!(
                 "endpoint with name {} already exists in network {}",
@@ -807,7 +815,7 @@ impl Manager {
             Err(e) => {
                 // undo this endpoint only
                 if let Some(ep) = self
-                    .nets()
+                    .nets()?
                     .endpoints_of(&rec.id)?
                     .into_iter()
                     .find(|e| e.network_id == net.id)
@@ -827,17 +835,19 @@ impl Manager {
                 return;
             }
         }
-        let _ = self.nets().remove_endpoint(&ep.key());
+        if let Ok(nets) = self.nets() {
+            let _ = nets.remove_endpoint(&ep.key());
+        }
         let _ = self.refresh_names(net);
     }
 
     /// `network disconnect`.
     pub async fn disconnect_container(&self, req: pb::DisconnectRequest) -> Result<()> {
         let rec = self.resolve(&req.container)?;
-        let net = self.nets().resolve(&req.network)?;
+        let net = self.nets()?.resolve(&req.network)?;
         let _g = NET_LOCK.lock().await;
         let ep = self
-            .nets()
+            .nets()?
             .endpoints_of(&rec.id)?
             .into_iter()
             .find(|e| e.network_id == net.id)

@@ -114,11 +114,11 @@ pub fn port_busy(p: &PortBinding) -> bool {
 }
 
 /// The network tables, inside the manager's database.
-pub struct NetStore<'a> {
-    pub db: &'a Database,
+pub struct NetStore {
+    pub db: std::sync::Arc<Database>,
 }
 
-impl NetStore<'_> {
+impl NetStore {
     pub fn open_tables(&self) -> Result<()> {
         let txn = self.db.begin_write().map_err(db)?;
         txn.open_table(NETWORKS).map_err(db)?;

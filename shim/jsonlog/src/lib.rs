@@ -7,6 +7,14 @@
 pub mod config;
 pub mod rotate;
 
+/// The file, in a container's bundle (the shim's working directory, on the
+/// state file system), that takes the log lines the log itself could not
+/// (a full disk), so a client attached to the container still gets its
+/// output: docker delivers attach streams whatever becomes of the log.
+pub const SPILL_FILE: &str = "log-spill.json";
+/// The spill's bound: past it, lines are lost as the log's are.
+pub const SPILL_MAX_BYTES: u64 = 8 << 20;
+
 use std::borrow::Cow;
 use std::time::SystemTime;
 

@@ -131,12 +131,9 @@ async fn copy_fifo(
             _ = done.changed() => break,
         }
     }
-    while let Ok(n) = rx.try_read(&mut buf) {
-        if n == 0 {
-            return;
-        }
-        let _ = out.send(shape(&buf[..n]));
-    }
+    berth_supervisor::commands::exec::drain_buffered(&rx, &mut buf, |b| {
+        let _ = out.send(shape(b));
+    });
 }
 
 /// `POST /exec/{id}/start`: detached, or attached on the upgraded

@@ -403,10 +403,13 @@ pub async fn run(m: &Manager, f: &CreateFlags, detach: bool, attach: &[String]) 
     let outcome = session::attach(m, &c.id, opts).await;
     match outcome {
         Ok(Outcome::Exited(code)) => {
-            // the manager removes it (auto-remove); this waits for that
+            // the manager removes it (auto-remove); this waits for that. A
+            // removal the manager could not finish (a full disk) it retries:
+            // the exit code stays the container's
             if f.rm {
-                if let Err(e) = remove_quietly(m, &c, false).await {
-                    return fail(e, EXIT_BERTH_FAILED);
+                match remove_quietly(m, &c, false).await {
+                    Err(e) if e.is_lost_manager() => return fail(e, EXIT_BERTH_FAILED),
+                    _ => {}
                 }
             }
             code

@@ -2,6 +2,7 @@
 //! the manager names.
 
 use std::io::Write;
+use std::os::fd::AsRawFd;
 
 use berth_proto::manager::{ExecProcessRequest, ExecRequest};
 use tokio::io::AsyncReadExt;
@@ -65,10 +66,20 @@ async fn copy_out(
             _ = done.changed() => break,
         }
     }
+    drain_buffered(&rx, &mut buf, write);
+}
+
+/// Hands `sink` what an output FIFO holds now, read with read(2) until
+/// EAGAIN (or end of file): tokio's `try_read` answers WouldBlock until its
+/// reactor has seen the FIFO readable, which can miss the last output of a
+/// process that has just exited. Used by the CLI's and the API's exec.
+pub fn drain_buffered(rx: &pipe::Receiver, buf: &mut [u8], mut sink: impl FnMut(&[u8])) {
     loop {
-        match rx.try_read(&mut buf) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => write(&buf[..n]),
+        match nix::unistd::read(rx.as_raw_fd(), buf) {
+            Ok(0) => return,
+            Ok(n) => sink(&buf[..n]),
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => return,
         }
     }
 }

@@ -184,8 +184,12 @@ fn docker_cli_runs_lists_logs_execs_and_removes() {
         let d = |args: &[&str]| s.docker(&client, args);
         let who = client.display().to_string();
 
-        let out = d(&["run", "--rm", "busybox", "echo", "hi"]);
+        let gone = unique_id("rm").to_lowercase();
+        let out = d(&["run", "--rm", "--name", &gone, "busybox", "echo", "hi"]);
         assert_eq!((out.code(), out.out()), (0, "hi"), "{who}: {out}");
+        // the client's wait for removal ends only once the container is gone
+        let out = d(&["inspect", &gone]);
+        assert_ne!(out.code(), 0, "{who}: {gone} outlived run --rm: {out}");
         let out = d(&["run", "--rm", "busybox", "sh", "-c", "echo err >&2; exit 3"]);
         assert_eq!(out.code(), 3, "{who}: {out}");
         assert_eq!(out.stderr.trim(), "err", "{who}: {out}");

@@ -259,10 +259,24 @@ pub async fn wait_exit(e: &Engine, m: &Manager, id: &str) -> Result<i64, ApiErro
     Ok(code)
 }
 
-/// Resolves once container `id` no longer exists.
-async fn removed(m: &Manager, id: &str) {
+/// Resolves once container `c`, which has exited, no longer exists.  An
+/// auto-remove container is removed here as `berth run --rm` removes it:
+/// whoever deletes first (this or the manager's exit watcher) does the
+/// work, and the manager's delete waits for a removal already under way,
+/// so the answer comes the moment the container is gone, not at a poll.
+async fn removed(m: &Manager, c: &ContainerInfo) {
+    if c.auto_remove {
+        let mut d = DeleteContainerRequest::new();
+        d.id = c.id.clone();
+        match container::delete_again(m, &d).await {
+            Ok(()) => return,
+            Err(x) if x.is_not_found() => return,
+            // not removable now (it runs again): someone else removes it
+            Err(_) => {}
+        }
+    }
     loop {
-        match container::resolve(m, id).await {
+        match container::resolve(m, &c.id).await {
             Err(x) if x.is_not_found() => return,
             // a lost manager: the next poll goes to its successor
             _ => tokio::time::sleep(Duration::from_millis(20)).await,
@@ -307,7 +321,7 @@ pub async fn wait(e: &Arc<Engine>, id: &str, q: &Query) -> Result<Resp, ApiError
         let body = match code {
             Ok(code) => {
                 if condition == "removed" {
-                    removed(&m, &c.id).await;
+                    removed(&m, &c).await;
                 }
                 wait_body(code)
             }

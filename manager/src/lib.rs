@@ -40,6 +40,7 @@ pub mod config;
 pub mod container_log;
 pub mod containers;
 pub mod error;
+pub mod event_history;
 pub mod events;
 pub mod exec;
 pub mod health;

@@ -31,6 +31,7 @@ pub mod commands;
 pub mod compose;
 pub mod cp;
 pub mod error;
+pub mod event_window;
 pub mod extras;
 pub mod filters;
 pub mod flags;

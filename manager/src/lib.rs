@@ -53,6 +53,7 @@ pub mod log;
 pub mod manager;
 pub mod names;
 pub mod networking;
+pub mod prune_filter;
 pub mod record;
 pub mod recovering;
 pub mod recovery;

@@ -601,6 +601,9 @@ pub enum SystemCommand {
         /// Prune volumes
         #[arg(long)]
         volumes: bool,
+        /// Provide filter values (e.g. "until=<timestamp>", "label=<key>=<value>")
+        #[arg(long = "filter")]
+        filter: Vec<String>,
     },
     /// Show berth disk usage
     Df(FormatArgs),
@@ -742,7 +745,8 @@ mod tests {
                 command: SystemCommand::Prune {
                     all: true,
                     force: true,
-                    volumes: false
+                    volumes: false,
+                    ..
                 }
             }))
         ));

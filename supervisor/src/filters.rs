@@ -38,6 +38,9 @@ pub enum FilterError {
     /// A key docker has that berth does not filter on yet.
     #[error("filter '{0}' is not supported by berth yet")]
     Unsupported(String),
+    /// `until=` that is no time docker reads (see [`crate::since`]).
+    #[error("failed to parse value as time or duration: {0:?}")]
+    Time(String),
     /// The API's `filters` parameter is not JSON of the expected shape.
     #[error("invalid filters: {0}")]
     Json(String),

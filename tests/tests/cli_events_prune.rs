@@ -278,7 +278,7 @@ fn container_prune_filters_remove_exactly_the_matching() {
     // label!= keeps what carries the label
     b.run(&["container", "prune", "-f", "--filter", "label!=tier"])
         .ok();
-    assert_eq!(names(&b, &ls), [c.clone()]);
+    assert_eq!(names(&b, &ls), vec![c.clone()]);
     b.run(&["container", "prune", "-f", "--filter", "until=0s"])
         .ok();
     assert!(names(&b, &ls).is_empty());
@@ -309,10 +309,10 @@ fn volume_and_image_prune_filters() {
     );
     b.run(&["volume", "prune", "-f", "--filter", "label=keep=no"])
         .ok();
-    assert_eq!(names(&b, &ls), [keep.clone()]);
+    assert_eq!(names(&b, &ls), vec![keep.clone()]);
     b.run(&["volume", "prune", "-f", "--filter", "label!=keep=yes"])
         .ok();
-    assert_eq!(names(&b, &ls), [keep.clone()]);
+    assert_eq!(names(&b, &ls), vec![keep.clone()]);
 
     // images: two made from a container, differing in one label
     let ctr = format!("{tag}-src");

@@ -18,6 +18,11 @@ pub(crate) struct Resolved {
     pub rec: ImageRecord,
 }
 
+/// What [`ImageStore::prune_where`] asks of an image: its config's labels
+/// and its creation time (RFC 3339), if known.
+pub type PruneAdmit<'a> =
+    dyn Fn(&std::collections::BTreeMap<String, String>, Option<&str>) -> bool + 'a;
+
 impl ImageStore {
     /// Every image: one entry per name, plus one per dangling image, except
     /// untagged intermediate images (parents of stored images), which
@@ -165,11 +170,7 @@ impl ImageStore {
 
     /// [`ImageStore::prune`] of the images `admit` accepts, given their
     /// config's labels and their creation time (RFC 3339) if known.
-    pub fn prune_where(
-        &self,
-        all: bool,
-        admit: &dyn Fn(&std::collections::BTreeMap<String, String>, Option<&str>) -> bool,
-    ) -> Result<PruneReport, Error> {
+    pub fn prune_where(&self, all: bool, admit: &PruneAdmit<'_>) -> Result<PruneReport, Error> {
         let in_use: HashSet<Digest> = self
             .meta
             .containers()?

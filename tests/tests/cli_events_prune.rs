@@ -387,3 +387,120 @@ fn network_prune_filters() {
         .ok();
     assert!(!names(&b, &ls).contains(&db));
 }
+
+/// `curl` of the Docker API on `sock` in `ns`: (HTTP status, body).
+fn api(
+    ns: &berth_fixture::netns::NetNs,
+    sock: &std::path::Path,
+    method: &str,
+    url: &str,
+) -> (u16, String) {
+    let out = ns.try_exec(&[
+        "curl",
+        "-s",
+        "-m",
+        "30",
+        "-w",
+        "\n%{http_code}",
+        "--unix-socket",
+        sock.to_str().unwrap(),
+        "-X",
+        method,
+        &format!("http://berth{url}"),
+    ]);
+    let (body, status) = out
+        .stdout
+        .trim_end()
+        .rsplit_once('\n')
+        .unwrap_or(("", out.stdout.trim()));
+    (status.parse().unwrap_or(0), body.to_string())
+}
+
+#[test]
+fn docker_api_events_window_and_prune_filters() {
+    require_root!();
+    let ns = berth_fixture::netns::NetNs::new();
+    let b = Berth::in_netns(&ns.path());
+    b.load_busybox();
+    let sock = b.state().join("docker.sock");
+    let _service = Follower(
+        b.command(["system", "service", "--time", "0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("berth system service"),
+    );
+    assert!(berth_fixture::wait_until(Duration::from_secs(20), || api(
+        &ns, &sock, "GET", "/_ping"
+    )
+    .0
+        == 200));
+
+    let tag = unique_id("api");
+    let (web, db) = (format!("{tag}-web"), format!("{tag}-db"));
+    b.run(&[
+        "create", "--name", &web, "--label", "tier=web", "busybox", "true",
+    ])
+    .ok();
+    b.run(&[
+        "create", "--name", &db, "--label", "tier=db", "busybox", "true",
+    ])
+    .ok();
+
+    // a filter prune refuses changes nothing
+    let (status, body) = api(
+        &ns,
+        &sock,
+        "POST",
+        "/containers/prune?filters=%7B%22bogus%22%3A%5B%221%22%5D%7D",
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("Invalid filter 'bogus'"), "{body}");
+    let (status, body) = api(
+        &ns,
+        &sock,
+        "POST",
+        "/containers/prune?filters=%7B%22label%22%3A%5B%22tier%3Dweb%22%5D%7D",
+    );
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        v["ContainersDeleted"].as_array().unwrap().len(),
+        1,
+        "{body}"
+    );
+    let left = names(&b, &["ps", "-a", "--format", "{{.Names}}"]);
+    assert_eq!(left, vec![db.clone()]);
+
+    // the replay of the last minutes ends by itself (until is now)
+    let clock = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    let now = clock.as_secs();
+    let url = format!(
+        "/events?since={}&until={now}.{:09}&filters=%7B%22container%22%3A%5B%22{web}%22%5D%7D",
+        now - 600,
+        clock.subsec_nanos()
+    );
+    let (status, body) = api(&ns, &sock, "GET", &url);
+    assert_eq!(status, 200, "{body}");
+    let actions: Vec<String> = body
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["Action"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(actions, ["create", "destroy"], "{body}");
+    let (status, body) = api(
+        &ns,
+        &sock,
+        "GET",
+        &format!("/events?since={now}&until={}", now - 60),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("cannot be after"), "{body}");
+}

@@ -310,11 +310,16 @@ impl Manager {
         Ok(())
     }
 
-    /// `container prune`: every container without a task.
-    pub async fn prune_containers(self: &Arc<Self>) -> Result<Vec<String>> {
+    /// `container prune`: every container without a task that `filter`
+    /// admits.
+    pub async fn prune_containers(
+        self: &Arc<Self>,
+        filter: &crate::prune_filter::PruneSelector,
+    ) -> Result<Vec<String>> {
         let mut deleted = Vec::new();
         for rec in self.store.list()? {
             if matches!(rec.status, Status::Created | Status::Exited | Status::Dead)
+                && filter.admits(&rec.labels, rec.created as i128)
                 && self.delete_container(&rec.id, false).await.is_ok()
             {
                 deleted.push(rec.id);

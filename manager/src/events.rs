@@ -2,18 +2,46 @@
 //! fanned out to every Subscribe stream.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use berth_proto::manager::Event;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch, Notify};
 
 use crate::record::{now_nanos, timestamp};
 
 /// How many events a slow subscriber may fall behind before it misses some.
 const BACKLOG: usize = 1024;
 
+/// An event with its place in the manager's history: numbers grow by one
+/// per event published, across restarts (the history carries them on).
+pub type Numbered = (u64, Event);
+
 #[derive(Clone)]
 pub struct EventBus {
-    tx: broadcast::Sender<Event>,
+    tx: broadcast::Sender<Numbered>,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    /// The next event's number and the events not yet in the store (the
+    /// history writer takes them); one lock, so a subscriber sees every
+    /// event either in its replay or live, never both, never neither.
+    queue: Mutex<Queue>,
+    /// Wakes the history writer.
+    wake: Notify,
+    /// The number of the newest event the writer is done with (stored, or
+    /// given up on); replays wait for it to reach their start.
+    written: watch::Sender<u64>,
+}
+
+#[derive(Default)]
+struct Queue {
+    next: u64,
+    pending: Vec<Numbered>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Default for EventBus {
@@ -26,11 +54,64 @@ impl EventBus {
     pub fn new() -> EventBus {
         EventBus {
             tx: broadcast::channel(BACKLOG).0,
+            shared: Arc::new(Shared {
+                queue: Mutex::new(Queue {
+                    next: 1,
+                    pending: Vec::new(),
+                }),
+                wake: Notify::new(),
+                written: watch::channel(0).0,
+            }),
         }
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+    pub fn subscribe(&self) -> broadcast::Receiver<Numbered> {
         self.tx.subscribe()
+    }
+
+    /// A live subscription and the number of the last event before it:
+    /// every later event comes on the receiver, every earlier one is in
+    /// the history once [`EventBus::written_through`] reaches the number.
+    pub fn subscribe_after(&self) -> (broadcast::Receiver<Numbered>, u64) {
+        let q = lock(&self.shared.queue);
+        (self.tx.subscribe(), q.next - 1)
+    }
+
+    /// Numbers new events after `last` (the newest stored one) at start.
+    pub fn continue_after(&self, last: u64) {
+        {
+            let mut q = lock(&self.shared.queue);
+            q.next += last;
+            for (n, _) in q.pending.iter_mut() {
+                *n += last;
+            }
+        }
+        self.mark_written(last);
+    }
+
+    /// Takes the events the history writer has not stored yet.
+    pub fn take_pending(&self) -> Vec<Numbered> {
+        std::mem::take(&mut lock(&self.shared.queue).pending)
+    }
+
+    /// Waits until there may be events to take.
+    pub async fn pending_wake(&self) {
+        self.shared.wake.notified().await
+    }
+
+    /// Marks events through `n` as stored (or lost, if storing failed).
+    pub fn mark_written(&self, n: u64) {
+        self.shared.written.send_if_modified(|w| {
+            let moved = n > *w;
+            *w = (*w).max(n);
+            moved
+        });
+    }
+
+    /// Waits until every event through `n` is stored.
+    pub async fn written_through(&self, n: u64) {
+        let mut rx = self.shared.written.subscribe();
+        let _ = rx.wait_for(|w| *w >= n).await;
     }
 
     pub fn publish(&self, kind: &str, action: &str, id: &str, attributes: &[(&str, String)]) {
@@ -45,8 +126,19 @@ impl EventBus {
                 .collect::<HashMap<_, _>>(),
             ..Default::default()
         };
-        // no subscriber is not an error
-        let _ = self.tx.send(event);
+        {
+            let mut q = lock(&self.shared.queue);
+            let n = q.next;
+            q.next += 1;
+            // without a writer (yet) the queue keeps what the history would
+            if q.pending.len() >= crate::event_history::KEPT {
+                q.pending.remove(0);
+            }
+            q.pending.push((n, event.clone()));
+            // no subscriber is not an error
+            let _ = self.tx.send((n, event));
+        }
+        self.shared.wake.notify_one();
     }
 }
 
@@ -142,11 +234,32 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn numbering_goes_on_from_the_history() {
+        let bus = EventBus::new();
+        bus.publish("image", "load", "early", &[]);
+        bus.continue_after(41);
+        // what the history holds counts as written
+        tokio::time::timeout(std::time::Duration::from_secs(5), bus.written_through(41))
+            .await
+            .unwrap();
+        bus.publish("container", "create", "late", &[]);
+        let numbers: Vec<(u64, String)> = bus
+            .take_pending()
+            .into_iter()
+            .map(|(n, e)| (n, e.id))
+            .collect();
+        assert_eq!(numbers, [(42, "early".into()), (43, "late".into())]);
+        let (_rx, before) = bus.subscribe_after();
+        assert_eq!(before, 43);
+        assert!(bus.take_pending().is_empty());
+    }
+
+    #[tokio::test]
     async fn subscribers_get_published_events() {
         let bus = EventBus::new();
         let mut rx = bus.subscribe();
         bus.publish("container", "start", "abc", &[("name", "web".into())]);
-        let e = rx.recv().await.unwrap();
+        let (_, e) = rx.recv().await.unwrap();
         assert_eq!((e.action.as_str(), e.id.as_str()), ("start", "abc"));
         assert_eq!(e.attributes["name"], "web");
     }

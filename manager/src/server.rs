@@ -85,6 +85,7 @@ pub async fn serve(cfg: Config) -> Result<(), ServeError> {
         ImageStore::open(&cfg.images_root()).map_err(|e| ServeError::Images(Box::new(e)))?;
     let socket = cfg.socket();
     let mgr = Arc::new(Manager::new(cfg, store, images));
+    crate::event_history::start(&mgr);
     mgr.recover_volumes();
     // networks first: their tables and built-ins, endpoints of removed
     // containers torn down (store reads and netlink, no shims)
@@ -118,6 +119,11 @@ pub async fn serve(cfg: Config) -> Result<(), ServeError> {
     services.extend(berth_proto::health_ttrpc::create_health(Arc::new(
         crate::service::health::HealthService(mgr.clone()),
     )));
+    services.extend(berth_proto::event_history_ttrpc::create_event_history(
+        Arc::new(crate::service::event_history::EventHistoryService(
+            mgr.clone(),
+        )),
+    ));
     services.extend(berth_proto::auth_ttrpc::create_auth(Arc::new(
         crate::service::auth::AuthService(mgr.clone()),
     )));

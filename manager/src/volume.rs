@@ -507,13 +507,17 @@ impl Manager {
         Ok(size)
     }
 
-    /// `volume prune`: every volume no container mounts.
-    pub async fn prune_volumes(&self) -> Result<(Vec<String>, u64)> {
+    /// `volume prune`: every volume no container mounts that `filter`
+    /// admits.
+    pub async fn prune_volumes(
+        &self,
+        filter: &crate::prune_filter::PruneSelector,
+    ) -> Result<(Vec<String>, u64)> {
         let _g = VOLUME_OPS.lock().await;
         let users = self.volume_users()?;
         let (mut deleted, mut reclaimed) = (Vec::new(), 0);
         for rec in self.volume_table()?.list()? {
-            if users.contains_key(&rec.name) {
+            if users.contains_key(&rec.name) || !filter.admits(&rec.labels, rec.created as i128) {
                 continue;
             }
             match self.remove_volume_locked(&rec.name, true).await {
@@ -778,7 +782,7 @@ mod tests {
         assert!(!m.volume_dir("kept").exists());
         assert!(m.remove_volume("kept", false).await.is_err());
         assert_eq!(m.remove_volume("kept", true).await.unwrap(), 0);
-        let (pruned, _) = m.prune_volumes().await.unwrap();
+        let (pruned, _) = m.prune_volumes(&Default::default()).await.unwrap();
         assert_eq!(pruned, ["orphan"]);
     }
 

@@ -125,6 +125,27 @@ pub mod auth_ttrpc {
     include!(concat!(env!("OUT_DIR"), "/berth/auth_ttrpc.rs"));
 }
 
+/// `berth.manager.v1` EventHistory messages (protos/berth/manager/v1/event_history.proto).
+#[allow(clippy::all, missing_docs, unused_mut, dead_code, non_camel_case_types)]
+#[allow(non_snake_case, non_upper_case_globals, unused_results, trivial_casts)]
+pub mod event_history {
+    include!(concat!(env!("OUT_DIR"), "/berth/event_history.rs"));
+}
+
+/// `berth.manager.v1` EventHistory async ttrpc server and client.
+#[allow(clippy::all, missing_docs, unused_mut, dead_code, non_camel_case_types)]
+#[allow(non_snake_case, non_upper_case_globals, unused_results, unused_imports)]
+pub mod event_history_ttrpc {
+    include!(concat!(env!("OUT_DIR"), "/berth/event_history_ttrpc.rs"));
+}
+
+/// `berth.manager.v1.PruneFilter` (protos/berth/manager/v1/prune_filter.proto).
+#[allow(clippy::all, missing_docs, unused_mut, dead_code, non_camel_case_types)]
+#[allow(non_snake_case, non_upper_case_globals, unused_results, trivial_casts)]
+pub mod prune_filter {
+    include!(concat!(env!("OUT_DIR"), "/berth/prune_filter.rs"));
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -607,6 +607,9 @@ pub enum SystemCommand {
         /// Prune volumes
         #[arg(long)]
         volumes: bool,
+        /// Provide filter values (e.g. "until=<timestamp>", "label=<key>=<value>")
+        #[arg(long = "filter")]
+        filter: Vec<String>,
     },
     /// Show berth disk usage
     Df(FormatArgs),
@@ -748,7 +751,8 @@ mod tests {
                 command: SystemCommand::Prune {
                     all: true,
                     force: true,
-                    volumes: false
+                    volumes: false,
+                    ..
                 }
             }))
         ));

@@ -39,6 +39,8 @@ pub struct Manager {
     pub networks: berth_proto::networks_ttrpc::NetworksClient,
     pub volumes: berth_proto::volumes_ttrpc::VolumesClient,
     pub health: berth_proto::health_ttrpc::HealthClient,
+    /// recorded events replayed, then live ones
+    pub event_history: berth_proto::event_history_ttrpc::EventHistoryClient,
     /// registry logins
     pub auth: berth_proto::auth_ttrpc::AuthClient,
     socket: String,
@@ -58,6 +60,7 @@ impl Manager {
             networks: berth_proto::networks_ttrpc::NetworksClient::new(c.clone()),
             volumes: berth_proto::volumes_ttrpc::VolumesClient::new(c.clone()),
             health: berth_proto::health_ttrpc::HealthClient::new(c.clone()),
+            event_history: berth_proto::event_history_ttrpc::EventHistoryClient::new(c.clone()),
             auth: berth_proto::auth_ttrpc::AuthClient::new(c),
             socket: socket.display().to_string(),
             dirs: None,

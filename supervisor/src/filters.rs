@@ -41,6 +41,9 @@ pub enum FilterError {
     /// `expose=` given a `host:container` pair.
     #[error("filter for '{0}' should not contain ':': {1}")]
     PortColon(String, String),
+    /// `until=` that is no time docker reads (see [`crate::since`]).
+    #[error("failed to parse value as time or duration: {0:?}")]
+    Time(String),
     /// The API's `filters` parameter is not JSON of the expected shape.
     #[error("invalid filters: {0}")]
     Json(String),

@@ -31,6 +31,7 @@ pub mod commands;
 pub mod compose;
 pub mod cp;
 pub mod error;
+pub mod event_window;
 pub mod extras;
 pub mod filters;
 pub mod flags;
@@ -45,6 +46,7 @@ pub mod mounts;
 pub mod netflags;
 pub mod paths;
 pub mod progress;
+pub mod prune_filters;
 pub mod recorded;
 pub mod render;
 pub mod runflags;
@@ -215,7 +217,10 @@ async fn dispatch(m: &Manager, command: Command, dirs: &Dirs) -> i32 {
         Command::Diff(a) => layers::diff(m, &a).await,
         Command::Image(i) => match i.command {
             ImageCommand::Inspect(a) => layers::image_inspect(m, &a).await,
-            ImageCommand::Prune(a) => system::prune_scope(m, a.scope(), a.force).await,
+            ImageCommand::Prune(a) => {
+                let kind = crate::prune_filters::PruneKind::Images;
+                system::prune_scope(m, a.scope(), a.force, kind, &a.filter).await
+            }
             // every other verb was rewritten into its top-level command
             other => unreachable_group_verb(&format!("image {other:?}")),
         },
@@ -227,12 +232,16 @@ async fn dispatch(m: &Manager, command: Command, dirs: &Dirs) -> i32 {
                     all_images: false,
                     volumes: false,
                 };
-                system::prune_scope(m, scope, a.force).await
+                let kind = crate::prune_filters::PruneKind::Containers;
+                system::prune_scope(m, scope, a.force, kind, &a.filter).await
             }
             other => unreachable_group_verb(&format!("container {other:?}")),
         },
         Command::Builder(b) => match b.command {
-            BuilderCommand::Prune(a) => system::prune_scope(m, a.scope(), a.force).await,
+            BuilderCommand::Prune(a) => {
+                let kind = crate::prune_filters::PruneKind::Builder;
+                system::prune_scope(m, a.scope(), a.force, kind, &a.filter).await
+            }
             other => unreachable_group_verb(&format!("builder {other:?}")),
         },
         Command::Rename(a) => container::rename(m, &a).await,
@@ -251,7 +260,8 @@ async fn dispatch(m: &Manager, command: Command, dirs: &Dirs) -> i32 {
                 all,
                 force,
                 volumes,
-            } => system::prune(m, all, force, volumes).await,
+                filter,
+            } => system::prune(m, all, force, volumes, &filter).await,
             SystemCommand::Df(f) => commands::df::df(m, &f).await,
             SystemCommand::Events(a) => view::events(m, &a).await,
             SystemCommand::Service(_) => unreachable_group_verb("system service"),

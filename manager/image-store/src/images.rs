@@ -18,6 +18,11 @@ pub(crate) struct Resolved {
     pub rec: ImageRecord,
 }
 
+/// What [`ImageStore::prune_where`] asks of an image: its config's labels
+/// and its creation time (RFC 3339), if known.
+pub type PruneAdmit<'a> =
+    dyn Fn(&std::collections::BTreeMap<String, String>, Option<&str>) -> bool + 'a;
+
 impl ImageStore {
     /// Every image: one entry per name, plus one per dangling image, except
     /// untagged intermediate images (parents of stored images), which
@@ -160,6 +165,12 @@ impl ImageStore {
     /// container snapshot uses) except untagged parents of stored images
     /// and build cache entries' images, then every blob and layer nothing references.
     pub fn prune(&self, all: bool) -> Result<PruneReport, Error> {
+        self.prune_where(all, &|_, _| true)
+    }
+
+    /// [`ImageStore::prune`] of the images `admit` accepts, given their
+    /// config's labels and their creation time (RFC 3339) if known.
+    pub fn prune_where(&self, all: bool, admit: &PruneAdmit<'_>) -> Result<PruneReport, Error> {
         let in_use: HashSet<Digest> = self
             .meta
             .containers()?
@@ -176,6 +187,15 @@ impl ImageStore {
                     || !(all || dangling)
                     || (dangling && kept.contains(&rec.manifest))
                 {
+                    continue;
+                }
+                let labels = self
+                    .config_of(&rec)
+                    .ok()
+                    .and_then(|c| c.config)
+                    .and_then(|c| c.labels)
+                    .unwrap_or_default();
+                if !admit(&labels, rec.created.as_deref()) {
                     continue;
                 }
                 if let Some((_, still)) = self.meta.remove_name(&k)? {

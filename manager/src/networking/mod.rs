@@ -452,10 +452,16 @@ impl Manager {
         nets.remove_network(&rec)
     }
 
-    pub async fn prune_networks(&self) -> Result<Vec<String>> {
+    /// `network prune`: every user network without endpoints that
+    /// `filter` admits.
+    pub async fn prune_networks(
+        &self,
+        filter: &crate::prune_filter::PruneSelector,
+    ) -> Result<Vec<String>> {
         let mut deleted = Vec::new();
         for n in self.nets()?.networks()? {
             if !n.is_builtin()
+                && filter.admits(&n.labels, n.created as i128)
                 && self.nets()?.endpoints_on(&n.id)?.is_empty()
                 && self.remove_network(&n.id).await.is_ok()
             {

@@ -27,7 +27,7 @@ impl Events for EventsService {
         let mut rx = self.0.events.subscribe();
         loop {
             match rx.recv().await {
-                Ok(e) => {
+                Ok((_, e)) => {
                     if filter.matches(&e) && sink.send(&e).await.is_err() {
                         return Ok(());
                     }

@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod containers;
+pub mod event_history;
 pub mod events;
 pub mod forward;
 pub mod health;

@@ -53,10 +53,13 @@ impl Networks for NetworksService {
     async fn prune_networks(
         &self,
         _ctx: &TtrpcContext,
-        _req: pb::PruneNetworksRequest,
+        req: pb::PruneNetworksRequest,
     ) -> ttrpc::Result<pb::PruneNetworksResponse> {
         Ok(pb::PruneNetworksResponse {
-            deleted: self.0.prune_networks().await?,
+            deleted: self
+                .0
+                .prune_networks(&crate::prune_filter::PruneSelector::of(&req.filter))
+                .await?,
             ..Default::default()
         })
     }

@@ -80,16 +80,22 @@ impl System for SystemService {
         let containers = if req.keep_containers {
             Vec::new()
         } else {
-            self.0.prune_containers().await?
+            let filter = crate::prune_filter::PruneSelector::of(&req.filter);
+            self.0.prune_containers(&filter).await?
         };
         let report = if req.keep_images {
             Default::default()
         } else {
             let images = self.0.images.clone();
-            tokio::task::spawn_blocking(move || images.prune(req.all_images))
-                .await
-                .map_err(ManagerError::internal)?
-                .map_err(image_error)?
+            let filter = crate::prune_filter::PruneSelector::of(&req.filter);
+            tokio::task::spawn_blocking(move || {
+                images.prune_where(req.all_images, &|labels, created| {
+                    filter.admits(labels, crate::prune_filter::nanos_of_rfc3339(created))
+                })
+            })
+            .await
+            .map_err(ManagerError::internal)?
+            .map_err(image_error)?
         };
         Ok(pb::PruneResponse {
             containers_deleted: containers,

@@ -62,9 +62,10 @@ impl Volumes for VolumesService {
     async fn prune_volumes(
         &self,
         _ctx: &TtrpcContext,
-        _req: pb::PruneVolumesRequest,
+        req: pb::PruneVolumesRequest,
     ) -> ttrpc::Result<pb::PruneVolumesResponse> {
-        let (deleted, reclaimed) = self.0.prune_volumes().await?;
+        let filter = crate::prune_filter::PruneSelector::of(&req.filter);
+        let (deleted, reclaimed) = self.0.prune_volumes(&filter).await?;
         Ok(pb::PruneVolumesResponse {
             volumes_deleted: deleted,
             space_reclaimed: reclaimed,

@@ -12,6 +12,7 @@ use berth_proto::manager::{
 };
 use berth_supervisor::client::Manager;
 use berth_supervisor::commands::{container, inspect, listing, view, volume};
+use berth_supervisor::prune_filters::{self, PruneKind};
 use bollard_stubs::models::{
     ContainerCreateResponse, ContainerSummary, ContainerWaitResponse, Port, PortTypeEnum,
 };
@@ -403,10 +404,13 @@ pub async fn delete(e: &Arc<Engine>, id: &str, q: &Query) -> Result<Resp, ApiErr
 }
 
 /// `POST /containers/prune`.
-pub async fn prune(e: &Arc<Engine>) -> Result<Resp, ApiError> {
+pub async fn prune(e: &Arc<Engine>, q: &Query) -> Result<Resp, ApiError> {
+    let filter = prune_filters::from_query(q.get("filters"), PruneKind::Containers)
+        .map_err(|x| ApiError::bad_request(x.to_string()))?;
     let m = e.manager().await;
     let mut r = PruneRequest::new();
     r.keep_images = true;
+    r.filter = Some(filter).into();
     let p = m.system.prune(m.ctx(), &r).await.map_err(|x| m.err(x))?;
     Ok(http::json(
         StatusCode::OK,

@@ -13,6 +13,7 @@ use berth_proto::volumes::{
     CreateVolumeRequest, GetVolumeRequest, PruneVolumesRequest, RemoveVolumeRequest,
 };
 use berth_supervisor::commands::{network, volume};
+use berth_supervisor::prune_filters::{self, PruneKind};
 use bollard_stubs::models::{
     NetworkConnectRequest, NetworkCreateRequest, NetworkDisconnectRequest, VolumeCreateOptions,
 };
@@ -130,11 +131,17 @@ pub async fn remove_network(e: &Arc<Engine>, name: &str) -> Result<Resp, ApiErro
 }
 
 /// `POST /networks/prune`.
-pub async fn prune_networks(e: &Arc<Engine>) -> Result<Resp, ApiError> {
+pub async fn prune_networks(e: &Arc<Engine>, q: &Query) -> Result<Resp, ApiError> {
+    let filter = prune_filters::from_query(q.get("filters"), PruneKind::Networks)
+        .map_err(|x| ApiError::bad_request(x.to_string()))?;
+    let req = PruneNetworksRequest {
+        filter: Some(filter).into(),
+        ..Default::default()
+    };
     let m = e.manager().await;
     let r = m
         .networks
-        .prune_networks(m.ctx(), &PruneNetworksRequest::new())
+        .prune_networks(m.ctx(), &req)
         .await
         .map_err(|x| m.err(x))?;
     Ok(http::json(
@@ -264,11 +271,17 @@ pub async fn remove_volume(e: &Arc<Engine>, name: &str, q: &Query) -> Result<Res
 }
 
 /// `POST /volumes/prune`.
-pub async fn prune_volumes(e: &Arc<Engine>) -> Result<Resp, ApiError> {
+pub async fn prune_volumes(e: &Arc<Engine>, q: &Query) -> Result<Resp, ApiError> {
+    let filter = prune_filters::from_query(q.get("filters"), PruneKind::Volumes)
+        .map_err(|x| ApiError::bad_request(x.to_string()))?;
+    let req = PruneVolumesRequest {
+        filter: Some(filter).into(),
+        ..Default::default()
+    };
     let m = e.manager().await;
     let r = m
         .volumes
-        .prune_volumes(m.ctx(), &PruneVolumesRequest::new())
+        .prune_volumes(m.ctx(), &req)
         .await
         .map_err(|x| m.err(x))?;
     Ok(http::json(

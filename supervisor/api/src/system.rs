@@ -4,10 +4,10 @@
 
 use std::sync::Arc;
 
-use berth_proto::manager::SubscribeRequest;
 use berth_proto::ttrpc;
 use berth_supervisor::cli::CommitArgs;
 use berth_supervisor::commands::{layers, view, volume};
+use berth_supervisor::event_window::Window;
 use bytes::Bytes;
 
 use berth_proto::protobuf::well_known_types::empty::Empty;
@@ -131,26 +131,36 @@ pub async fn info(e: &Arc<Engine>) -> Result<Resp, ApiError> {
     Ok(http::json(StatusCode::OK, &si))
 }
 
-/// `GET /events?filters=`: the manager's events as docker's JSON lines,
-/// until the client goes away.
+/// `GET /events?filters=&since=&until=`: the manager's events as docker's
+/// JSON lines — recorded ones first when a bound is given — until `until`
+/// or until the client goes away.
 pub async fn events(e: &Arc<Engine>, q: &Query) -> Result<Resp, ApiError> {
-    let mut req = SubscribeRequest::new();
+    let mut filters = Vec::new();
     for (k, vals) in q.filters()? {
-        req.filters.extend(vals.iter().map(|v| format!("{k}={v}")));
+        filters.extend(vals.iter().map(|v| format!("{k}={v}")));
     }
+    let window = Window::parse(q.get("since"), q.get("until"), chrono::Utc::now())
+        .map_err(|x| ApiError::bad_request(x.to_string()))?;
     let m = e.manager().await;
-    let mut rx = m
-        .events
-        .subscribe(m.ctx(), &req)
-        .await
-        .map_err(|x| m.err(x))?;
+    let stream = berth_supervisor::event_window::open(&m, filters, &window).await?;
+    let (mut rx, deadline) = (stream.rx, stream.deadline);
     let (tx, mut resp) = http::channel("application/json");
     *resp.status_mut() = StatusCode::OK;
     tokio::spawn(async move {
+        let until = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(until);
         loop {
             tokio::select! {
                 ev = rx.recv() => match ev {
                     Ok(Some(ev)) => {
+                        if !window.holds(berth_supervisor::format::ts(ev.time.as_ref())) {
+                            continue;
+                        }
                         let mut line = view::event_json(&ev).to_string().into_bytes();
                         line.push(b'\n');
                         if tx.send(Bytes::from(line)).await.is_err() {
@@ -159,6 +169,7 @@ pub async fn events(e: &Arc<Engine>, q: &Query) -> Result<Resp, ApiError> {
                     }
                     Ok(None) | Err(ttrpc::Error::Eof) | Err(_) => return,
                 },
+                _ = &mut until => return,
                 _ = tx.closed() => return,
             }
         }

@@ -17,6 +17,7 @@ use serde_json::{json, Map, Value};
 use crate::client::Manager;
 use crate::error::CliError;
 use crate::format::{self, short_id};
+use crate::prune_filters::PruneKind;
 use crate::render::{Columns, ListFormat};
 
 #[derive(Debug, Args)]
@@ -84,6 +85,9 @@ pub enum NetworkCommand {
         /// Do not prompt for confirmation
         #[arg(short, long)]
         force: bool,
+        /// Provide filter values (e.g. "until=<timestamp>", "label=<key>=<value>")
+        #[arg(long = "filter")]
+        filter: Vec<String>,
     },
     /// Connect a container to a network
     Connect {
@@ -404,7 +408,11 @@ pub async fn network(m: &Manager, a: NetworkArgs) -> i32 {
             }
             code
         }
-        NetworkCommand::Prune { force } => {
+        NetworkCommand::Prune { force, filter } => {
+            let filter = match crate::prune_filters::from_flags(&filter, PruneKind::Networks) {
+                Ok(f) => f,
+                Err(code) => return code,
+            };
             if !force {
                 println!("WARNING! This will remove all custom networks not used by at least one container.");
                 print!("Are you sure you want to continue? [y/N] ");
@@ -417,7 +425,13 @@ pub async fn network(m: &Manager, a: NetworkArgs) -> i32 {
             }
             match m
                 .networks
-                .prune_networks(m.ctx(), &PruneNetworksRequest::new())
+                .prune_networks(
+                    m.ctx(),
+                    &PruneNetworksRequest {
+                        filter: Some(filter).into(),
+                        ..Default::default()
+                    },
+                )
                 .await
             {
                 Ok(r) => {

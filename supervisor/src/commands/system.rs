@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use crate::cli::FormatArgs;
 use crate::client::Manager;
 use crate::format::{bytes_size, human_size};
+use crate::prune_filters::PruneKind;
 
 /// `info --format`'s object: docker's field names, then berth's own.
 fn info_json(i: &InfoResponse) -> Value {
@@ -131,18 +132,34 @@ impl PruneScope {
 }
 
 /// `berth system prune`: asks first unless `-f`.
-pub async fn prune(m: &Manager, all: bool, force: bool, volumes: bool) -> i32 {
+pub async fn prune(m: &Manager, all: bool, force: bool, volumes: bool, filter: &[String]) -> i32 {
     let scope = PruneScope {
         containers: true,
         images: true,
         all_images: all,
         volumes,
     };
-    prune_scope(m, scope, force).await
+    prune_scope(m, scope, force, PruneKind::System, filter).await
 }
 
-/// Prunes what `scope` names, asking first unless `force`.
-pub async fn prune_scope(m: &Manager, scope: PruneScope, force: bool) -> i32 {
+/// Prunes what `scope` names that the `--filter` flags of a prune of
+/// `kind` admit, asking first unless `force`.
+pub async fn prune_scope(
+    m: &Manager,
+    mut scope: PruneScope,
+    force: bool,
+    kind: PruneKind,
+    flags: &[String],
+) -> i32 {
+    let filter = match crate::prune_filters::from_flags(flags, kind) {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
+    if kind == PruneKind::Images {
+        if let Ok(f) = crate::filters::Filters::from_flags(flags) {
+            scope.all_images = crate::prune_filters::all_images(&f, scope.all_images);
+        }
+    }
     if !force {
         println!("{}", scope.warning());
         print!("Are you sure you want to continue? [y/N] ");
@@ -157,6 +174,10 @@ pub async fn prune_scope(m: &Manager, scope: PruneScope, force: bool) -> i32 {
     r.all_images = scope.all_images;
     r.keep_containers = !scope.containers;
     r.keep_images = !scope.images;
+    // volumes take no `until`
+    let mut volume_filter = filter.clone();
+    volume_filter.until = Default::default();
+    r.filter = Some(filter).into();
     match m.system.prune(m.ctx(), &r).await {
         Ok(p) => {
             if !p.containers_deleted.is_empty() {
@@ -169,7 +190,7 @@ pub async fn prune_scope(m: &Manager, scope: PruneScope, force: bool) -> i32 {
             // after the containers, whose removal frees their volumes
             let mut reclaimed = p.space_reclaimed;
             if scope.volumes {
-                match crate::commands::volume::prune_volumes(m).await {
+                match crate::commands::volume::prune_volumes(m, volume_filter).await {
                     Ok(n) => reclaimed += n,
                     Err(e) => {
                         eprintln!("{e}");

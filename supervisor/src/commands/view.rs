@@ -3,9 +3,7 @@
 use std::fs::File;
 use std::time::Duration;
 
-use berth_proto::manager::{
-    ContainerInfo, Event, ListContainersRequest, SubscribeRequest, TaskRequest,
-};
+use berth_proto::manager::{ContainerInfo, Event, ListContainersRequest, TaskRequest};
 use berth_proto::ttrpc;
 use chrono::Utc;
 use serde_json::json;
@@ -13,6 +11,7 @@ use serde_json::json;
 use crate::cli::{EventsArgs, LogsArgs, PsArgs, StatsArgs, TopArgs};
 use crate::client::Manager;
 use crate::error::CliError;
+use crate::event_window::{Window, WindowError};
 use crate::filters::{ContainerFilter, Filters};
 use crate::format::{
     self, ago, bytes_size, ellipsis, familiar, human_size, ps_command, ps_status, short_id, ts,
@@ -477,8 +476,9 @@ fn event_format(flag: Option<&str>) -> Result<EventFormat, String> {
     }
 }
 
-/// `berth events`: live events, from `--since` (the manager keeps no
-/// history, so only events from now on can match) until `--until`.
+/// `berth events`: the manager's recorded events from `--since` (or, with
+/// only `--until`, from the oldest recorded), then live ones until
+/// `--until`; without either, live events alone.
 pub async fn events(m: &Manager, a: &EventsArgs) -> i32 {
     let fmt = match event_format(a.format.as_deref()) {
         Ok(f) => f,
@@ -487,33 +487,20 @@ pub async fn events(m: &Manager, a: &EventsArgs) -> i32 {
             return 64;
         }
     };
-    let now = Utc::now();
-    let when = |flag, v: &Option<String>| {
-        v.as_deref()
-            .map(|v| crate::since::parse_time(flag, v, now))
-            .transpose()
-    };
-    let (since, until) = match (when("since", &a.since), when("until", &a.until)) {
-        (Ok(s), Ok(u)) => (s, u),
-        (Err(e), _) | (_, Err(e)) => return fail(CliError::Invalid(e)),
-    };
-    if let (Some(s), Some(u)) = (since, until) {
-        if u < s {
-            return fail(CliError::Invalid(
-                "--since must not be after --until".into(),
-            ));
+    let window = match Window::parse(a.since.as_deref(), a.until.as_deref(), Utc::now()) {
+        Ok(w) => w,
+        Err(e @ WindowError::Time(_)) => return fail(CliError::Invalid(e.to_string())),
+        Err(e) => {
+            return fail(CliError::Daemon {
+                code: ttrpc::Code::INVALID_ARGUMENT,
+                message: e.to_string(),
+            })
         }
-    }
-    let mut req = SubscribeRequest::new();
-    req.filters = a.filter.clone();
-    let mut rx = match m.events.subscribe(m.ctx(), &req).await {
-        Ok(rx) => rx,
-        Err(e) => return fail(m.err(e)),
     };
-    let deadline = until.map(|u| {
-        let left = (u - Utc::now()).to_std().unwrap_or(Duration::ZERO);
-        tokio::time::Instant::now() + left
-    });
+    let (mut rx, deadline) = match crate::event_window::open(m, a.filter.clone(), &window).await {
+        Ok(s) => (s.rx, s.deadline),
+        Err(e) => return fail(e),
+    };
     loop {
         let next = match deadline {
             Some(d) => match tokio::time::timeout_at(d, rx.recv()).await {
@@ -524,8 +511,7 @@ pub async fn events(m: &Manager, a: &EventsArgs) -> i32 {
         };
         match next {
             Ok(Some(e)) => {
-                let t = ts(e.time.as_ref());
-                if !t.is_none_or(|t| since.is_none_or(|s| t >= s) && until.is_none_or(|u| t <= u)) {
+                if !window.holds(ts(e.time.as_ref())) {
                     continue;
                 }
                 match &fmt {

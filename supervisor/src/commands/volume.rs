@@ -13,7 +13,9 @@ use serde_json::{json, Value};
 use crate::client::Manager;
 use crate::error::CliError;
 use crate::format;
+use crate::prune_filters::PruneKind;
 use crate::render::{Columns, ListFormat};
+use berth_proto::prune_filter::PruneFilter;
 
 #[derive(Debug, Args)]
 pub struct VolumeArgs {
@@ -90,6 +92,9 @@ pub struct PruneArgs {
     /// Do not prompt for confirmation
     #[arg(short = 'f', long)]
     pub force: bool,
+    /// Provide filter values (e.g. "label=<key>=<value>")
+    #[arg(long = "filter")]
+    pub filter: Vec<String>,
 }
 
 fn key_values(list: &[String], what: &str) -> Result<BTreeMap<String, String>, CliError> {
@@ -367,10 +372,14 @@ pub fn confirm(warning: &str) -> bool {
 
 /// Removes unused volumes; prints docker's "Deleted Volumes:" block and
 /// returns the bytes reclaimed.
-pub async fn prune_volumes(m: &Manager) -> Result<u64, CliError> {
+pub async fn prune_volumes(m: &Manager, filter: PruneFilter) -> Result<u64, CliError> {
+    let req = PruneVolumesRequest {
+        filter: Some(filter).into(),
+        ..Default::default()
+    };
     let r = m
         .volumes
-        .prune_volumes(m.ctx(), &PruneVolumesRequest::new())
+        .prune_volumes(m.ctx(), &req)
         .await
         .map_err(|e| m.err(e))?;
     if !r.volumes_deleted.is_empty() {
@@ -385,6 +394,10 @@ pub async fn prune_volumes(m: &Manager) -> Result<u64, CliError> {
 
 /// `volume prune`.
 pub async fn prune(m: &Manager, a: &PruneArgs) -> i32 {
+    let filter = match crate::prune_filters::from_flags(&a.filter, PruneKind::Volumes) {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
     if !a.force
         && !confirm(
             "WARNING! This will remove all local volumes not used by at least one container.",
@@ -392,7 +405,7 @@ pub async fn prune(m: &Manager, a: &PruneArgs) -> i32 {
     {
         return 0;
     }
-    match prune_volumes(m).await {
+    match prune_volumes(m, filter).await {
         Ok(n) => {
             println!("Total reclaimed space: {}", format::human_size(n));
             0

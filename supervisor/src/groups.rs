@@ -208,6 +208,7 @@ impl ImagePruneArgs {
             images: true,
             all_images: self.all,
             volumes: false,
+            networks: false,
         }
     }
 }

@@ -231,6 +231,7 @@ async fn dispatch(m: &Manager, command: Command, dirs: &Dirs) -> i32 {
                     images: false,
                     all_images: false,
                     volumes: false,
+                    networks: false,
                 };
                 let kind = crate::prune_filters::PruneKind::Containers;
                 system::prune_scope(m, scope, a.force, kind, &a.filter).await

@@ -388,6 +388,65 @@ fn network_prune_filters() {
     assert!(!names(&b, &ls).contains(&db));
 }
 
+/// `system prune` removes the user networks no container is on once its
+/// stopped containers are gone, as docker's does; a network in use stays,
+/// and so do `bridge`, `host` and `none`.
+#[test]
+fn system_prune_removes_networks_no_container_uses() {
+    require_root!();
+    let ns = berth_fixture::netns::NetNs::new();
+    let b = Berth::in_netns(&ns.path());
+    b.load_busybox();
+    let tag = unique_id("sp");
+    let (idle, used, freed) = (
+        format!("{tag}-idle"),
+        format!("{tag}-used"),
+        format!("{tag}-freed"),
+    );
+    for n in [&idle, &used, &freed] {
+        b.run(&["network", "create", n]).ok();
+    }
+    let runner = format!("{tag}-runs");
+    b.run(&[
+        "run",
+        "-d",
+        "--name",
+        &runner,
+        "--network",
+        &used,
+        "busybox",
+        "sleep",
+        "600",
+    ])
+    .ok();
+    b.run(&[
+        "create",
+        "--name",
+        &format!("{tag}-stopped"),
+        "--network",
+        &freed,
+        "busybox",
+        "true",
+    ])
+    .ok();
+    let out = b.run(&["system", "prune", "-f"]).ok();
+    let printed = out.out().to_string();
+    assert!(printed.contains("Deleted Networks:"), "{printed}");
+    let ls = ["network", "ls", "--format", "{{.Name}}"];
+    let after = names(&b, &ls);
+    for gone in [&idle, &freed] {
+        assert!(
+            printed.contains(gone.as_str()) && !after.contains(gone),
+            "{gone}: {printed}\n{after:?}"
+        );
+    }
+    for kept in [&used, "bridge", "host", "none"] {
+        assert!(after.iter().any(|n| n == kept), "{kept} removed: {after:?}");
+    }
+    b.run(&["rm", "-f", &runner]).ok();
+    b.run(&["network", "rm", &used]).ok();
+}
+
 /// `curl` of the Docker API on `sock` in `ns`: (HTTP status, body).
 fn api(
     ns: &berth_fixture::netns::NetNs,

@@ -10,6 +10,7 @@ use berth_proto::networks::{
     ListEndpointsRequest, ListNetworksRequest, NetworkInfo, PortMapping, PruneNetworksRequest,
     RemoveNetworkRequest,
 };
+use berth_proto::prune_filter::PruneFilter;
 use chrono::DateTime;
 use clap::{Args, Subcommand};
 use serde_json::{json, Map, Value};
@@ -423,27 +424,17 @@ pub async fn network(m: &Manager, a: NetworkArgs) -> i32 {
                     return 0;
                 }
             }
-            match m
-                .networks
-                .prune_networks(
-                    m.ctx(),
-                    &PruneNetworksRequest {
-                        filter: Some(filter).into(),
-                        ..Default::default()
-                    },
-                )
-                .await
-            {
-                Ok(r) => {
-                    if !r.deleted.is_empty() {
+            match prune_networks(m, filter).await {
+                Ok(deleted) => {
+                    if !deleted.is_empty() {
                         println!("Deleted Networks:");
-                        for n in &r.deleted {
+                        for n in &deleted {
                             println!("{n}");
                         }
                     }
                     0
                 }
-                Err(e) => fail(m.err(e)),
+                Err(e) => fail(e),
             }
         }
         NetworkCommand::Connect {
@@ -679,6 +670,19 @@ pub async fn add_network_settings(
     v["NetworkSettings"] = network_settings(&eps, &ns_path);
     if let Some(mounts) = v["Mounts"].as_array_mut() {
         mounts.retain(|m| !NETWORK_FILES.contains(&m["Destination"].as_str().unwrap_or("")));
+    }
+}
+
+/// Removes the user networks no container is on that `filter` admits
+/// (`network prune`, and `system prune` after its containers); their names.
+pub async fn prune_networks(m: &Manager, filter: PruneFilter) -> Result<Vec<String>, CliError> {
+    let req = PruneNetworksRequest {
+        filter: Some(filter).into(),
+        ..Default::default()
+    };
+    match m.networks.prune_networks(m.ctx(), &req).await {
+        Ok(r) => Ok(r.deleted),
+        Err(e) => Err(m.err(e)),
     }
 }
 

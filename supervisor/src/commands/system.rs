@@ -105,6 +105,8 @@ pub struct PruneScope {
     /// every image no container uses, not only the untagged ones
     pub all_images: bool,
     pub volumes: bool,
+    /// user networks no container is on (`system prune`)
+    pub networks: bool,
 }
 
 impl PruneScope {
@@ -121,6 +123,9 @@ impl PruneScope {
             _ => {
                 let mut w =
                     String::from("WARNING! This will remove:\n  - all stopped containers\n");
+                if self.networks {
+                    w.push_str("  - all networks not used by at least one container\n");
+                }
                 if self.volumes {
                     w.push_str("  - all volumes not used by at least one container\n");
                 }
@@ -138,6 +143,7 @@ pub async fn prune(m: &Manager, all: bool, force: bool, volumes: bool, filter: &
         images: true,
         all_images: all,
         volumes,
+        networks: true,
     };
     prune_scope(m, scope, force, PruneKind::System, filter).await
 }
@@ -177,6 +183,7 @@ pub async fn prune_scope(
     // volumes take no `until`
     let mut volume_filter = filter.clone();
     volume_filter.until = Default::default();
+    let network_filter = filter.clone();
     r.filter = Some(filter).into();
     match m.system.prune(m.ctx(), &r).await {
         Ok(p) => {
@@ -187,7 +194,24 @@ pub async fn prune_scope(
                 }
                 println!();
             }
-            // after the containers, whose removal frees their volumes
+            // after the containers, whose removal frees their networks
+            // and volumes
+            if scope.networks {
+                match crate::commands::network::prune_networks(m, network_filter).await {
+                    Ok(deleted) if !deleted.is_empty() => {
+                        println!("Deleted Networks:");
+                        for n in &deleted {
+                            println!("{n}");
+                        }
+                        println!();
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        eprintln!("{e}");
+                        return 1;
+                    }
+                }
+            }
             let mut reclaimed = p.space_reclaimed;
             if scope.volumes {
                 match crate::commands::volume::prune_volumes(m, volume_filter).await {

@@ -56,6 +56,7 @@ pub mod record;
 pub mod recovering;
 pub mod recovery;
 pub mod registry_certs;
+pub mod scratch_rootfs;
 pub mod server;
 pub mod service;
 pub mod shim;

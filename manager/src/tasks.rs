@@ -209,7 +209,11 @@ impl Manager {
                     type_: m.kind.clone(),
                     source: m.source.clone(),
                     target: m.target.clone(),
-                    options: m.options.clone(),
+                    options: crate::scratch_rootfs::mount_options(
+                        &m.kind,
+                        &m.options,
+                        rec.auto_remove,
+                    ),
                     ..Default::default()
                 })
                 .collect(),

@@ -636,16 +636,20 @@ impl Manager {
 }
 
 /// Waits (at most `limit`) until a shim that was asked to shut down has
-/// removed its socket.
+/// removed its socket. The shim removes it right after its reply, so this
+/// looks often: every `run --rm` waits here once.
 async fn wait_socket_gone(address: &str, limit: Duration) {
     let Some(path) = address.strip_prefix("unix://") else {
         return;
     };
     let deadline = tokio::time::Instant::now() + limit;
     while Path::new(path).exists() && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        tokio::time::sleep(SOCKET_GONE_POLL).await;
     }
 }
+
+/// How often `wait_socket_gone` looks.
+const SOCKET_GONE_POLL: Duration = Duration::from_millis(1);
 
 /// Removes the socket file of a shim that is gone: a shim killed outright
 /// cannot remove it itself. A socket something still listens on is kept.

@@ -134,9 +134,15 @@ impl Manager {
             }
         })?;
         match self.launch(&rec, &dir, stdin).await {
-            Ok((client, pid, log_copier)) => {
+            Ok((client, pid, log_copier, addr)) => {
                 let started = now_nanos();
+                // the address joins the record with the start, in one
+                // commit: until then recovery reads the bundle's address file
                 let rec = self.store.update(&rec.id, |r| {
+                    r.shim = Some(ShimRecord {
+                        address: addr.address.clone(),
+                        version: addr.version,
+                    });
                     r.status = Status::Running;
                     r.pid = pid;
                     r.started_at = started;
@@ -171,14 +177,15 @@ impl Manager {
         rec: &ContainerRecord,
         dir: &Path,
         stdin: String,
-    ) -> Result<(ShimClient, u32, Option<tokio::task::JoinHandle<()>>)> {
+    ) -> Result<(
+        ShimClient,
+        u32,
+        Option<tokio::task::JoinHandle<()>>,
+        ShimAddress,
+    )> {
+        // the record's empty shim address (see `start_locked`) sends
+        // recovery to the address file the shim writes at `start`
         let addr = self.launcher.start(&rec.id, dir).await?;
-        self.store.update(&rec.id, |r| {
-            r.shim = Some(ShimRecord {
-                address: addr.address.clone(),
-                version: addr.version,
-            })
-        })?;
         let log_copier = spawn_log_copier(&rec.id, &dir.join("log"));
         let abort = |h: Option<tokio::task::JoinHandle<()>>| {
             if let Some(h) = h {
@@ -234,7 +241,7 @@ impl Manager {
         }
         .await;
         match started {
-            Ok(s) => Ok((client, s.pid, log_copier)),
+            Ok(s) => Ok((client, s.pid, log_copier, addr)),
             Err(e) => {
                 abort(log_copier);
                 Err(e.into())

@@ -326,7 +326,9 @@ impl Manager {
                 return;
             }
         };
-        self.release_shim(&rec).await;
+        // an auto-remove container's removal is due from here: marked in
+        // the commit that forgets the shim, which saves the removal its own
+        self.release_shim_marking(&rec, rec.auto_remove).await;
         self.note_exit(&rec);
         self.container_event(&rec, "die", &[("exitCode", code.to_string())]);
         drop(guard);
@@ -338,6 +340,12 @@ impl Manager {
     /// with the shim process gone, runs the shim binary's `delete` instead.
     /// Then removes the bundle and forgets the shim.
     pub async fn release_shim(&self, rec: &ContainerRecord) {
+        self.release_shim_marking(rec, false).await
+    }
+
+    /// [`Manager::release_shim`]; with `dead`, the record is marked for
+    /// removal ([`Status::Dead`]) in the same commit that forgets the shim.
+    async fn release_shim_marking(&self, rec: &ContainerRecord, dead: bool) {
         let id = rec.id.as_str();
         let dir = self.cfg.bundle_dir(id);
         let task = self.take_task(id);
@@ -379,7 +387,12 @@ impl Manager {
         if let Some(path) = crate::cgroups::cgroups_path(&rec.spec_json, id) {
             crate::cgroups::remove_empty(&path);
         }
-        if let Err(e) = self.store.update(id, |r| r.shim = None) {
+        if let Err(e) = self.store.update(id, |r| {
+            r.shim = None;
+            if dead {
+                r.status = Status::Dead;
+            }
+        }) {
             if !matches!(e, crate::store::StoreError::NotFound(_)) {
                 crate::log_line!("berth-manager: forget shim of {id}: {e}");
             }

@@ -95,6 +95,50 @@ pub fn runtime_spec(spec: &Value, id: &str, tty: bool) -> Value {
 /// Writes `bytes` to `path` as a whole: new file, fsync, rename, so a reader
 /// sees the old content or the new.
 pub fn atomic_write(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    atomic_write_all(&[(path, bytes)], mode)
+}
+
+/// [`atomic_write`] for several files at once: every new file is written
+/// and fsynced, then all are renamed into place and each directory is
+/// fsynced once, so files that belong together cost one directory sync.
+pub fn atomic_write_all(files: &[(&Path, &[u8])], mode: u32) -> Result<()> {
+    let mut staged = Vec::with_capacity(files.len());
+    for (path, bytes) in files {
+        let f = write_tmp(path, bytes, mode)?;
+        f.sync_all()
+            .map_err(io("fsync", &path.with_extension("tmp")))?;
+        staged.push(*path);
+    }
+    let mut dirs: Vec<&Path> = Vec::new();
+    for path in staged {
+        fs::rename(path.with_extension("tmp"), path).map_err(io("rename into place", path))?;
+        if let Some(dir) = path.parent() {
+            if !dirs.contains(&dir) {
+                dirs.push(dir);
+            }
+        }
+    }
+    for dir in dirs {
+        if let Ok(d) = fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
+
+/// Writes `bytes` to `path` as a whole (new file, rename) without syncing
+/// it to disk: for the state dir's files, which describe live processes
+/// only. A killed process leaves the page cache as it was, so every reader
+/// still sees the old content or the new; a power loss ends the processes
+/// such a file describes (and the state dir is a tmpfs, `/run/berth`, by
+/// default).
+pub fn replace_file(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    drop(write_tmp(path, bytes, mode)?);
+    fs::rename(path.with_extension("tmp"), path).map_err(io("rename into place", path))
+}
+
+/// Writes `bytes` into `path` with the extension `tmp`, returning it open.
+fn write_tmp(path: &Path, bytes: &[u8], mode: u32) -> Result<fs::File> {
     let tmp = path.with_extension("tmp");
     let mut f = fs::OpenOptions::new()
         .write(true)
@@ -104,14 +148,7 @@ pub fn atomic_write(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
         .open(&tmp)
         .map_err(io("create", &tmp))?;
     f.write_all(bytes).map_err(io("write", &tmp))?;
-    f.sync_all().map_err(io("fsync", &tmp))?;
-    fs::rename(&tmp, path).map_err(io("rename into place", path))?;
-    if let Some(dir) = path.parent() {
-        if let Ok(d) = fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-    }
-    Ok(())
+    Ok(f)
 }
 
 /// Creates a directory and its parents with `mode` (existing ones are kept).
@@ -140,7 +177,8 @@ pub fn write_bundle(dir: &Path, spec: &Value) -> Result<()> {
     make_dir(dir, 0o711)?;
     make_dir(&dir.join("rootfs"), 0o755)?;
     let bytes = serde_json::to_vec_pretty(spec).expect("a JSON value always serializes");
-    atomic_write(&dir.join("config.json"), &bytes, 0o600)?;
+    // made afresh at every start, like the bundle around it
+    replace_file(&dir.join("config.json"), &bytes, 0o600)?;
     // containerd's shims write their own log to this FIFO in the bundle
     make_fifo(&dir.join("log"))
 }

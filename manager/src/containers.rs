@@ -292,7 +292,12 @@ impl Manager {
             )));
         }
         // "removal in progress": recovery finishes a removal a crash cut short
-        let rec = self.store.update(&rec.id, |r| r.status = Status::Dead)?;
+        // (an auto-remove container's exit marked it so already)
+        let rec = if rec.status == Status::Dead {
+            rec
+        } else {
+            self.store.update(&rec.id, |r| r.status = Status::Dead)?
+        };
         if rec.shim.is_some() {
             self.release_shim(&rec).await;
         }

@@ -59,6 +59,7 @@ pub mod recovering;
 pub mod recovery;
 pub mod registry_certs;
 pub mod removal;
+pub mod scratch_rootfs;
 pub mod server;
 pub mod service;
 pub mod shim;

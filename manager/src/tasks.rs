@@ -148,9 +148,15 @@ impl Manager {
             }
         })?;
         match self.launch(&rec, &dir, stdin).await {
-            Ok((client, pid, log_copier)) => {
+            Ok((client, pid, log_copier, addr)) => {
                 let started = now_nanos();
+                // the address joins the record with the start, in one
+                // commit: until then recovery reads the bundle's address file
                 let rec = self.store.update(&rec.id, |r| {
+                    r.shim = Some(ShimRecord {
+                        address: addr.address.clone(),
+                        version: addr.version,
+                    });
                     r.status = Status::Running;
                     r.pid = pid;
                     r.started_at = started;
@@ -185,14 +191,15 @@ impl Manager {
         rec: &ContainerRecord,
         dir: &Path,
         stdin: String,
-    ) -> Result<(ShimClient, u32, Option<tokio::task::JoinHandle<()>>)> {
+    ) -> Result<(
+        ShimClient,
+        u32,
+        Option<tokio::task::JoinHandle<()>>,
+        ShimAddress,
+    )> {
+        // the record's empty shim address (see `start_locked`) sends
+        // recovery to the address file the shim writes at `start`
         let addr = self.launcher.start(&rec.id, dir).await?;
-        self.store.update(&rec.id, |r| {
-            r.shim = Some(ShimRecord {
-                address: addr.address.clone(),
-                version: addr.version,
-            })
-        })?;
         let log_copier = spawn_log_copier(&rec.id, &dir.join("log"));
         let abort = |h: Option<tokio::task::JoinHandle<()>>| {
             if let Some(h) = h {
@@ -223,7 +230,11 @@ impl Manager {
                     type_: m.kind.clone(),
                     source: m.source.clone(),
                     target: m.target.clone(),
-                    options: m.options.clone(),
+                    options: crate::scratch_rootfs::mount_options(
+                        &m.kind,
+                        &m.options,
+                        rec.auto_remove,
+                    ),
                     ..Default::default()
                 })
                 .collect(),
@@ -244,7 +255,7 @@ impl Manager {
         }
         .await;
         match started {
-            Ok(s) => Ok((client, s.pid, log_copier)),
+            Ok(s) => Ok((client, s.pid, log_copier, addr)),
             Err(e) => {
                 abort(log_copier);
                 Err(e.into())
@@ -329,7 +340,9 @@ impl Manager {
                 return;
             }
         };
-        self.release_shim(&rec).await;
+        // an auto-remove container's removal is due from here: marked in
+        // the commit that forgets the shim, which saves the removal its own
+        self.release_shim_marking(&rec, rec.auto_remove).await;
         self.note_exit(&rec);
         self.container_event(&rec, "die", &[("exitCode", code.to_string())]);
         drop(guard);
@@ -341,6 +354,12 @@ impl Manager {
     /// with the shim process gone, runs the shim binary's `delete` instead.
     /// Then removes the bundle and forgets the shim.
     pub async fn release_shim(&self, rec: &ContainerRecord) {
+        self.release_shim_marking(rec, false).await
+    }
+
+    /// [`Manager::release_shim`]; with `dead`, the record is marked for
+    /// removal ([`Status::Dead`]) in the same commit that forgets the shim.
+    async fn release_shim_marking(&self, rec: &ContainerRecord, dead: bool) {
         let id = rec.id.as_str();
         let dir = self.cfg.bundle_dir(id);
         let task = self.take_task(id);
@@ -382,7 +401,12 @@ impl Manager {
         if let Some(path) = crate::cgroups::cgroups_path(&rec.spec_json, id) {
             crate::cgroups::remove_empty(&path);
         }
-        if let Err(e) = self.store.update(id, |r| r.shim = None) {
+        if let Err(e) = self.store.update(id, |r| {
+            r.shim = None;
+            if dead {
+                r.status = Status::Dead;
+            }
+        }) {
             if !matches!(e, crate::store::StoreError::NotFound(_)) {
                 crate::log_line!("berth-manager: forget shim of {id}: {e}");
             }
@@ -650,16 +674,20 @@ impl Manager {
 }
 
 /// Waits (at most `limit`) until a shim that was asked to shut down has
-/// removed its socket.
+/// removed its socket. The shim removes it right after its reply, so this
+/// looks often: every `run --rm` waits here once.
 async fn wait_socket_gone(address: &str, limit: Duration) {
     let Some(path) = address.strip_prefix("unix://") else {
         return;
     };
     let deadline = tokio::time::Instant::now() + limit;
     while Path::new(path).exists() && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        tokio::time::sleep(SOCKET_GONE_POLL).await;
     }
 }
+
+/// How often `wait_socket_gone` looks.
+const SOCKET_GONE_POLL: Duration = Duration::from_millis(1);
 
 /// Removes the socket file of a shim that is gone: a shim killed outright
 /// cannot remove it itself. A socket something still listens on is kept.

@@ -1,5 +1,7 @@
-//! The container's state as kept under `--root`: written new, fsynced and
-//! renamed, so a crash leaves the old state or the new one.
+//! The container's state as kept under `--root`: written new and renamed,
+//! so a killed runtime leaves the old state or the new one. Not synced to
+//! disk (runc does not either): the state describes live processes, which a
+//! power loss ends, and `--root` is a tmpfs (`/run/...`) as a rule.
 
 use berth_cgroups::Cgroup;
 use serde::{Deserialize, Serialize};
@@ -184,7 +186,7 @@ impl ContainerState {
         self.stage(root)?.install()
     }
 
-    /// The slow half of [`Self::save`]: written and fsynced, not in place.
+    /// The first half of [`Self::save`]: written, not in place.
     pub fn stage(&self, root: &Path) -> Result<Staged, Error> {
         let data = serde_json::to_vec(self).expect("state serializes");
         Staged::write(&state_path(root, &self.id), &data, 0o600)
@@ -230,14 +232,13 @@ impl ContainerState {
     }
 }
 
-/// Writes `data` to a new file beside `path`, fsyncs it and renames it into
-/// place, then fsyncs the directory.
+/// Writes `data` to a new file beside `path` and renames it into place.
 pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<(), Error> {
     Staged::write(path, data, mode)?.install()
 }
 
-/// A new version of a file, written and fsynced beside it but not yet in
-/// place: the slow half of [`write_atomic`], which `create` does on another
+/// A new version of a file, written beside it but not yet in
+/// place: the first half of [`write_atomic`], which `create` does on another
 /// thread while the container's init sets up. Dropped without
 /// [`Staged::install`], the temporary file goes away.
 #[derive(Debug)]
@@ -272,22 +273,16 @@ impl Staged {
             .open(&staged.tmp)
             .map_err(err)?;
         f.write_all(data).map_err(err)?;
-        // the data must be on disk before the rename can make it the state:
-        // a crash then leaves the old file or the whole new one
-        f.sync_all().map_err(err)?;
         Ok(staged)
     }
 
-    /// Renames the file into place and fsyncs the directory.
+    /// Renames the file into place.
     pub fn install(mut self) -> Result<(), Error> {
         fs::rename(&self.tmp, &self.path).map_err(|source| Error::Write {
             path: self.path.clone(),
             source,
         })?;
         self.installed = true;
-        if let Ok(d) = fs::File::open(self.path.parent().unwrap_or(Path::new("."))) {
-            let _ = d.sync_all();
-        }
         Ok(())
     }
 }

@@ -44,8 +44,9 @@ pub enum StateError {
 }
 
 impl BundleState {
-    /// Writes the state into `bundle`: a new file, fsynced, renamed over the
-    /// old one.
+    /// Writes the state into `bundle`: a new file renamed over the old one.
+    /// Not synced to disk: it describes live processes only, which a power
+    /// loss ends, and a killed shim leaves the page cache as it was.
     pub fn save(&self, bundle: &Path) -> Result<(), StateError> {
         let path = bundle.join(FILE);
         let tmp = bundle.join(format!(".{FILE}.tmp"));
@@ -59,7 +60,6 @@ impl BundleState {
         })?;
         let mut f = File::create(&tmp).map_err(io_err)?;
         f.write_all(&json).map_err(io_err)?;
-        f.sync_all().map_err(io_err)?;
         drop(f);
         fs::rename(&tmp, &path).map_err(io_err)?;
         Ok(())

@@ -617,9 +617,12 @@ impl Manager {
                 files::hostname(&hostname),
                 files::resolv_conf(&host_resolv, resolver, &dns),
             ];
-            for ((_, path), text) in file_paths.iter().zip(texts) {
-                bundle::atomic_write(path, text.as_bytes(), 0o644)?;
-            }
+            let files: Vec<(&Path, &[u8])> = file_paths
+                .iter()
+                .zip(&texts)
+                .map(|((_, path), text)| (path.as_path(), text.as_bytes()))
+                .collect();
+            bundle::atomic_write_all(&files, 0o644)?;
             Ok(())
         };
         match mode {

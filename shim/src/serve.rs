@@ -97,10 +97,13 @@ pub fn serve(args: &Args) -> Result<(), ServeError> {
     )
     .map_err(sys("mark the task socket close-on-exec"))?;
     // One malloc arena: the threads allocate little, and per-thread arenas
-    // cost resident memory for nothing.
+    // cost resident memory for nothing. No top pad: glibc grows the heap
+    // 128 KiB beyond each request by default, pages an idle shim then keeps
+    // (measured: heap 264 KiB resident with the pad, 144 KiB without).
     // SAFETY: mallopt only changes allocator tuning.
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 1);
+        libc::mallopt(libc::M_TOP_PAD, 0);
     }
 
     let socket: Option<PathBuf> = getsockname::<UnixAddr>(LISTENER_FD)

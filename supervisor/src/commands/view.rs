@@ -25,18 +25,40 @@ fn fail(e: CliError) -> i32 {
     1
 }
 
+/// What listers read of a (brief) spec: the argv and the mounts. Read into
+/// these few fields and not a `serde_json::Value`, so `ps` of a thousand
+/// containers skips the rest of every spec instead of building a tree of it.
+#[derive(serde::Deserialize, Default)]
+struct ListedSpec {
+    #[serde(default)]
+    process: ListedProcess,
+    #[serde(default)]
+    mounts: Vec<ListedMount>,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct ListedProcess {
+    #[serde(default)]
+    args: Vec<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct ListedMount {
+    #[serde(default, rename = "type")]
+    kind: String,
+    #[serde(default)]
+    source: String,
+    #[serde(default)]
+    destination: String,
+}
+
+fn listed_spec(c: &ContainerInfo) -> ListedSpec {
+    serde_json::from_str(&c.spec_json).unwrap_or_default()
+}
+
 /// The argv stored in a container's spec.
 pub fn spec_args(c: &ContainerInfo) -> Vec<String> {
-    serde_json::from_str::<serde_json::Value>(&c.spec_json)
-        .ok()
-        .and_then(|v| {
-            v["process"]["args"].as_array().map(|a| {
-                a.iter()
-                    .filter_map(|x| x.as_str().map(String::from))
-                    .collect()
-            })
-        })
-        .unwrap_or_default()
+    listed_spec(c).process.args
 }
 
 /// docker's STATUS cell of a container (`Up 2 minutes`, `Exited (0) …`).
@@ -81,20 +103,18 @@ const PS_SIZE_TABLE: &str = "table {{.ID}}\\t{{.Image}}\\t{{.Command}}\\t{{.Runn
 
 /// Volume names (or bind sources) and destinations of a container's spec.
 pub(crate) fn mounts_of(c: &ContainerInfo) -> (Vec<String>, Vec<String>) {
-    let spec: serde_json::Value = serde_json::from_str(&c.spec_json).unwrap_or_default();
     let mut shown = Vec::new();
     let mut dests = Vec::new();
-    for m in spec["mounts"].as_array().into_iter().flatten() {
-        if m["type"] != "bind" {
+    for m in listed_spec(c).mounts {
+        if m.kind != "bind" {
             continue;
         }
-        let src = m["source"].as_str().unwrap_or_default();
         shown.push(
-            crate::mounts::volume_of_source(src)
-                .unwrap_or(src)
+            crate::mounts::volume_of_source(&m.source)
+                .unwrap_or(&m.source)
                 .to_string(),
         );
-        dests.push(m["destination"].as_str().unwrap_or_default().to_string());
+        dests.push(m.destination);
     }
     (shown, dests)
 }
@@ -558,5 +578,20 @@ mod tests {
         assert_eq!(spec_args(&c), ["sh", "-c", "x"]);
         c.spec_json = "garbage".into();
         assert!(spec_args(&c).is_empty());
+    }
+
+    #[test]
+    fn mounts_of_shows_binds_only() {
+        let mut c = ContainerInfo::new();
+        c.spec_json = r#"{"process":{"args":["true"],"env":["A=1"]},"mounts":[
+            {"destination":"/proc","type":"proc","source":"proc"},
+            {"destination":"/data","type":"bind","source":"/srv/data","options":["rbind"]}],
+            "hostname":"h"}"#
+            .into();
+        assert_eq!(
+            mounts_of(&c),
+            (vec!["/srv/data".to_string()], vec!["/data".to_string()])
+        );
+        assert_eq!(spec_args(&c), ["true"]);
     }
 }

@@ -561,6 +561,87 @@ fn a_client_hanging_up_mid_attach_leaks_nothing() {
     );
 }
 
+/// A client that hangs up while its build's RUN step runs: the service
+/// stops the build, whose RUN container, mounts and process go; no image is
+/// tagged, the service lets go of the connection's descriptors, and the
+/// next build over the API works.
+#[test]
+fn a_client_hanging_up_mid_build_leaves_nothing() {
+    require_root!();
+    let (_ns, b, s) = setup();
+    let tag = unique_id("hangup").to_lowercase();
+    s.request("GET", "/containers/json", None).unwrap();
+    let before = fds_of(s.pid());
+    // the tag in the RUN line names the step's process and the build's
+    let dockerfile = format!("FROM busybox\nRUN echo started; sleep 60; echo {tag}\n");
+    let ctx = cli_support::Tar::default()
+        .file("Dockerfile", dockerfile.as_bytes())
+        .finish();
+    let mut c = UnixStream::connect(&s.sock).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    write!(
+        c,
+        "POST /v1.41/build?t={tag} HTTP/1.1\r\nHost: b\r\nContent-Type: application/x-tar\r\nContent-Length: {}\r\n\r\n",
+        ctx.len()
+    )
+    .unwrap();
+    c.write_all(&ctx).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    // the step's own output, not the `Step 2/2 : RUN echo started…` line
+    while !String::from_utf8_lossy(&got).contains("\"stream\":\"started") {
+        let n = c.read(&mut buf).unwrap();
+        assert!(
+            n > 0,
+            "the build stream ended early: {}",
+            String::from_utf8_lossy(&got)
+        );
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert!(
+        String::from_utf8_lossy(&got).starts_with("HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&got)
+    );
+    assert_eq!(b.container_ids().len(), 1, "the RUN container is there");
+    drop(c);
+    assert!(
+        wait_until(Duration::from_secs(30), || b.container_ids().is_empty()),
+        "the RUN container outlived the hang-up: {:?}",
+        b.container_ids()
+    );
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            berth_fixture::processes_with_arg(&tag).is_empty()
+        }),
+        "the build or its RUN step outlived the hang-up: {:?}",
+        berth_fixture::processes_with_arg(&tag)
+    );
+    assert!(
+        wait_until(Duration::from_secs(10), || fds_of(s.pid()) <= before),
+        "descriptors of the service: {before} before, {} after",
+        fds_of(s.pid())
+    );
+    let r = s
+        .request("GET", &format!("/images/{tag}/json"), None)
+        .unwrap();
+    assert_eq!(r.status, 404, "an interrupted build tagged an image: {r:?}");
+    b.assert_all_gone(&[]);
+
+    let ctx = cli_support::Tar::default()
+        .file("Dockerfile", b"FROM busybox\nRUN echo again\n")
+        .finish();
+    let r = s
+        .request_raw("POST", &format!("/build?t={tag}"), &ctx)
+        .unwrap();
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(r.body.contains("\"aux\""), "{r:?}");
+    let r = s
+        .request("GET", &format!("/images/{tag}/json"), None)
+        .unwrap();
+    assert_eq!(r.status, 200, "{r:?}");
+}
+
 #[test]
 fn a_thousand_concurrent_lists_are_all_answered() {
     require_root!();

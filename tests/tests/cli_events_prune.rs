@@ -532,6 +532,44 @@ fn docker_api_events_window_and_prune_filters() {
     let left = names(&b, &["ps", "-a", "--format", "{{.Names}}"]);
     assert_eq!(left, vec![db.clone()]);
 
+    // images/prune removes the image a second commit to the same tag left
+    // untagged, and keeps the tagged one; build/prune answers its shape
+    let image = format!("{}-img:v1", tag.to_lowercase());
+    b.run(&["commit", &db, &image]).ok();
+    let first = b
+        .run(&["image", "inspect", "--format", "{{.Id}}", &image])
+        .ok();
+    b.run(&["commit", &db, &image]).ok();
+    let (status, body) = api(
+        &ns,
+        &sock,
+        "POST",
+        "/images/prune?filters=%7B%22bogus%22%3A%5B%221%22%5D%7D",
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("Invalid filter 'bogus'"), "{body}");
+    let (status, body) = api(&ns, &sock, "POST", "/images/prune");
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let deleted = v["ImagesDeleted"].as_array().unwrap();
+    let first_id = first.out().trim().trim_start_matches("sha256:").to_string();
+    assert!(
+        deleted.iter().any(|d| d["Deleted"]
+            .as_str()
+            .unwrap_or("")
+            .contains(&first_id[..12])),
+        "{first_id} not pruned: {body}"
+    );
+    b.run(&["image", "inspect", &image]).ok();
+    let (status, body) = api(&ns, &sock, "POST", "/build/prune");
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        v["CachesDeleted"].is_array() && v["SpaceReclaimed"].is_u64(),
+        "{body}"
+    );
+    b.run(&["rmi", &image]).ok();
+
     // the replay of the last minutes ends by itself (until is now)
     let clock = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

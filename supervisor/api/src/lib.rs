@@ -28,6 +28,7 @@ pub mod image_io;
 pub mod images;
 pub mod listen;
 pub mod networks;
+pub mod prune;
 pub mod router;
 pub mod search;
 pub mod system;

@@ -17,8 +17,8 @@ use crate::error::ApiError;
 use crate::http::{self, Query, Resp};
 use crate::listen::{IdleClock, Listener};
 use crate::{
-    archive, attach, auth, build, containers, exec, image_io, images, networks, system, update,
-    Engine,
+    archive, attach, auth, build, containers, exec, image_io, images, networks, prune, system,
+    update, Engine,
 };
 
 /// An API version, major and minor.
@@ -245,6 +245,8 @@ async fn route(
     match (m, segs.as_slice()) {
         (&Method::POST, ["commit"]) => system::commit(e, &q).await,
         (&Method::POST, ["build"]) => build::build(e, req, &q).await,
+        (&Method::POST, ["build", "prune"]) => prune::build_cache(e, &q).await,
+        (&Method::POST, ["images", "prune"]) => prune::images(e, &q).await,
         (&Method::POST, ["containers", "create"]) => containers::create(e, req, &q).await,
         (&Method::POST, ["containers", "prune"]) => containers::prune(e, &q).await,
         (&Method::POST, ["containers", id, "start"]) => containers::start(e, id).await,

@@ -27,6 +27,7 @@ pub mod builder;
 pub mod change;
 pub mod cli;
 pub mod client;
+pub mod closed_stdout;
 pub mod commands;
 pub mod compose;
 pub mod cp;
@@ -75,6 +76,7 @@ pub fn version() -> String {
 
 /// Runs berth with `args` (argv, program name first); returns the exit code.
 pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
+    closed_stdout::exit_quietly_on_closed_stdout();
     let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
         // help and version go to stdout whole; a usage error is one line

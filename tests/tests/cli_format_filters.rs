@@ -475,3 +475,38 @@ fn completion_scripts_and_man_pages() {
     let pages = std::fs::read_dir(&dir).unwrap().count();
     assert!(pages > commands, "{pages} pages for {commands} commands");
 }
+
+/// A reader that closes berth's stdout before berth prints (`berth ps -q |
+/// head -1` once head has its line) ends berth quietly with the status a
+/// shell reports for SIGPIPE (141), as docker's CLI ends: no panic, no
+/// backtrace, no abort.
+#[test]
+fn a_closed_stdout_ends_berth_quietly() {
+    require_root!();
+    let b = Berth::new();
+    b.load_busybox();
+    let name = unique_id("pipe");
+    b.run(&["create", "--name", &name, "busybox", "true"]).ok();
+    for args in [
+        vec!["ps", "-aq"],
+        vec!["images"],
+        vec!["inspect", name.as_str()],
+        vec!["ps", "-a", "--format", "{{json .}}"],
+    ] {
+        let mut child = b
+            .command(&args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // the reader goes before berth has asked its manager anything
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(141), "{args:?}: {stderr}");
+        assert!(stderr.is_empty(), "{args:?}: {stderr}");
+    }
+    b.run(&["rm", &name]).ok();
+    b.assert_all_gone(&[]);
+}

@@ -301,6 +301,11 @@ impl ContainerFilter {
         all: Vec<T>,
         facts: impl Fn(&T) -> ContainerFacts,
     ) -> Result<Vec<T>, FilterError> {
+        // no filter: every one, without gathering what filters look at
+        // (a parse of each spec: most of `ps`'s time at 1000 containers)
+        if self.f.0.is_empty() {
+            return Ok(all);
+        }
         let facts_of: Vec<ContainerFacts> = all.iter().map(&facts).collect();
         let created_of = |key: &str| -> Result<Vec<(i64, i32)>, FilterError> {
             self.f
@@ -409,6 +414,11 @@ impl ImageFilter {
         all: Vec<T>,
         facts: impl Fn(&T) -> ImageFacts,
     ) -> Result<Vec<T>, FilterError> {
+        // no filter: every one, without gathering what filters look at
+        // (a parse of each spec: most of `ps`'s time at 1000 containers)
+        if self.f.0.is_empty() {
+            return Ok(all);
+        }
         let facts_of: Vec<ImageFacts> = all.iter().map(&facts).collect();
         let created_of = |key: &str| -> Result<Vec<(i64, i32)>, FilterError> {
             self.f

@@ -163,8 +163,9 @@ demo: release
 # - benches/build.sh: `berth build` vs `docker build` and `podman build`: cold,
 #   fully cached, one file changed.
 # - benches/network.sh: `berth run --rm busybox true` on the default bridge
-#   (in a network namespace the script makes) vs `--network none` and docker
-#   on its bridge; network setup + teardown per container.
+#   (in a network namespace the script makes) vs `--network none`, docker
+#   and podman on their bridges, taking turns; network setup + teardown per
+#   container.
 # - benches/compose.sh: `compose up -d` and `down` of a 10-service project,
 #   berth vs Debian's docker-compose on docker.
 # - benches/density.sh: N idle containers (N = 10 … 1000, DENSITY_NS="10 100"

@@ -2,9 +2,9 @@
 //! through `/proc/PID/cgroup` and the host's cgroup mounts, for tests that
 //! check a limit was applied.
 
-/// A cgroup value of `pid`: from the v1 hierarchy of `controller` (file
-/// `v1`) when the host has one, else from cgroup v2 (file `v2`).
-pub fn cgroup_value(pid: &str, controller: &str, v1: &str, v2: &str) -> String {
+/// The cgroup file of `pid`: `v1` in the v1 hierarchy of `controller` when
+/// the host has one, else `v2` in its cgroup v2 group.
+pub fn cgroup_file(pid: &str, controller: &str, v1: &str, v2: &str) -> std::path::PathBuf {
     let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     // (root in the hierarchy, mount point, fstype, super options)
@@ -21,15 +21,11 @@ pub fn cgroup_value(pid: &str, controller: &str, v1: &str, v2: &str) -> String {
             ))
         })
         .collect();
-    let read = |root: &str, mp: &str, path: &str, file: &str| {
+    let join = |root: &str, mp: &str, path: &str, file: &str| {
         let rel = path
             .strip_prefix(root.trim_end_matches('/'))
             .unwrap_or(path);
-        let f = format!("{mp}/{}/{file}", rel.trim_start_matches('/'));
-        std::fs::read_to_string(&f)
-            .unwrap_or_else(|e| panic!("{f}: {e}"))
-            .trim()
-            .to_string()
+        std::path::PathBuf::from(format!("{mp}/{}/{file}", rel.trim_start_matches('/')))
     };
     for line in cgroups.lines() {
         let mut parts = line.splitn(3, ':');
@@ -42,13 +38,25 @@ pub fn cgroup_value(pid: &str, controller: &str, v1: &str, v2: &str) -> String {
                 .iter()
                 .find(|(_, _, t, o)| t == "cgroup" && o.split(',').any(|c| c == controller))
             {
-                return read(root, mp, path, v1);
+                return join(root, mp, path, v1);
             }
         }
     }
-    let path = cgroups.lines().find_map(|l| l.strip_prefix("0::")).unwrap();
+    let path = cgroups
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .unwrap_or_else(|| panic!("no {controller} cgroup for {pid}:\n{cgroups}"));
     let (root, mp, _, _) = mounts.iter().find(|(_, _, t, _)| t == "cgroup2").unwrap();
-    read(root, mp, path, v2)
+    join(root, mp, path, v2)
+}
+
+/// A cgroup value of `pid` (see [`cgroup_file`]).
+pub fn cgroup_value(pid: &str, controller: &str, v1: &str, v2: &str) -> String {
+    let f = cgroup_file(pid, controller, v1, v2);
+    std::fs::read_to_string(&f)
+        .unwrap_or_else(|e| panic!("{}: {e}", f.display()))
+        .trim()
+        .to_string()
 }
 
 /// The memory limit (`max` for none on v2).

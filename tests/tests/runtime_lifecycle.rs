@@ -378,56 +378,6 @@ fn events_stats_prints_json() {
     delete_and_check(&rt, &id, &b, Some(pid));
 }
 
-/// The memory-limit file of `pid`'s memory cgroup, from /proc/PID/cgroup
-/// and the host's mountinfo (cgroup v1 memory hierarchy, else cgroup v2).
-fn memory_limit_file(pid: i32) -> PathBuf {
-    let cgroups = fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("/proc/PID/cgroup");
-    let mountinfo = fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
-    // (root within the hierarchy, mount point, fstype, super options)
-    let mounts: Vec<(String, String, String, String)> = mountinfo
-        .lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split(' ').collect();
-            let sep = f.iter().position(|x| *x == "-")?;
-            Some((
-                f.get(3)?.to_string(),
-                f.get(4)?.to_string(),
-                f.get(sep + 1)?.to_string(),
-                f.get(sep + 3).unwrap_or(&"").to_string(),
-            ))
-        })
-        .collect();
-    let join = |root: &str, mp: &str, path: &str| -> PathBuf {
-        let rel = path
-            .strip_prefix(root.trim_end_matches('/'))
-            .unwrap_or(path);
-        PathBuf::from(format!("{mp}/{}", rel.trim_start_matches('/')))
-    };
-    for line in cgroups.lines() {
-        let mut parts = line.splitn(3, ':');
-        let (_, ctrls, path) = (parts.next(), parts.next(), parts.next());
-        let (Some(ctrls), Some(path)) = (ctrls, path) else {
-            continue;
-        };
-        if ctrls.split(',').any(|c| c == "memory") {
-            if let Some((root, mp, _, _)) = mounts
-                .iter()
-                .find(|(_, _, t, o)| t == "cgroup" && o.split(',').any(|c| c == "memory"))
-            {
-                return join(root, mp, path).join("memory.limit_in_bytes");
-            }
-        }
-    }
-    for line in cgroups.lines() {
-        if let Some(path) = line.strip_prefix("0::") {
-            if let Some((root, mp, _, _)) = mounts.iter().find(|(_, _, t, _)| t == "cgroup2") {
-                return join(root, mp, path).join("memory.max");
-            }
-        }
-    }
-    panic!("no memory cgroup for {pid}:\n{cgroups}");
-}
-
 #[test]
 fn update_memory_limit() {
     require_root!("update_memory_limit");
@@ -440,7 +390,12 @@ fn update_memory_limit() {
         &rt.run(["update", "--memory", "64m", id.as_str()]),
         "update --memory 64m",
     );
-    let file = memory_limit_file(pid);
+    let file = berth_fixture::cgroups::cgroup_file(
+        &pid.to_string(),
+        "memory",
+        "memory.limit_in_bytes",
+        "memory.max",
+    );
     let limit =
         fs::read_to_string(&file).unwrap_or_else(|e| panic!("read {}: {e}", file.display()));
     assert_eq!(limit.trim(), "67108864", "{}", file.display());

@@ -97,6 +97,10 @@ pub async fn get(e: &Arc<Engine>, id: &str, q: &Query) -> Result<Resp, ApiError>
     Ok(r)
 }
 
+/// How much of a request body left after the tar's end (or after a refusal)
+/// is read before the answer, so that the client reads the answer.
+const UNREAD_BODY_LIMIT: u64 = 1 << 20;
+
 /// `PUT /containers/{id}/archive?path=&noOverwriteDirNonDir=&copyUIDGID=`:
 /// the request's tar written into the existing directory `path`.
 pub async fn put(
@@ -109,11 +113,22 @@ pub async fn put(
     let no_overwrite = q.flag("noOverwriteDirNonDir")?;
     let copy_owner = q.flag("copyUIDGID")?;
     let c = resolve(e, id).await?;
-    let input = body_reader(req);
+    let mut input = body_reader(req);
     let id = id.to_string();
     on_own_thread(move || {
-        let root = remote::open(&c)?;
-        remote::extract(&root, &id, &path, input, copy_owner, no_overwrite)
+        let copied = (|| -> Result<(), ApiError> {
+            let root = remote::open(&c)?;
+            Ok(remote::extract(
+                &root,
+                &id,
+                &path,
+                &mut input,
+                copy_owner,
+                no_overwrite,
+            )?)
+        })();
+        input.drain(UNREAD_BODY_LIMIT);
+        copied
     })
     .await??;
     Ok(http::empty(StatusCode::OK))

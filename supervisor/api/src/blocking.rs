@@ -116,6 +116,17 @@ impl Read for BodyReader {
     }
 }
 
+impl BodyReader {
+    /// Reads and drops what the client still sends, up to `limit` bytes. A
+    /// tar reader stops at the first end-of-archive block; a response sent
+    /// while the client is still writing the rest makes the connection close
+    /// under its write, and the client sees a broken pipe instead of the
+    /// answer.
+    pub fn drain(&mut self, limit: u64) {
+        let _ = std::io::copy(&mut self.by_ref().take(limit), &mut std::io::sink());
+    }
+}
+
 /// The body of `req` as a blocking reader; the pump stops when the
 /// reader is dropped.
 pub fn body_reader(req: Request<Incoming>) -> BodyReader {

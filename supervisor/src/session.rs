@@ -7,7 +7,9 @@ use std::io::{Read, Write};
 use std::path::Path;
 use std::time::Duration;
 
-use berth_proto::manager::{KillRequest, ResizePtyRequest, StartTaskRequest, TaskRequest};
+use berth_proto::manager::{
+    AttachResponse, KillRequest, ResizePtyRequest, StartTaskRequest, TaskRequest,
+};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{mpsc, oneshot};
 
@@ -249,6 +251,27 @@ pub async fn start_task(m: &Manager, id: &str) -> Result<(), (CliError, i32)> {
 }
 
 /// Attaches to container `id` and runs the session to its end.
+/// What an attached client reads: the log `file` (opened at the attach
+/// response's log path) from its start or only what comes next, following
+/// rotation, with the spill of lines the log could not take (a full disk)
+/// read alongside: both are the attach session's output.
+pub fn attached_reader(
+    file: File,
+    att: &AttachResponse,
+    from_start: bool,
+) -> std::io::Result<Reader> {
+    let r = if from_start {
+        Reader::new(file)
+    } else {
+        Reader::at_end(file)?
+    }
+    .following(&att.log_path);
+    Ok(match att.spill_path.as_str() {
+        "" => r,
+        spill => r.with_spill(Path::new(spill), from_start),
+    })
+}
+
 pub async fn attach(
     m: &Manager,
     id: &str,
@@ -274,22 +297,12 @@ pub async fn attach(
         None
     };
 
-    // the spill is read from where the log is: both are this session's
-    let spilled = |r: Reader, from_start: bool| match att.spill_path.as_str() {
-        "" => r,
-        spill => r.with_spill(Path::new(spill), from_start),
-    };
     let mut reader = if Path::new(&att.log_path).exists() || !opts.start {
         match open_log(&att.log_path).await.map_err(berth_err)? {
-            Some(f) if opts.from_start => {
-                Some(spilled(Reader::new(f).following(&att.log_path), true))
-            }
-            Some(f) => Some(spilled(
-                Reader::at_end(f)
-                    .map_err(|e| berth_err(CliError::io("seek log", e)))?
-                    .following(&att.log_path),
-                false,
-            )),
+            Some(f) => Some(
+                attached_reader(f, &att, opts.from_start)
+                    .map_err(|e| berth_err(CliError::io("seek log", e)))?,
+            ),
             None => None,
         }
     } else {
@@ -327,10 +340,13 @@ pub async fn attach(
         tasks.push(tokio::spawn(proxy_signals(m.clone(), id.to_string())));
     }
     if reader.is_none() {
-        reader = open_log(&att.log_path)
-            .await
-            .map_err(berth_err)?
-            .map(|f| spilled(Reader::new(f).following(&att.log_path), true));
+        reader = match open_log(&att.log_path).await.map_err(berth_err)? {
+            Some(f) => Some(
+                attached_reader(f, &att, true)
+                    .map_err(|e| berth_err(CliError::io("seek log", e)))?,
+            ),
+            None => None,
+        };
     }
 
     let wait = {

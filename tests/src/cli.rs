@@ -552,3 +552,95 @@ pub fn oci_archive(path: &Path, reference: &str, layer: &[u8], corrupt_layer: bo
         .finish();
     std::fs::write(path, tar).unwrap();
 }
+
+/// The docker clients on this machine: Debian's docker.io and a newer one.
+pub fn docker_clients() -> Vec<PathBuf> {
+    let found: Vec<PathBuf> = ["/usr/bin/docker", "/usr/local/bin/docker"]
+        .iter()
+        .map(PathBuf::from)
+        .filter(|p| p.exists())
+        .collect();
+    assert!(
+        !found.is_empty(),
+        "no docker client: install Debian's docker.io (its `docker` CLI is what these tests drive)"
+    );
+    found
+}
+
+/// `berth system service` of a private berth: its Docker API on
+/// `state/docker.sock` for docker's own clients, stopped on drop.
+pub struct ApiService {
+    child: std::process::Child,
+    /// The socket it serves.
+    pub sock: PathBuf,
+    /// A `DOCKER_CONFIG` of its own, so no client reads the host's.
+    pub config: TempDir,
+}
+
+impl ApiService {
+    /// Starts it and waits until `/_ping` answers 200.
+    pub fn start(b: &Berth) -> ApiService {
+        let sock = b.state().join("docker.sock");
+        let log = std::fs::File::create(b.scratch("api").join("api.log")).unwrap();
+        let child = b
+            .command(["system", "service", "--time", "0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn berth system service");
+        let s = ApiService {
+            child,
+            sock,
+            config: tempfile::tempdir().unwrap(),
+        };
+        assert!(
+            wait_until(Duration::from_secs(20), || s.pings()),
+            "the service never answered /_ping on {}",
+            s.sock.display()
+        );
+        s
+    }
+
+    fn pings(&self) -> bool {
+        use std::io::Write;
+        let Ok(mut c) = std::os::unix::net::UnixStream::connect(&self.sock) else {
+            return false;
+        };
+        let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
+        let mut reply = String::new();
+        c.write_all(b"GET /_ping HTTP/1.1\r\nHost: berth\r\nConnection: close\r\n\r\n")
+            .is_ok()
+            && c.read_to_string(&mut reply).is_ok()
+            && reply.starts_with("HTTP/1.1 200")
+    }
+
+    /// The service's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// `docker ARGS` with the docker client `client` against this service.
+    pub fn docker(&self, client: &Path, args: &[&str]) -> Out {
+        self.docker_input(client, args, None)
+    }
+
+    /// Like `docker`, with `input` on the client's stdin.
+    pub fn docker_input(&self, client: &Path, args: &[&str], input: Option<&[u8]>) -> Out {
+        run_cmd_input(
+            Command::new(client)
+                .env("DOCKER_HOST", format!("unix://{}", self.sock.display()))
+                .env("DOCKER_CONFIG", self.config.path())
+                .args(args),
+            input,
+            CMD_TIMEOUT,
+        )
+    }
+}
+
+impl Drop for ApiService {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -11,8 +11,8 @@ mod cli_support;
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use berth_fixture::cgroups::{cpu_quota, memory_limit, pids_limit};
@@ -20,73 +20,21 @@ use berth_fixture::index_stub;
 use berth_fixture::netns::NetNs;
 use berth_fixture::registry::{AuthRegistry, AUTH_REGISTRY_ADDR};
 use berth_fixture::{require_root, unique_id, wait_until};
-use cli_support::{run_cmd, run_cmd_input, Berth, Out};
+use cli_support::{docker_clients, run_cmd, run_cmd_input, ApiService, Berth};
 
-/// The docker clients on this machine: Debian's docker.io and a newer one.
-fn docker_clients() -> Vec<PathBuf> {
-    let found: Vec<PathBuf> = ["/usr/bin/docker", "/usr/local/bin/docker"]
-        .iter()
-        .map(PathBuf::from)
-        .filter(|p| p.exists())
-        .collect();
-    assert!(
-        !found.is_empty(),
-        "no docker client: install Debian's docker.io (its `docker` CLI is what these tests drive)"
-    );
-    found
-}
+/// The private berth's API service, with the raw requests these tests make.
+struct Service(ApiService);
 
-/// `berth system service` of a private berth, stopped on drop.
-struct Service {
-    child: Child,
-    sock: PathBuf,
-    config: tempfile::TempDir,
+impl std::ops::Deref for Service {
+    type Target = ApiService;
+    fn deref(&self) -> &ApiService {
+        &self.0
+    }
 }
 
 impl Service {
     fn start(b: &Berth) -> Service {
-        let sock = b.state().join("docker.sock");
-        let log = std::fs::File::create(b.scratch("api").join("api.log")).unwrap();
-        let child = b
-            .command(["system", "service", "--time", "0"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("spawn berth system service");
-        let s = Service {
-            child,
-            sock,
-            config: tempfile::tempdir().unwrap(),
-        };
-        assert!(
-            wait_until(Duration::from_secs(20), || s
-                .request("GET", "/_ping", None)
-                .is_some_and(|r| r.status == 200)),
-            "the service never answered /_ping on {}",
-            s.sock.display()
-        );
-        s
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// `docker ARGS` with `client` against this service.
-    fn docker(&self, client: &Path, args: &[&str]) -> Out {
-        self.docker_input(client, args, None)
-    }
-
-    fn docker_input(&self, client: &Path, args: &[&str], input: Option<&[u8]>) -> Out {
-        run_cmd_input(
-            Command::new(client)
-                .env("DOCKER_HOST", format!("unix://{}", self.sock.display()))
-                .env("DOCKER_CONFIG", self.config.path())
-                .args(args),
-            input,
-            Duration::from_secs(60),
-        )
+        Service(ApiService::start(b))
     }
 
     /// One HTTP/1.1 request on a connection of its own; `None` when the
@@ -103,13 +51,6 @@ impl Service {
         let mut raw = Vec::new();
         s.read_to_end(&mut raw).ok()?;
         Reply::parse(&raw)
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -10,7 +10,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use berth_fixture::{require_root, unique_id};
-use cli_support::Berth;
+use cli_support::{ApiService, Berth};
 
 /// `events ARGS --format '{{.Action}}'`: one action a line.
 fn actions(b: &Berth, args: &[&str]) -> Vec<String> {
@@ -481,20 +481,8 @@ fn docker_api_events_window_and_prune_filters() {
     let ns = berth_fixture::netns::NetNs::new();
     let b = Berth::in_netns(&ns.path());
     b.load_busybox();
-    let sock = b.state().join("docker.sock");
-    let _service = Follower(
-        b.command(["system", "service", "--time", "0"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("berth system service"),
-    );
-    assert!(berth_fixture::wait_until(Duration::from_secs(20), || api(
-        &ns, &sock, "GET", "/_ping"
-    )
-    .0
-        == 200));
+    let service = ApiService::start(&b);
+    let sock = service.sock.clone();
 
     let tag = unique_id("api");
     let (web, db) = (format!("{tag}-web"), format!("{tag}-db"));

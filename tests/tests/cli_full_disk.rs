@@ -6,7 +6,7 @@
 //! with a one-line error naming the lack of space, nothing is left
 //! half-written, and once the fillers are removed everything works again
 //! without a manager restart. An attached client still gets the output its
-//! log could not take, and a removal cut short (a full disk, a busy mount)
+//! log could not take (through the CLI and the Docker API), and a removal cut short (a full disk, a busy mount)
 //! is finished later, never leaked. The tmpfs lies under the berth's temp
 //! dir, so the Berth guard unmounts it even when the test fails.
 
@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use berth_fixture::registry::Registry;
 use berth_fixture::{require_root, unique_id, wait_until};
-use cli_support::{oci_archive, Berth, Out, Tar};
+use cli_support::{docker_clients, oci_archive, ApiService, Berth, Out, Tar};
 
 const TMPFS_SIZE: &str = "size=64m";
 
@@ -528,4 +528,34 @@ fn attached_output_arrives_when_the_log_cannot_be_written() {
         .filter(|l| *l != ours)
         .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+#[test]
+fn api_attached_output_arrives_when_the_log_cannot_be_written() {
+    require_root!();
+    let b = Berth::new();
+    mount_tmpfs(&b.root());
+    b.load_busybox();
+    let api = ApiService::start(&b);
+    // `docker run` attaches through the API's upgraded attach stream
+    let out = api.docker(
+        &docker_clients()[0],
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "busybox",
+            "sh",
+            "-c",
+            "cat /dev/zero >/fill 2>/dev/null; \
+             for i in 1 2 3; do echo out $i; echo err $i >&2; done",
+        ],
+    );
+    assert_eq!(out.code(), 0, "{out}");
+    assert_eq!(out.stdout, "out 1\nout 2\nout 3\n", "{out}");
+    assert_eq!(out.stderr, "err 1\nerr 2\nerr 3\n", "{out}");
+    assert!(wait_until(Duration::from_secs(10), || b
+        .container_ids()
+        .is_empty()));
 }

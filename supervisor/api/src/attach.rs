@@ -6,8 +6,10 @@
 
 use std::sync::Arc;
 
+use berth_proto::manager::AttachResponse;
 use berth_supervisor::client::Manager;
 use berth_supervisor::logs::{Entry, Reader, Stream};
+use berth_supervisor::session::attached_reader;
 use bytes::{BufMut, Bytes, BytesMut};
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONNECTION, CONTENT_TYPE, UPGRADE};
@@ -164,18 +166,19 @@ async fn pump_output(
     e: &Engine,
     m: &Manager,
     id: &str,
-    log_path: &str,
+    att: &AttachResponse,
     mut reader: Option<Reader>,
     shape: Shape,
     out: mpsc::UnboundedSender<Bytes>,
     gone: Arc<Notify>,
 ) {
     if reader.is_none() {
-        reader = berth_supervisor::session::open_log(log_path)
+        // not written yet when the client came: all of it is ahead
+        reader = berth_supervisor::session::open_log(&att.log_path)
             .await
             .ok()
             .flatten()
-            .map(Reader::new);
+            .and_then(|f| attached_reader(f, att, true).ok());
     }
     let stop = async {
         tokio::select! {
@@ -217,7 +220,7 @@ async fn session<IO: AsyncRead + AsyncWrite + Send + 'static>(
     e: Arc<Engine>,
     m: Manager,
     id: String,
-    log_path: String,
+    att: AttachResponse,
     reader: Option<Reader>,
     shape: Shape,
     stdin: Option<String>,
@@ -261,7 +264,7 @@ async fn session<IO: AsyncRead + AsyncWrite + Send + 'static>(
             }
         })
     };
-    pump_output(&e, &m, &id, &log_path, reader, shape, tx, gone).await;
+    pump_output(&e, &m, &id, &att, reader, shape, tx, gone).await;
     let _ = writer.await;
     input.abort();
 }
@@ -298,8 +301,10 @@ pub async fn attach(
     // running one shows only what comes from now, unless logs=1
     let from_start = logs || c.status == "created";
     let reader = match std::fs::File::open(&att.log_path) {
-        Ok(f) if from_start => Some(Reader::new(f)),
-        Ok(f) => Some(Reader::at_end(f).map_err(|x| ApiError::internal(format!("seek log: {x}")))?),
+        Ok(f) => Some(
+            attached_reader(f, &att, from_start)
+                .map_err(|x| ApiError::internal(format!("seek log: {x}")))?,
+        ),
         Err(_) => None,
     };
     let stdin = (want_stdin && !att.stdin_path.is_empty()).then(|| att.stdin_path.clone());
@@ -340,7 +345,7 @@ pub async fn attach(
                     }
                 })
             };
-            pump_output(&e, &m, &c.id, &att.log_path, reader, shape, utx, gone).await;
+            pump_output(&e, &m, &c.id, &att, reader, shape, utx, gone).await;
             let _ = fwd.await;
         });
         return Ok(resp);
@@ -349,17 +354,7 @@ pub async fn attach(
     let e = e.clone();
     tokio::spawn(async move {
         let Ok(up) = on.await else { return };
-        session(
-            e,
-            m,
-            c.id,
-            att.log_path,
-            reader,
-            shape,
-            stdin,
-            TokioIo::new(up),
-        )
-        .await;
+        session(e, m, c.id, att, reader, shape, stdin, TokioIo::new(up)).await;
     });
     let mut resp = Response::new(http::full(Bytes::new()));
     *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;

@@ -145,6 +145,9 @@ impl Publisher {
         while let Some(env) = self.next() {
             send(url, &mut client, env);
         }
+        // the connection and its buffers go before the heap is trimmed
+        drop(client);
+        crate::heap::release_free();
     }
 
     /// Waits until everything queued was sent (or given up on).

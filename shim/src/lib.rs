@@ -11,6 +11,7 @@ pub mod args;
 pub mod cleanup;
 pub mod console;
 pub mod events;
+pub mod heap;
 pub mod jsonlog;
 pub mod log;
 pub mod mount;

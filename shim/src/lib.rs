@@ -8,6 +8,7 @@
 //! publishes task events to containerd. See docs/shim.md.
 
 pub mod args;
+pub mod call;
 pub mod cleanup;
 pub mod console;
 pub mod events;

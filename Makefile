@@ -97,6 +97,7 @@ static:
 	LIBSECCOMP_LINK_TYPE=static LIBSECCOMP_LIB_PATH=$$(pkg-config --variable=libdir libseccomp) \
 	RUSTFLAGS="-C target-feature=+crt-static" CARGO_TARGET_DIR=$(CURDIR)/target/static \
 	  $(CARGO) build --release -p berth-runtime -p containerd-shim-berth-v2 --target $(HOST_TRIPLE)
+	@shim/link-order.sh --check
 
 lint:
 	$(CARGO) fmt --all -- --check

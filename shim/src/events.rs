@@ -16,16 +16,18 @@ use berth_proto::containerd::protobuf::well_known_types::any::Any;
 use berth_proto::containerd::protobuf::Message;
 use berth_proto::containerd::shim::event::Envelope;
 use berth_proto::containerd::shim::events::ForwardRequest;
-use berth_proto::containerd::shim_sync::EventsClient;
 use berth_proto::containerd::topics;
-use berth_proto::ttrpc;
 
+use crate::call::Caller;
 use crate::timestamp;
 
 /// Attempts per event before it is dropped (containerd restarting).
 const ATTEMPTS: u32 = 5;
 /// Timeout of one Forward call.
 const FORWARD_TIMEOUT: Duration = Duration::from_secs(5);
+/// containerd's events service, and its method shims send events with.
+const EVENTS_SERVICE: &str = "containerd.services.events.ttrpc.v1.Events";
+const FORWARD: &str = "Forward";
 
 /// An event of the task API with its topic.
 pub trait TaskEvent: Message {
@@ -141,10 +143,13 @@ impl Publisher {
     }
 
     fn drain(&self, url: &str) {
-        let mut client: Option<EventsClient> = None;
+        let mut client: Option<Caller> = None;
         while let Some(env) = self.next() {
             send(url, &mut client, env);
         }
+        // the connection and its buffers go before the heap is trimmed
+        drop(client);
+        crate::heap::release_free();
     }
 
     /// Waits until everything queued was sent (or given up on).
@@ -161,26 +166,32 @@ impl Publisher {
     }
 }
 
-fn send(url: &str, client: &mut Option<EventsClient>, env: Envelope) {
+fn send(url: &str, client: &mut Option<Caller>, env: Envelope) {
     let topic = env.topic.clone();
     let mut req = ForwardRequest::new();
     req.envelope = Some(env).into();
+    let payload = match req.write_to_bytes() {
+        Ok(p) => p,
+        Err(e) => {
+            crate::log_line!("publish {topic}: encode: {e}");
+            return;
+        }
+    };
     for attempt in 0..ATTEMPTS {
         if attempt > 0 {
             std::thread::sleep(Duration::from_millis(200 << attempt));
         }
-        let c = match client.take() {
+        let mut c = match client.take() {
             Some(c) => c,
-            None => match ttrpc::Client::connect(url) {
-                Ok(c) => EventsClient::new(c),
+            None => match Caller::connect(url) {
+                Ok(c) => c,
                 Err(e) => {
                     crate::log_line!("publish {topic}: connect {url}: {e}");
                     continue;
                 }
             },
         };
-        let ctx = ttrpc::context::with_timeout(FORWARD_TIMEOUT.as_nanos() as i64);
-        match c.forward(ctx, &req) {
+        match c.call(EVENTS_SERVICE, FORWARD, payload.clone(), FORWARD_TIMEOUT) {
             Ok(_) => {
                 *client = Some(c);
                 return;

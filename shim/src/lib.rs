@@ -8,9 +8,11 @@
 //! publishes task events to containerd. See docs/shim.md.
 
 pub mod args;
+pub mod call;
 pub mod cleanup;
 pub mod console;
 pub mod events;
+pub mod heap;
 pub mod jsonlog;
 pub mod log;
 pub mod mount;

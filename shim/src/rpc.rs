@@ -95,8 +95,15 @@ struct InFlightGuard(Arc<InFlight>);
 
 impl Drop for InFlightGuard {
     fn drop(&mut self) {
-        *self.0.count.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
+        let mut count = self.0.count.lock().unwrap_or_else(|p| p.into_inner());
+        *count -= 1;
+        let idle = *count == 0;
+        drop(count);
         self.0.done.notify_all();
+        if idle {
+            // the last request running is done: what it freed goes back
+            crate::heap::release_free();
+        }
     }
 }
 

@@ -71,10 +71,12 @@ fn main() -> anyhow::Result<()> {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 128 << 10);
         libc::mallopt(libc::M_TRIM_THRESHOLD, 128 << 10);
     }
-    // Two workers serve the manager's requests (mostly waiting on shims and
-    // disks); blocking-pool threads go after a second idle, not ten.
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread serves the manager's requests: they mostly wait on shims
+    // and disks, and what blocks for long (image work, networks, disk
+    // usage) runs on the blocking pool, whose threads go after a second
+    // idle, not ten. The multi-thread scheduler's worker stacks and queues,
+    // and the libm it alone pulls in, would be resident for nothing.
+    let rt = tokio::runtime::Builder::new_current_thread()
         .thread_keep_alive(std::time::Duration::from_secs(1))
         .enable_all()
         .build()

@@ -3,8 +3,8 @@
 //! freed chunks inside its arenas, so after a burst of starts the manager
 //! stays tens of megabytes larger than what it holds. `malloc_trim(0)`
 //! returns every whole free page (a measured quarter of the manager's
-//! anonymous memory at 600 containers). It runs a few seconds after a burst
-//! of changes settles, never while idle.
+//! anonymous memory at 600 containers). It runs a few seconds after
+//! recovery and after each burst of changes settles, never while idle.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,10 +18,11 @@ const TICK: Duration = Duration::from_secs(5);
 pub fn start(mgr: &Arc<Manager>) {
     let mgr = mgr.clone();
     tokio::spawn(async move {
-        let mut trimmed = mgr.store.generation();
+        // None: the first tick trims what recovery left behind
+        let mut trimmed = None;
         loop {
             tokio::time::sleep(TICK).await;
-            let now = mgr.store.generation();
+            let now = Some(mgr.store.generation());
             if now != trimmed {
                 trimmed = now;
                 // SAFETY: malloc_trim only returns free memory to the kernel.

@@ -14,8 +14,10 @@ use crate::record::ContainerRecord;
 const CONTAINERS: TableDefinition<&str, &[u8]> = TableDefinition::new("containers");
 /// redb's page cache for the store. Its default (1 GiB) lets the cache grow
 /// with every record ever read, a resident cost per container; the records
-/// are small and the OS page cache holds the file anyway.
-const CACHE_BYTES: usize = 4 << 20;
+/// are small and the OS page cache holds the file anyway. Smaller than the
+/// allocator state redb writes when it opens the file (half a MiB, never
+/// read again), so that state is not kept either.
+const CACHE_BYTES: usize = 256 << 10;
 /// name → id.
 const NAMES: TableDefinition<&str, &str> = TableDefinition::new("names");
 

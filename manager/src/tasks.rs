@@ -13,7 +13,6 @@ use berth_proto::containerd::shim::oci::Options as RuncOptions;
 use berth_proto::manager::{AttachResponse, WaitResponse};
 use protobuf::well_known_types::any::Any;
 use protobuf::{Message, MessageField};
-use tokio::io::AsyncBufReadExt;
 
 use crate::bundle;
 use crate::error::{ManagerError, Result};
@@ -66,10 +65,31 @@ pub(crate) fn spawn_log_copier(id: &str, fifo: &Path) -> Option<tokio::task::Joi
         .open_receiver(fifo)
         .ok()?;
     let short: String = id.chars().take(12).collect();
+    // No buffer is kept while the shim is quiet, as it nearly always is:
+    // one per container would be resident a thousand times over. A read
+    // borrows one, and only an unfinished line stays.
     Some(tokio::spawn(async move {
-        let mut lines = tokio::io::BufReader::new(rx).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            crate::log_line!("shim {short}: {line}");
+        let mut partial = Vec::new();
+        loop {
+            if rx.readable().await.is_err() {
+                return;
+            }
+            let mut buf = vec![0u8; 4096];
+            let n = match rx.try_read(&mut buf) {
+                Ok(0) => return,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                Err(_) => return,
+            };
+            partial.extend_from_slice(&buf[..n]);
+            while let Some(end) = partial.iter().position(|&b| b == b'\n') {
+                let line = String::from_utf8_lossy(&partial[..end]);
+                crate::log_line!("shim {short}: {}", line.trim_end_matches('\r'));
+                partial.drain(..=end);
+            }
+            if partial.is_empty() {
+                partial = Vec::new();
+            }
         }
     }))
 }
@@ -271,11 +291,18 @@ impl Manager {
             let mut client = client;
             loop {
                 let err = match client.wait(&id, "").await {
+                    // boxed, here and below: the task waits in `wait` for
+                    // the container's life, and an unboxed future would
+                    // keep room for these rare steps all that time
                     Ok(w) => {
                         let at = nanos_of(&w.exited_at);
-                        return mgr
-                            .finish_exit(&id, generation, w.exit_status as i32, at)
-                            .await;
+                        return Box::pin(mgr.finish_exit(
+                            &id,
+                            generation,
+                            w.exit_status as i32,
+                            at,
+                        ))
+                        .await;
                     }
                     Err(e) => e,
                 };
@@ -285,25 +312,32 @@ impl Manager {
                 if !still_ours {
                     return;
                 }
-                let Some(fresh) = mgr.reconnect(&id).await else {
+                let Some(fresh) = Box::pin(mgr.reconnect(&id)).await else {
                     crate::log_line!("berth-manager: lost shim of {id}: {err}");
-                    return mgr
-                        .finish_exit(&id, generation, LOST_SHIM_EXIT, now_nanos())
+                    return Box::pin(mgr.finish_exit(&id, generation, LOST_SHIM_EXIT, now_nanos()))
                         .await;
                 };
-                match fresh.state(&id, "").await {
+                match Box::pin(fresh.state(&id, "")).await {
                     Ok(st) if st.status.enum_value_or_default() == api::Status::STOPPED => {
                         let at = nanos_of(&st.exited_at);
-                        return mgr
-                            .finish_exit(&id, generation, st.exit_status as i32, at)
-                            .await;
+                        return Box::pin(mgr.finish_exit(
+                            &id,
+                            generation,
+                            st.exit_status as i32,
+                            at,
+                        ))
+                        .await;
                     }
                     Ok(_) => client = fresh,
                     Err(e) => {
                         crate::log_line!("berth-manager: lost shim of {id}: {e}");
-                        return mgr
-                            .finish_exit(&id, generation, LOST_SHIM_EXIT, now_nanos())
-                            .await;
+                        return Box::pin(mgr.finish_exit(
+                            &id,
+                            generation,
+                            LOST_SHIM_EXIT,
+                            now_nanos(),
+                        ))
+                        .await;
                     }
                 }
             }

@@ -99,9 +99,23 @@ pub(crate) struct Meta {
 
 type Txn = redb::WriteTransaction;
 
+/// redb's page cache for the metadata. Its default (1 GiB) keeps every
+/// page ever read or written, among them the allocator state (half a MiB)
+/// redb writes when it opens the file and never reads again; the records
+/// are small and the OS page cache holds the file anyway. Smaller than
+/// that state, so it is not kept.
+const CACHE_BYTES: usize = 256 << 10;
+
+/// Opens (creating if needed) the metadata file.
+fn open_db(path: &Path) -> Result<redb::Database, redb::DatabaseError> {
+    redb::Builder::new()
+        .set_cache_size(CACHE_BYTES)
+        .create(path)
+}
+
 impl Meta {
     pub(crate) fn open(path: &Path) -> Result<Meta, MetaError> {
-        let db = redb::Database::create(path).map_err(|e| MetaError::Db {
+        let db = open_db(path).map_err(|e| MetaError::Db {
             path: path.to_path_buf(),
             source: Box::new(e.into()),
         })?;
@@ -149,7 +163,7 @@ impl Meta {
     fn reopen(&self) -> Result<(), MetaError> {
         let mut guard = self.db.write().unwrap_or_else(|p| p.into_inner());
         if guard.is_none() {
-            *guard = Some(redb::Database::create(&self.path).map_err(|e| self.db_err(e))?);
+            *guard = Some(open_db(&self.path).map_err(|e| self.db_err(e))?);
         }
         Ok(())
     }

@@ -23,9 +23,9 @@ pub struct InitContext<'a> {
     pub preserve_fds: u32,
     /// the caller's console socket, connected by the runtime
     pub console_socket: Option<RawFd>,
-    /// the runtime's /proc/self/mountinfo, when init's mount namespace is a
-    /// copy of the runtime's
-    pub host_mountinfo: Option<&'a str>,
+    /// the cgroup hierarchies the runtime found, when init's mount
+    /// namespace is a copy of the runtime's
+    pub host_cgroups: Option<&'a berth_cgroups::Hierarchies>,
     /// set when init was cloned straight into its namespaces, without an
     /// intermediate process
     pub direct: Option<Direct<'a>>,
@@ -123,7 +123,7 @@ fn run(ch: &Channel, ctx: &InitContext) -> Result<std::convert::Infallible, Erro
             rootfs,
             in_user_ns: ctx.plan.has_user(),
             new_cgroup_ns: ctx.plan.creates(LinuxNamespaceType::Cgroup),
-            host_mountinfo: ctx.host_mountinfo,
+            host_cgroups: ctx.host_cgroups,
         })?)
     } else {
         None

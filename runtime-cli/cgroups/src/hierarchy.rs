@@ -1,4 +1,5 @@
-//! Discovery of the host's cgroup hierarchies from mountinfo and /proc/self/cgroup.
+//! Discovery of the host's cgroup hierarchies from mountinfo (or their default
+//! mount points) and /proc/self/cgroup.
 
 use std::path::{Path, PathBuf};
 
@@ -62,15 +63,16 @@ pub struct Hierarchies {
 }
 
 impl Hierarchies {
-    /// Reads /proc/self/mountinfo and /proc/self/cgroup (plus the cgroup2 mount's
-    /// `cgroup.controllers`).
+    /// Reads /proc/self/cgroup and finds each hierarchy at its usual mount
+    /// point under /sys/fs/cgroup; where one is not there, reads
+    /// /proc/self/mountinfo (see [`crate::default_paths`]). Plus the cgroup2
+    /// mount's `cgroup.controllers`.
     pub fn detect() -> Result<Self, Error> {
-        Self::detect_with(&read_proc("/proc/self/mountinfo")?)
-    }
-
-    /// [`Self::detect`] with our /proc/self/mountinfo read by the caller.
-    pub fn detect_with(mountinfo: &str) -> Result<Self, Error> {
-        Self::from_strings(mountinfo, &read_proc("/proc/self/cgroup")?)
+        let proc_cgroup = read_proc("/proc/self/cgroup")?;
+        match crate::default_paths::find(&proc_cgroup)? {
+            Some((v1, unified)) => Self::with_unified_controllers(v1, unified),
+            None => Self::from_strings(&read_proc("/proc/self/mountinfo")?, &proc_cgroup),
+        }
     }
 
     /// Builds the hierarchies from mountinfo text and `/proc/<pid>/cgroup` text.
@@ -126,6 +128,12 @@ impl Hierarchies {
                 RawMount::V2 { .. } => {}
             }
         }
+        Self::with_unified_controllers(v1, unified)
+    }
+
+    /// The hierarchies once found, the cgroup2 mount's controllers read from
+    /// its `cgroup.controllers`.
+    fn with_unified_controllers(v1: Vec<Mount>, mut unified: Option<Mount>) -> Result<Self, Error> {
         if let Some(u) = unified.as_mut() {
             let text = fs::read_opt(&u.mountpoint, "cgroup.controllers")?.unwrap_or_default();
             // A controller bound to a v1 hierarchy never shows up in cgroup2, but
@@ -234,7 +242,7 @@ fn read_proc(path: &str) -> Result<String, Error> {
 
 /// Parses `/proc/<pid>/cgroup`: `id:controllers:path` lines. Returns the controller
 /// list (empty for the unified hierarchy) and path of each line.
-fn parse_proc_cgroup(s: &str) -> Result<Vec<(Vec<String>, String)>, Error> {
+pub(crate) fn parse_proc_cgroup(s: &str) -> Result<Vec<(Vec<String>, String)>, Error> {
     s.lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| {
@@ -429,6 +437,27 @@ mod tests {
         // Every Linux test host has some cgroup mount.
         let h = Hierarchies::detect().unwrap();
         assert!(!h.v1_mounts().is_empty() || h.unified().is_some());
+    }
+
+    #[test]
+    fn default_paths_agree_with_mountinfo_on_this_host() {
+        let proc_cgroup = read_proc("/proc/self/cgroup").unwrap();
+        let from_mountinfo =
+            Hierarchies::from_strings(&read_proc("/proc/self/mountinfo").unwrap(), &proc_cgroup)
+                .unwrap();
+        let Some((v1, unified)) = crate::default_paths::find(&proc_cgroup).unwrap() else {
+            eprintln!("this host's hierarchies are not all at /sys/fs/cgroup: mountinfo is read");
+            return;
+        };
+        let fast = Hierarchies::with_unified_controllers(v1, unified).unwrap();
+        let by_mountpoint = |h: &Hierarchies| {
+            let mut v = h.v1_mounts().to_vec();
+            v.sort_by(|a, b| a.mountpoint.cmp(&b.mountpoint));
+            v
+        };
+        assert_eq!(by_mountpoint(&fast), by_mountpoint(&from_mountinfo));
+        assert_eq!(fast.unified(), from_mountinfo.unified());
+        assert_eq!(fast.layout(), from_mountinfo.layout());
     }
 }
 

@@ -22,13 +22,15 @@
 //! controllers found only in the cgroup2 mount's `cgroup.controllers` (often
 //! `hugetlb`) are used through the cgroup2 directory, which processes also join.
 //!
-//! Every path comes from the parsed mountinfo, so the tests run against fake
-//! trees in a tempdir (see [`Hierarchies::from_strings`]).
+//! Every path comes from the hierarchies found (at /sys/fs/cgroup, else in
+//! mountinfo), so the tests run against fake trees in a tempdir (see
+//! [`Hierarchies::from_strings`]).
 
 #![warn(missing_docs)]
 
 mod apply;
 mod cgroup;
+mod default_paths;
 mod error;
 mod fs;
 mod hierarchy;

@@ -144,13 +144,9 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
         pids: Vec::new(),
     };
 
-    // read once: the cgroup setup and init's cgroup mount both need it
-    let mountinfo =
-        std::fs::read_to_string("/proc/self/mountinfo").map_err(|source| Error::Io {
-            what: "read /proc/self/mountinfo".into(),
-            source,
-        })?;
-    let cgroup = setup_cgroup(&bundle, opts.id, caller.uid, &mountinfo)?;
+    // found once: the cgroup setup and init's cgroup mount both need them
+    let hierarchies = Hierarchies::detect()?;
+    let cgroup = setup_cgroup(&bundle, opts.id, caller.uid, &hierarchies)?;
     cleanup.cgroup = cgroup.clone();
 
     make_exec_fifo(&dir)?;
@@ -167,9 +163,9 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
         no_new_keyring: opts.no_new_keyring,
         preserve_fds: opts.preserve_fds,
         console_socket: console_sock.as_ref().map(|s| s.as_raw_fd()),
-        host_mountinfo: plan
+        host_cgroups: plan
             .creates(LinuxNamespaceType::Mount)
-            .then_some(mountinfo.as_str()),
+            .then_some(&hierarchies),
         direct: None,
     };
 
@@ -458,15 +454,14 @@ fn setup_cgroup(
     bundle: &Bundle,
     id: &str,
     uid: u32,
-    mountinfo: &str,
+    h: &Hierarchies,
 ) -> Result<Option<Cgroup>, Error> {
     let linux = bundle.spec.linux().clone().unwrap_or_default();
-    let h = Hierarchies::detect_with(mountinfo)?;
     let path = linux
         .cgroups_path()
         .as_ref()
         .map(|p| p.to_string_lossy().into_owned());
-    let cg = Cgroup::resolve(&h, path.as_deref(), id)?;
+    let cg = Cgroup::resolve(h, path.as_deref(), id)?;
     let mut resources = effective_resources(&linux);
     if uid != 0 {
         let (cg, skipped) = cg.create_permitted()?;

@@ -4,6 +4,7 @@
 
 #[allow(unused_imports)]
 use super::*;
+use berth_cgroups::Hierarchies;
 
 /// The cgroup filesystem inside the container: cgroup2 on a v2 host, a
 /// tmpfs of per-hierarchy mounts on a v1 or hybrid one.
@@ -15,7 +16,7 @@ pub(super) fn mount_cgroup(
 ) -> Result<(), Error> {
     let ro = opts.flags.contains(MsFlags::MS_RDONLY);
     let base = opts.flags & (MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC);
-    let hosts = host_cgroup_mounts(ctx.host_mountinfo);
+    let hosts = host_cgroup_mounts(ctx.host_cgroups);
     let own = fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
     let only_v2 =
         hosts.len() == 1 && hosts[0].fstype == "cgroup2" && hosts[0].mountpoint == "/sys/fs/cgroup";
@@ -90,40 +91,35 @@ pub(super) struct HostCgroupMount {
     options: String,
 }
 
-/// The host's cgroup mounts, from `mountinfo` when the runtime read it
-/// already, else from our own.
-pub(super) fn host_cgroup_mounts(mountinfo: Option<&str>) -> Vec<HostCgroupMount> {
-    let read;
-    let info = match mountinfo {
-        Some(info) => info,
-        None => {
-            read = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-            &read
-        }
+/// The host's cgroup mounts, as the runtime found them, else as init finds
+/// them in the mount namespace it joined (none when it has no cgroup
+/// file system).
+pub(super) fn host_cgroup_mounts(found: Option<&Hierarchies>) -> Vec<HostCgroupMount> {
+    let detected;
+    let h = match found {
+        Some(h) => h,
+        None => match Hierarchies::detect() {
+            Ok(h) => {
+                detected = h;
+                &detected
+            }
+            Err(_) => return Vec::new(),
+        },
     };
-    let mut out = Vec::new();
-    // hierarchies hidden under a later mount (a tmpfs over /sys/fs/cgroup)
-    // are not the host's current layout
-    for line in berth_cgroups::visible_cgroup_lines(info) {
-        let Some(m) = berth_mountinfo::parse_line(line) else {
-            continue;
-        };
-        if m.fstype != "cgroup" && m.fstype != "cgroup2" {
-            continue;
-        }
-        let options = m
-            .super_options
-            .split(',')
-            .filter(|o| *o != "rw" && *o != "ro")
-            .collect::<Vec<_>>()
-            .join(",");
-        out.push(HostCgroupMount {
-            mountpoint: m.mount_point.into_owned(),
-            root: m.root.into_owned(),
-            fstype: m.fstype.to_string(),
-            options,
-        });
-    }
+    let mount = |m: &berth_cgroups::Mount, fstype: &str, options: String| HostCgroupMount {
+        mountpoint: m.mountpoint.to_string_lossy().into_owned(),
+        root: m.root.clone(),
+        fstype: fstype.to_string(),
+        options,
+    };
+    // a v1 hierarchy is mounted again by its controllers (`cpu,cpuacct`,
+    // `name=systemd`); cgroup2 takes no options
+    let mut out: Vec<HostCgroupMount> = h
+        .v1_mounts()
+        .iter()
+        .map(|m| mount(m, "cgroup", m.controllers.join(",")))
+        .collect();
+    out.extend(h.unified().map(|m| mount(m, "cgroup2", String::new())));
     out
 }
 

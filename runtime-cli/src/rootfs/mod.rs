@@ -161,9 +161,9 @@ pub struct Context<'a> {
     pub rootfs: &'a Path,
     pub in_user_ns: bool,
     pub new_cgroup_ns: bool,
-    /// /proc/self/mountinfo as the runtime read it before init's mount
+    /// the cgroup hierarchies as the runtime found them before init's mount
     /// namespace was copied from its own; None where init joined another
-    pub host_mountinfo: Option<&'a str>,
+    pub host_cgroups: Option<&'a berth_cgroups::Hierarchies>,
 }
 
 fn propagation_flags(name: &str) -> Option<MsFlags> {

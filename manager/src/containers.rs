@@ -237,17 +237,17 @@ impl Manager {
 
     /// Containers newest first, each with a brief spec (see `listing`).
     pub fn list_containers(&self, all: bool) -> Result<Vec<ContainerInfo>> {
-        let listed = crate::listing::list(&self.store, |r| {
-            matches!(
-                r.status,
-                Status::Running | Status::Paused | Status::Restarting
-            )
-        })?;
+        let listed = crate::listing::list(&self.store, listed_as_running)?;
         Ok(listed
             .into_iter()
             .filter(|(running, _)| all || *running)
             .map(|(_, info)| info)
             .collect())
+    }
+
+    /// Containers newest first, each as a list view's row (see `listing`).
+    pub fn list_container_rows(&self, all: bool) -> Result<Vec<ContainerInfo>> {
+        Ok(crate::listing::rows(&self.store, listed_as_running, all)?)
     }
 
     pub async fn rename_container(&self, key: &str, new_name: &str) -> Result<()> {
@@ -356,4 +356,12 @@ impl StoreError {
             e => ManagerError::Internal(e.to_string()),
         }
     }
+}
+
+/// Whether `ps` without `-a` lists a container.
+fn listed_as_running(r: &ContainerRecord) -> bool {
+    matches!(
+        r.status,
+        Status::Running | Status::Paused | Status::Restarting
+    )
 }

@@ -38,7 +38,11 @@ impl Containers for ContainersService {
     ) -> ttrpc::Result<pb::ListContainersResponse> {
         self.0.recovering.wait_all().await;
         Ok(pb::ListContainersResponse {
-            containers: self.0.list_containers(req.all)?,
+            containers: if req.rows {
+                self.0.list_container_rows(req.all)?
+            } else {
+                self.0.list_containers(req.all)?
+            },
             ..Default::default()
         })
     }

@@ -83,6 +83,9 @@ pub async fn list(e: &Arc<Engine>, q: &Query) -> Result<Resp, ApiError> {
     let mut req = ListContainersRequest::new();
     // before/since name any container, so a filter sees them all
     req.all = true;
+    let size = q.flag("size")?;
+    // rows carry all a summary shows but what sizes read (the rootfs mount)
+    req.rows = !size;
     let mut list = m
         .containers
         .list_containers(m.ctx(), &req)
@@ -99,7 +102,7 @@ pub async fn list(e: &Arc<Engine>, q: &Query) -> Result<Resp, ApiError> {
         kept.truncate(n as usize);
     }
     let eps = &cx.eps_of;
-    let sizes = if q.flag("size")? {
+    let sizes = if size {
         berth_supervisor::sizes::of_containers(&m, &kept).await?
     } else {
         std::collections::HashMap::new()

@@ -1,5 +1,6 @@
 //! Read-only views of containers: ps, logs, top, stats, events.
 
+use std::borrow::Cow;
 use std::fs::File;
 use std::time::Duration;
 
@@ -27,13 +28,15 @@ fn fail(e: CliError) -> i32 {
 
 /// What listers read of a (brief) spec: the argv and the mounts. Read into
 /// these few fields and not a `serde_json::Value`, so `ps` of a thousand
-/// containers skips the rest of every spec instead of building a tree of it.
+/// containers skips the rest of every spec instead of building a tree of it;
+/// a mount's strings are borrowed from the spec, as most mounts are not
+/// binds and are dropped at once.
 #[derive(serde::Deserialize, Default)]
-struct ListedSpec {
+struct ListedSpec<'a> {
     #[serde(default)]
     process: ListedProcess,
-    #[serde(default)]
-    mounts: Vec<ListedMount>,
+    #[serde(default, borrow)]
+    mounts: Vec<ListedMount<'a>>,
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -43,22 +46,50 @@ struct ListedProcess {
 }
 
 #[derive(serde::Deserialize)]
-struct ListedMount {
-    #[serde(default, rename = "type")]
-    kind: String,
-    #[serde(default)]
-    source: String,
-    #[serde(default)]
-    destination: String,
+struct ListedMount<'a> {
+    #[serde(default, rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(default, borrow)]
+    source: Cow<'a, str>,
+    #[serde(default, borrow)]
+    destination: Cow<'a, str>,
 }
 
-fn listed_spec(c: &ContainerInfo) -> ListedSpec {
-    serde_json::from_str(&c.spec_json).unwrap_or_default()
+/// A container's argv and bind mounts, read from its spec at once.
+pub(crate) struct Listed {
+    pub args: Vec<String>,
+    /// volume names (or bind sources)
+    pub shown: Vec<String>,
+    /// where each of `shown` is mounted
+    pub dests: Vec<String>,
+}
+
+/// Reads [`Listed`] of `c`'s spec; a spec that does not parse lists none.
+pub(crate) fn listed(c: &ContainerInfo) -> Listed {
+    let spec: ListedSpec = serde_json::from_str(&c.spec_json).unwrap_or_default();
+    let mut shown = Vec::new();
+    let mut dests = Vec::new();
+    for m in spec.mounts {
+        if m.kind != "bind" {
+            continue;
+        }
+        shown.push(
+            crate::mounts::volume_of_source(&m.source)
+                .unwrap_or(&m.source)
+                .to_string(),
+        );
+        dests.push(m.destination.into_owned());
+    }
+    Listed {
+        args: spec.process.args,
+        shown,
+        dests,
+    }
 }
 
 /// The argv stored in a container's spec.
 pub fn spec_args(c: &ContainerInfo) -> Vec<String> {
-    listed_spec(c).process.args
+    listed(c).args
 }
 
 /// docker's STATUS cell of a container (`Up 2 minutes`, `Exited (0) …`).
@@ -103,20 +134,8 @@ const PS_SIZE_TABLE: &str = "table {{.ID}}\\t{{.Image}}\\t{{.Command}}\\t{{.Runn
 
 /// Volume names (or bind sources) and destinations of a container's spec.
 pub(crate) fn mounts_of(c: &ContainerInfo) -> (Vec<String>, Vec<String>) {
-    let mut shown = Vec::new();
-    let mut dests = Vec::new();
-    for m in listed_spec(c).mounts {
-        if m.kind != "bind" {
-            continue;
-        }
-        shown.push(
-            crate::mounts::volume_of_source(&m.source)
-                .unwrap_or(&m.source)
-                .to_string(),
-        );
-        dests.push(m.destination);
-    }
-    (shown, dests)
+    let l = listed(c);
+    (l.shown, l.dests)
 }
 
 /// `berth ps`.
@@ -153,6 +172,8 @@ pub async fn ps(m: &Manager, a: &PsArgs) -> i32 {
     // before/since name any container, so a filter sees them all
     let mut req = ListContainersRequest::new();
     req.all = a.all || limit.is_some() || !a.filter.is_empty();
+    // rows carry all ps shows but what sizes read (the rootfs mount)
+    req.rows = !want_size;
     let mut list = match m.containers.list_containers(m.ctx(), &req).await {
         Ok(l) => l.containers,
         Err(e) => return fail(m.err(e)),
@@ -161,7 +182,12 @@ pub async fn ps(m: &Manager, a: &PsArgs) -> i32 {
         let k = |c: &ContainerInfo| c.created.as_ref().map(|t| (t.seconds, t.nanos));
         k(y).cmp(&k(x))
     });
-    let cx = crate::commands::listing::list_context(m, &list).await;
+    // -q without a filter prints ids alone: no endpoints or health to ask for
+    let cx = if a.quiet && a.filter.is_empty() {
+        crate::commands::listing::ListContext::default()
+    } else {
+        crate::commands::listing::list_context(m, &list).await
+    };
     let (eps_of, health) = (&cx.eps_of, &cx.health);
     let networks_of = |c: &ContainerInfo| cx.networks_of(c);
     let facts = |c: &ContainerInfo| cx.facts(c);
@@ -204,7 +230,11 @@ pub async fn ps(m: &Manager, a: &PsArgs) -> i32 {
         .iter()
         .map(|c| {
             let created = ts(c.created.as_ref());
-            let args = spec_args(c);
+            let Listed {
+                args,
+                shown: mounts,
+                ..
+            } = listed(c);
             let command = if a.no_trunc {
                 format!("\"{}\"", args.join(" "))
             } else {
@@ -212,7 +242,6 @@ pub async fn ps(m: &Manager, a: &PsArgs) -> i32 {
             };
             let mut labels: Vec<String> = c.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
             labels.sort();
-            let (mounts, _) = mounts_of(c);
             let status = crate::health::status_with_health(status_of(c, now), c, health.get(&c.id));
             json!({
                 "Command": command,

@@ -2,6 +2,8 @@
 //! pipelines (the previous command's result as the next one's last
 //! argument), `if`/`with`/`range` with `else`, `break` and `continue`.
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 
 use super::funcs::{self, go_string, truthy, type_name};
@@ -45,16 +47,21 @@ const MAP_FIELDS: [&str; 4] = ["Labels", "Volumes", "ExposedPorts", "Options"];
 
 pub struct State<'a> {
     pub out: String,
+    /// `$`, read in place: a list renders each of its rows with a fresh
+    /// state, and a copy of each row would cost more than the rendering
+    root: Cow<'a, Value>,
+    /// variables declared since
     vars: Vec<(String, Value)>,
     missing: Missing,
     cmd: Option<&'a Cmd>,
 }
 
 impl<'a> State<'a> {
-    pub fn new(root: &Value, missing: Missing) -> Self {
+    pub fn new(root: &'a Value, missing: Missing) -> Self {
         State {
             out: String::new(),
-            vars: vec![("$".into(), root.clone())],
+            root: Cow::Borrowed(root),
+            vars: Vec::new(),
             missing,
             cmd: None,
         }
@@ -183,6 +190,8 @@ impl<'a> State<'a> {
             if p.assign {
                 if let Some(slot) = self.vars.iter_mut().rev().find(|(n, _)| n == name) {
                     slot.1 = v.clone();
+                } else if name == "$" {
+                    self.root = Cow::Owned(v.clone());
                 }
             } else {
                 self.vars.push((name.clone(), v.clone()));
@@ -274,14 +283,12 @@ impl<'a> State<'a> {
         match a {
             Arg::Field(chain) => self.fields(dot, chain),
             Arg::Var(name, chain) => {
-                let base = self
-                    .vars
-                    .iter()
-                    .rev()
-                    .find(|(n, _)| n == name)
-                    .map(|(_, v)| v.clone())
-                    .ok_or_else(|| self.fail(format!("undefined variable: {name}")))?;
-                self.fields(&base, chain)
+                let base = self.vars.iter().rev().find(|(n, _)| n == name);
+                match base {
+                    Some((_, v)) => self.fields(v, chain),
+                    None if name == "$" => self.fields(&self.root, chain),
+                    None => Err(self.fail(format!("undefined variable: {name}"))),
+                }
             }
             Arg::Sub(p, chain) => {
                 let v = self.pipe(p, dot)?;

@@ -193,6 +193,13 @@ impl Manager {
         } else {
             self.exec_of(key, exec_id)?
         };
+        // a container whose task is gone has no stdin left to close: the
+        // same end a client reaches when the process read its input to the
+        // end and exited before the CloseStdin came (docker sends it after
+        // closing its own end, which is what ends `cat`)
+        if !rec.status.has_task() {
+            return Ok(());
+        }
         let client = self.running_client(&rec)?;
         client.close_stdin(&rec.id, exec_id).await?;
         Ok(())

@@ -500,23 +500,45 @@ fn a_pull_that_does_not_fit_fails_cleanly_and_works_once_freed() {
 /// log.
 #[test]
 fn attached_output_arrives_when_the_log_cannot_be_written() {
+    attached_output_arrives_on_a_full_disk(false);
+}
+
+/// The same through the Docker API: `docker run` attaches through the
+/// upgraded attach stream.
+#[test]
+fn api_attached_output_arrives_when_the_log_cannot_be_written() {
+    attached_output_arrives_on_a_full_disk(true);
+}
+
+fn attached_output_arrives_on_a_full_disk(through_api: bool) {
     require_root!();
     let b = Berth::new();
     mount_tmpfs(&b.root());
     b.load_busybox();
-    let out = b.run(&[
+    let api = through_api.then(|| ApiService::start(&b));
+    let args = [
         "run",
         "--rm",
+        "--network",
+        "none",
         "busybox",
         "sh",
         "-c",
         "cat /dev/zero >/fill 2>/dev/null; \
          for i in 1 2 3; do echo out $i; echo err $i >&2; done",
-    ]);
+    ];
+    let out = match &api {
+        Some(api) => api.docker(&docker_clients()[0], &args),
+        None => b.run(&args),
+    };
     assert_eq!(out.code(), 0, "{out}");
     assert_eq!(out.stdout, "out 1\nout 2\nout 3\n", "{out}");
     assert_eq!(out.stderr, "err 1\nerr 2\nerr 3\n", "{out}");
-    assert!(b.container_ids().is_empty());
+    // the API's client is told of the exit before the removal ends
+    assert!(wait_until(Duration::from_secs(10), || b
+        .container_ids()
+        .is_empty()));
+    drop(api);
     assert!(
         free_bytes(&b.root()) > 40 << 20,
         "the removed container left its files"
@@ -528,34 +550,4 @@ fn attached_output_arrives_when_the_log_cannot_be_written() {
         .filter(|l| *l != ours)
         .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
-}
-
-#[test]
-fn api_attached_output_arrives_when_the_log_cannot_be_written() {
-    require_root!();
-    let b = Berth::new();
-    mount_tmpfs(&b.root());
-    b.load_busybox();
-    let api = ApiService::start(&b);
-    // `docker run` attaches through the API's upgraded attach stream
-    let out = api.docker(
-        &docker_clients()[0],
-        &[
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "busybox",
-            "sh",
-            "-c",
-            "cat /dev/zero >/fill 2>/dev/null; \
-             for i in 1 2 3; do echo out $i; echo err $i >&2; done",
-        ],
-    );
-    assert_eq!(out.code(), 0, "{out}");
-    assert_eq!(out.stdout, "out 1\nout 2\nout 3\n", "{out}");
-    assert_eq!(out.stderr, "err 1\nerr 2\nerr 3\n", "{out}");
-    assert!(wait_until(Duration::from_secs(10), || b
-        .container_ids()
-        .is_empty()));
 }

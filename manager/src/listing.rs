@@ -174,30 +174,12 @@ pub fn row_spec(spec_json: &str) -> String {
 /// A container's row: its info (with a brief spec) without what no list
 /// view shows — a [`row_spec`], no bundle, log path or rootfs mounts.
 fn row_of(info: &ContainerInfo) -> ContainerInfo {
-    ContainerInfo {
-        id: info.id.clone(),
-        name: info.name.clone(),
-        image: info.image.clone(),
-        image_id: info.image_id.clone(),
-        spec_json: row_spec(&info.spec_json),
-        labels: info.labels.clone(),
-        restart_policy: info.restart_policy.clone(),
-        auto_remove: info.auto_remove,
-        tty: info.tty,
-        open_stdin: info.open_stdin,
-        created: info.created.clone(),
-        status: info.status.clone(),
-        pid: info.pid,
-        exit_code: info.exit_code,
-        started_at: info.started_at.clone(),
-        finished_at: info.finished_at.clone(),
-        restart_count: info.restart_count,
-        oom_killed: info.oom_killed,
-        stop_signal: info.stop_signal.clone(),
-        stop_timeout: info.stop_timeout,
-        error: info.error.clone(),
-        ..Default::default()
-    }
+    let mut row = info.clone();
+    row.spec_json = row_spec(&info.spec_json);
+    row.bundle.clear();
+    row.log_path.clear();
+    row.rootfs_mounts.clear();
+    row
 }
 
 /// Every container's row (see [`row_of`]), newest first; without `all`,

@@ -493,16 +493,31 @@ fn a_closed_stdout_ends_berth_quietly() {
         vec!["inspect", name.as_str()],
         vec!["ps", "-a", "--format", "{{json .}}"],
     ] {
-        let mut child = b
-            .command(&args)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        // the reader goes before berth has asked its manager anything
-        drop(child.stdout.take());
-        let out = child.wait_with_output().unwrap();
+        let mut cmd = b.command(&args);
+        cmd.stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        // The pipe is made in the child, between fork and exec, and its
+        // reader closed there: a reader made in this process would be
+        // copied into whatever another test thread forks at that moment,
+        // and berth's print would find a reader still there.
+        // SAFETY: pipe2, dup2 and close are async-signal-safe, touch no
+        // memory of the parent, and the closure allocates nothing.
+        unsafe {
+            use std::os::unix::process::CommandExt;
+            cmd.pre_exec(|| {
+                let mut fds = [0; 2];
+                if libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) != 0 || libc::dup2(fds[1], 1) != 1
+                {
+                    return Err(std::io::Error::last_os_error());
+                }
+                libc::close(fds[0]);
+                libc::close(fds[1]);
+                Ok(())
+            });
+        }
+        // the reader is gone before berth has asked its manager anything
+        let out = cmd.output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(141), "{args:?}: {stderr}");
         assert!(stderr.is_empty(), "{args:?}: {stderr}");

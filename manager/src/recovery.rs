@@ -2,8 +2,10 @@
 //! what is really there. Live shims are reconnected and watched again;
 //! exits that happened while no manager ran are read from the shim; dead
 //! shims are cleaned up with the shim binary's `delete`; half-done creates
-//! and removals are finished.
+//! and removals are finished; container snapshots no record owns are
+//! removed.
 
+use std::collections::HashSet;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::sync::Arc;
@@ -111,6 +113,55 @@ impl Manager {
             });
         }
         while running.join_next().await.is_some() {}
+    }
+
+    /// Removes every container snapshot whose key no container record
+    /// owns: nothing else ever would, and each pins its layers and disk.
+    /// Create and removal never leave one, but an older manager, a lost
+    /// store write or a crash somewhere unforeseen might. Runs on a
+    /// blocking thread; errors are logged, never fatal.
+    pub async fn sweep_snapshots(self: Arc<Self>) {
+        if let Err(e) = tokio::task::spawn_blocking(move || self.sweep_snapshots_now()).await {
+            crate::log_line!("berth-manager: snapshot sweep: {e}");
+        }
+    }
+
+    fn sweep_snapshots_now(&self) {
+        // Snapshots are listed before the records are read: create inserts
+        // its record before it prepares the snapshot, so a snapshot listed
+        // here already has its record stored, and one being created right
+        // now can never be taken for an orphan.
+        let snapshots = match self.images.snapshots() {
+            Ok(s) => s,
+            Err(e) => {
+                crate::log_line!("berth-manager: snapshot sweep: {e}");
+                return;
+            }
+        };
+        let records = match self.store.list() {
+            Ok(r) => r,
+            Err(e) => {
+                crate::log_line!("berth-manager: snapshot sweep: {e}");
+                return;
+            }
+        };
+        let owned: HashSet<&str> = records
+            .iter()
+            .flat_map(|r| [r.id.as_str(), r.snapshot.as_str()])
+            .collect();
+        for snap in snapshots.iter().filter(|s| !owned.contains(s.key.as_str())) {
+            match self.images.remove_snapshot(&snap.key) {
+                Ok(()) => crate::log_line!(
+                    "berth-manager: removed snapshot {}: no container owns it",
+                    snap.key
+                ),
+                // removed meanwhile by its own container's removal
+                Err(berth_image_store::Error::Snapshot(
+                    berth_image_store::SnapshotError::NotFound(_),
+                )) => {}
+                Err(e) => crate::log_line!("berth-manager: remove snapshot {}: {e}", snap.key),
+            }
+        }
     }
 
     async fn recover_one(self: &Arc<Self>, rec: ContainerRecord) {

@@ -138,6 +138,9 @@ pub async fn serve(cfg: Config) -> Result<(), ServeError> {
     };
     let mut server = bound.map_err(listen_err)?.register_service(services);
     server.start().await.map_err(listen_err)?;
+    // beside recovery, after serving starts: removing snapshots (and the
+    // layers only they held) must not delay a fresh manager's first answer
+    tokio::spawn(mgr.clone().sweep_snapshots());
     let recovery = mgr.clone();
     tokio::spawn(async move {
         recovery.recover(recovering).await;

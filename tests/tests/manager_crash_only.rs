@@ -20,6 +20,7 @@ use berth_fixture::{
     built_binary, cgroup_dirs_named, mounts_under, processes_with_arg, require_root, runtime_bin,
     unique_id, wait_until, workspace_root, Bundle,
 };
+use berth_image_store::ImageStore;
 use berth_proto::manager::{
     ContainerInfo, CreateContainerRequest, DeleteContainerRequest, ExecProcessRequest, ExecRequest,
     GetContainerRequest, ListContainersRequest, LoadRequest, RestartPolicy, StartTaskRequest,
@@ -1313,6 +1314,63 @@ fn kill_9_at_any_point_leaves_consistent_state() {
             .map(|d| d.flatten().count())
             .unwrap_or(0);
         assert_eq!(bundles, 0, "bundles left");
+        assert!(rig.mounts().is_empty(), "mounts left: {:?}", rig.mounts());
+    });
+}
+
+/// A container snapshot no container record owns (left by an older
+/// manager, a lost store write, a crash) is removed at the next start, its
+/// directory and its image-store record both; a real container's stays.
+#[test]
+fn start_sweeps_snapshots_no_container_owns() {
+    require_root!();
+    runtime().block_on(async {
+        let mut rig = Rig::new();
+        let api = rig.start().await;
+        load_busybox(&api).await;
+        let keeper = create(&api, &unique_id("keeper"), &["true"], |_| {}).await;
+        rig.track(&keeper.id);
+        rig.kill9();
+
+        // the orphan: prepared by the image store alone, with no manager
+        let images = rig.root.path().join("images");
+        let orphan = unique_id("orphan");
+        {
+            let store = ImageStore::open(&images).expect("open image store");
+            store.prepare(&orphan, "busybox").expect("prepare orphan");
+        }
+        let snaps = images.join("snapshots/containers");
+        assert!(snaps.join(&orphan).is_dir(), "orphan not prepared");
+
+        let api = rig.start().await;
+        // the line is logged once the removal (and its layer collection)
+        // returns, a moment after the directory is gone
+        let logged = format!("removed snapshot {orphan}");
+        eventually("orphan snapshot removed and logged", || async {
+            !snaps.join(&orphan).exists() && rig.log().contains(&logged)
+        })
+        .await;
+        assert!(
+            snaps.join(&keeper.id).is_dir(),
+            "snapshot of container {} swept",
+            keeper.id
+        );
+        // the container is whole: its rootfs mounts and runs
+        start(&api, &keeper.id).await;
+        rig.kill9();
+
+        let keys: Vec<String> = ImageStore::open(&images)
+            .expect("reopen image store")
+            .snapshots()
+            .expect("snapshots")
+            .into_iter()
+            .map(|s| s.key)
+            .collect();
+        assert_eq!(keys, [keeper.id.as_str()], "snapshot records left");
+
+        let api = rig.start().await;
+        delete(&api, &keeper.id, true).await.expect("rm -f keeper");
+        rig.assert_gone(&keeper.id);
         assert!(rig.mounts().is_empty(), "mounts left: {:?}", rig.mounts());
     });
 }

@@ -2,7 +2,8 @@
 //! refusing anything that could reach outside it.
 //!
 //! Every entry is created through directory fds opened one component at a
-//! time with `openat2(RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH)`, so no symlink
+//! time with `openat2(RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH)` (`O_NOFOLLOW`
+//! on kernels without it, the same for one component), so no symlink
 //! (from this layer or planted by a race) is ever followed; `..` components
 //! are refused, absolute paths are taken relative to the layer root, and hard
 //! links must name an entry already unpacked inside it. Whiteouts become
@@ -17,6 +18,7 @@ use std::io::{self, BufRead, BufReader, Read};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::digest::{Digest, HashingReader};
 
@@ -459,13 +461,58 @@ fn open_dir(dirfd: RawFd, path: &Path) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// `openat2` of one name under `dirfd`, refusing symlinks, `..` and mount
-/// crossings.
+/// Open of one name (a single path component, never `.` or `..`) under
+/// `dirfd`, refusing symlinks, `..` and mount crossings: `openat2` where the
+/// kernel has it (5.6 on), else `openat` with `O_NOFOLLOW`, which refuses
+/// the same for a single component (a tar cannot make a mount point).
 fn openat_beneath(dirfd: RawFd, name: &CString, flags: libc::c_int) -> io::Result<OwnedFd> {
+    if matches!(name.as_bytes(), b"" | b"." | b"..") || name.as_bytes().contains(&b'/') {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    let flags = flags | libc::O_CLOEXEC | libc::O_NOFOLLOW;
+    let mode: libc::c_uint = if flags & libc::O_CREAT != 0 { 0o600 } else { 0 };
+    if !OPENAT2_MISSING.load(Ordering::Relaxed) {
+        match openat2_beneath(dirfd, name, flags, mode) {
+            Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
+                OPENAT2_MISSING.store(true, Ordering::Relaxed);
+            }
+            r => return r,
+        }
+    }
+    openat_nofollow(dirfd, name, flags, mode)
+}
+
+/// `openat` of one name with the caller's `O_NOFOLLOW`: where openat2 is
+/// missing.
+fn openat_nofollow(
+    dirfd: RawFd,
+    name: &CString,
+    flags: libc::c_int,
+    mode: libc::c_uint,
+) -> io::Result<OwnedFd> {
+    // SAFETY: valid C string; the returned fd is checked before use.
+    let fd = unsafe { libc::openat(dirfd, name.as_ptr(), flags, mode) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fd was just opened and is owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Set once `openat2` answered ENOSYS (a kernel before 5.6, or a sandbox
+/// that does not know it), so it is not asked again.
+static OPENAT2_MISSING: AtomicBool = AtomicBool::new(false);
+
+fn openat2_beneath(
+    dirfd: RawFd,
+    name: &CString,
+    flags: libc::c_int,
+    mode: libc::c_uint,
+) -> io::Result<OwnedFd> {
     // SAFETY: open_how is plain integers; all-zero is its documented default.
     let mut how: libc::open_how = unsafe { std::mem::zeroed() };
-    how.flags = (flags | libc::O_CLOEXEC | libc::O_NOFOLLOW) as u64;
-    how.mode = if flags & libc::O_CREAT != 0 { 0o600 } else { 0 };
+    how.flags = flags as u64;
+    how.mode = u64::from(mode);
     how.resolve = libc::RESOLVE_NO_SYMLINKS
         | libc::RESOLVE_BENEATH
         | libc::RESOLVE_NO_MAGICLINKS
@@ -849,5 +896,34 @@ mod tests {
         let wrong = Digest::of(b"x");
         let err = unpack_layer(&gz[..], &c.layer(), Some(&wrong)).unwrap_err();
         assert!(matches!(err, UnpackError::DiffIdMismatch { .. }), "{err}");
+    }
+
+    /// Where openat2 is missing, one name is opened with `O_NOFOLLOW`: a
+    /// symlink there (planted or unpacked) is refused as openat2 refuses it,
+    /// and a name that is not a single component never reaches a syscall.
+    #[test]
+    fn the_openat_fallback_refuses_what_openat2_refuses() {
+        let c = Case::new();
+        let root = c.layer();
+        fs::create_dir(root.join("d")).unwrap();
+        std::os::unix::fs::symlink("/etc", root.join("evil")).unwrap();
+        let dir = File::open(&root).unwrap();
+        let fd = dir.as_raw_fd();
+        let name = |s: &str| CString::new(s).unwrap();
+        let nofollow = libc::O_CLOEXEC | libc::O_NOFOLLOW;
+        let dirs = libc::O_RDONLY | libc::O_DIRECTORY | nofollow;
+        assert!(openat_nofollow(fd, &name("d"), dirs, 0).is_ok());
+        for flags in [dirs, libc::O_WRONLY | libc::O_CREAT | nofollow] {
+            let e = openat_nofollow(fd, &name("evil"), flags, 0o600).unwrap_err();
+            assert!(
+                matches!(e.raw_os_error(), Some(libc::ELOOP) | Some(libc::ENOTDIR)),
+                "{e}"
+            );
+            assert!(openat_beneath(fd, &name("evil"), flags).is_err());
+        }
+        for bad in ["", ".", "..", "d/x", "/etc"] {
+            let e = openat_beneath(fd, &name(bad), libc::O_RDONLY).unwrap_err();
+            assert_eq!(e.raw_os_error(), Some(libc::EINVAL), "{bad:?}");
+        }
     }
 }

@@ -91,13 +91,14 @@ build:
 release: static
 	$(CARGO) build --release --workspace
 	install -m 755 $(STATIC_DIR)/containerd-shim-berth-v2 target/release/containerd-shim-berth-v2
+	@shim/link-order/link-order.sh manager --check
 
 # glibc and libseccomp linked in; --target keeps RUSTFLAGS off build scripts and proc macros
 static:
 	LIBSECCOMP_LINK_TYPE=static LIBSECCOMP_LIB_PATH=$$(pkg-config --variable=libdir libseccomp) \
 	RUSTFLAGS="-C target-feature=+crt-static" CARGO_TARGET_DIR=$(CURDIR)/target/static \
 	  $(CARGO) build --release -p berth-runtime -p containerd-shim-berth-v2 --target $(HOST_TRIPLE)
-	@shim/link-order.sh --check
+	@shim/link-order/link-order.sh shim --check
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -84,6 +84,8 @@ trap cleanup EXIT
 mkdir -p "$bin" "$work/real" "$work/cg"
 dir=$(dirname "$BERTH_CLI")
 cp "$BERTH_CLI" "$dir/berth-runtime" "$dir/berth-manager" "$dir/containerd-shim-berth-v2" "$bin/"
+# the manager finds the shim and the runtime beside itself
+cp "$bin/berth-runtime" "$bin/containerd-shim-berth-v2" "$work/real/"
 cp "$BIN" "$work/real/$name"
 cg="valgrind --tool=callgrind --demangle=no --log-file=$work/cg/log.%p --callgrind-out-file=$work/cg/out.%p"
 case $what in
@@ -136,7 +138,8 @@ if [ "$what" = manager ]; then
   b images >/dev/null
   b rmi link-order-commit >/dev/null
   b volume create link-order-vol >/dev/null
-  b run --rm --network none -v link-order-vol:/data busybox touch /data/f
+  # (valgrind 3.19 knows no openat2, so the volume's copy-up fails under it)
+  b run --rm --network none -v link-order-vol:/data busybox touch /data/f 2>/dev/null || true
   b volume ls >/dev/null
   b volume rm link-order-vol >/dev/null
   b network ls >/dev/null

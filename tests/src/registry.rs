@@ -116,6 +116,8 @@ impl AuthRegistry {
     pub fn start() -> AuthRegistry {
         let files = tempfile::tempdir().unwrap();
         make_auth_registry_files(files.path());
+        // what the registry says goes to a file the failure below shows
+        let log = std::fs::File::create(files.path().join("registry.log")).unwrap();
         let child = Command::new("unshare")
             .args([
                 "-n",
@@ -124,22 +126,30 @@ impl AuthRegistry {
                 "ip link set lo up && exec docker-registry serve \"$0\"",
             ])
             .arg(files.path().join("config.yml"))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
             .spawn()
             .unwrap();
         let netns = std::path::PathBuf::from(format!("/proc/{}/ns/net", child.id()));
-        let reg = AuthRegistry {
+        let mut reg = AuthRegistry {
             child,
             files,
             netns,
         };
-        let up = crate::wait_until(Duration::from_secs(20), || {
-            Command::new("nsenter")
+        let mut answer = String::new();
+        let mut exited = None;
+        let up = crate::wait_until(Duration::from_secs(60), || {
+            if let Ok(Some(status)) = reg.child.try_wait() {
+                exited = Some(status);
+                return true;
+            }
+            let out = Command::new("nsenter")
                 .arg(format!("--net={}", reg.netns.display()))
                 .args([
                     "curl",
-                    "-s",
+                    "-sS",
+                    "--max-time",
+                    "5",
                     "-o",
                     "/dev/null",
                     "-w",
@@ -148,11 +158,30 @@ impl AuthRegistry {
                 ])
                 .arg(reg.files.path().join("ca.crt"))
                 .arg(format!("https://{AUTH_REGISTRY_ADDR}/v2/"))
-                .output()
-                .map(|o| o.stdout == b"401")
-                .unwrap_or(false)
+                .output();
+            answer = match &out {
+                Ok(o) => format!(
+                    "{} {}",
+                    String::from_utf8_lossy(&o.stdout),
+                    String::from_utf8_lossy(&o.stderr).trim()
+                ),
+                Err(e) => e.to_string(),
+            };
+            answer.starts_with("401")
         });
-        assert!(up, "the test registry did not come up");
+        let said =
+            || std::fs::read_to_string(reg.files.path().join("registry.log")).unwrap_or_default();
+        assert!(
+            exited.is_none(),
+            "the test registry exited ({}); it said:\n{}",
+            exited.unwrap(),
+            said()
+        );
+        assert!(
+            up,
+            "the test registry did not come up in 60 s; its last answer: {answer}; it said:\n{}",
+            said()
+        );
         reg
     }
 

@@ -251,13 +251,23 @@ pub fn validate(spec: &Spec) -> Result<(), Error> {
             }
         }
     }
-    if let Some(seccomp) = linux.seccomp() {
-        berth_seccomp::Filter::build(seccomp).map_err(|e| invalid(e.to_string()))?;
-    }
     if let Some(p) = linux.personality() {
         crate::process_setup::personality(p).map_err(invalid)?;
     }
     Ok(())
+}
+
+/// The spec's seccomp filter, validated and made ready to load: compiled,
+/// or read from the compiled programs kept under the runtime's `root`.
+/// Separate from [`validate`] so the filter is compiled once, not checked
+/// and then compiled again.
+pub fn seccomp(root: &Path, spec: &Spec) -> Result<Option<crate::process_setup::Seccomp>, Error> {
+    let Some(profile) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) else {
+        return Ok(None);
+    };
+    crate::process_setup::Seccomp::prepare(&crate::state::seccomp_cache_dir(root), profile)
+        .map(Some)
+        .map_err(|e| invalid(e.to_string()))
 }
 
 /// A mount destination must stay inside the rootfs even before symlinks are

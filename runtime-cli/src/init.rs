@@ -26,6 +26,8 @@ pub struct InitContext<'a> {
     /// the cgroup hierarchies the runtime found, when init's mount
     /// namespace is a copy of the runtime's
     pub host_cgroups: Option<&'a berth_cgroups::Hierarchies>,
+    /// the seccomp filter, made ready before the fork
+    pub seccomp: Option<&'a process_setup::Seccomp>,
     /// set when init was cloned straight into its namespaces, without an
     /// intermediate process
     pub direct: Option<Direct<'a>>,
@@ -166,12 +168,11 @@ fn run(ch: &Channel, ctx: &InitContext) -> Result<std::convert::Infallible, Erro
         let _ = root.mkdir_all(process.cwd());
     }
     let state_dir = open_dir(&ctx.state_dir)?;
-    let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().clone());
-    let mut listener = process_setup::NotifyListener::connect(seccomp.as_ref())?;
-    if let (Some(l), Some(s)) = (listener.as_mut(), seccomp.as_ref()) {
+    let profile = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
+    let mut listener = process_setup::NotifyListener::connect(profile)?;
+    if let Some(l) = listener.as_mut() {
         let state = ctx.bundle.state_json(ctx.id, host_pid, "created");
         l.describe(
-            s,
             host_pid,
             serde_json::from_slice(&state).expect("state json"),
         );
@@ -237,7 +238,7 @@ fn run(ch: &Channel, ctx: &InitContext) -> Result<std::convert::Infallible, Erro
     };
     process_setup::finalize(
         &process,
-        seccomp.as_ref(),
+        ctx.seccomp,
         listener.as_ref(),
         process_setup::setgroups_allowed(),
     )?;

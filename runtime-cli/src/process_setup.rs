@@ -195,35 +195,61 @@ fn to_caps(
     })
 }
 
-/// Identity, capabilities, no_new_privs and seccomp, in the order that keeps
-/// each step possible: the bounding set while still privileged, keep-caps
-/// across setuid, then the final sets; seccomp last unless it needs
-/// CAP_SYS_ADMIN (no no_new_privs), then first.
-pub fn finalize(
-    process: &Process,
-    seccomp: Option<&LinuxSeccomp>,
-    listener: Option<&NotifyListener>,
-    can_setgroups: bool,
-) -> Result<(), Error> {
-    let load = |f: berth_seccomp::Filter| -> Result<(), Error> {
-        let notify_fd = f.load().map_err(|e| Error::Seccomp(e.to_string()))?;
-        match (notify_fd, listener) {
+/// The seccomp filter a process gets, made ready before the fork.
+pub enum Seccomp {
+    /// compiled (or read from the runtime's cache), loaded with seccomp(2)
+    Compiled(berth_seccomp::Program),
+    /// a NOTIFY profile: built and loaded in the process itself, since
+    /// that load makes the listener fd the agent is sent
+    Notify(LinuxSeccomp),
+}
+
+impl Seccomp {
+    /// The filter `profile` asks for, validated: compiled now, or taken
+    /// from the cache in `cache_dir`, unless it is a NOTIFY profile.
+    pub fn prepare(
+        cache_dir: &Path,
+        profile: &LinuxSeccomp,
+    ) -> Result<Seccomp, berth_seccomp::Error> {
+        Ok(
+            match berth_seccomp::Cache::new(cache_dir).program(profile)? {
+                Some(p) => Seccomp::Compiled(p),
+                None => Seccomp::Notify(profile.clone()),
+            },
+        )
+    }
+
+    fn load(&self, listener: Option<&NotifyListener>) -> Result<(), Error> {
+        let seccomp = |e: berth_seccomp::Error| Error::Seccomp(e.to_string());
+        let profile = match self {
+            Seccomp::Compiled(p) => return p.load().map_err(seccomp),
+            Seccomp::Notify(profile) => profile,
+        };
+        let filter = berth_seccomp::Filter::build(profile).map_err(seccomp)?;
+        match (filter.load().map_err(seccomp)?, listener) {
             (Some(fd), Some(l)) => l.send(&fd),
             (Some(_), None) => Err(Error::Seccomp(
                 "SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath".into(),
             )),
             (None, _) => Ok(()),
         }
-    };
+    }
+}
+
+/// Identity, capabilities, no_new_privs and seccomp, in the order that keeps
+/// each step possible: the bounding set while still privileged, keep-caps
+/// across setuid, then the final sets; seccomp last unless it needs
+/// CAP_SYS_ADMIN (no no_new_privs), then first.
+pub fn finalize(
+    process: &Process,
+    seccomp: Option<&Seccomp>,
+    listener: Option<&NotifyListener>,
+    can_setgroups: bool,
+) -> Result<(), Error> {
     let nnp = process.no_new_privileges().unwrap_or(false);
-    let filter = seccomp
-        .map(berth_seccomp::Filter::build)
-        .transpose()
-        .map_err(|e| Error::Seccomp(e.to_string()))?;
-    let mut filter = filter;
     if !nnp {
-        if let Some(f) = filter.take() {
-            load(f)?;
+        if let Some(s) = seccomp {
+            s.load(listener)?;
         }
     }
     let caps = process.capabilities().clone();
@@ -264,8 +290,10 @@ pub fn finalize(
             return Err(sys("prctl(PR_SET_NO_NEW_PRIVS)")(nix::Error::last()));
         }
     }
-    if let Some(f) = filter {
-        load(f)?;
+    if nnp {
+        if let Some(s) = seccomp {
+            s.load(listener)?;
+        }
     }
     Ok(())
 }
@@ -275,6 +303,8 @@ pub fn finalize(
 /// host's), and the container process state sent along with the fd.
 pub struct NotifyListener {
     socket: std::os::unix::net::UnixStream,
+    /// the profile's `listenerMetadata`, passed on as is
+    metadata: String,
     message: Vec<u8>,
 }
 
@@ -289,17 +319,20 @@ impl NotifyListener {
         })?;
         Ok(Some(NotifyListener {
             socket,
+            metadata: seccomp
+                .and_then(|s| s.listener_metadata().clone())
+                .unwrap_or_default(),
             message: Vec::new(),
         }))
     }
 
     /// Sets the spec's ContainerProcessState sent with the fd.
-    pub fn describe(&mut self, seccomp: &LinuxSeccomp, pid: i32, state: serde_json::Value) {
+    pub fn describe(&mut self, pid: i32, state: serde_json::Value) {
         self.message = serde_json::to_vec(&serde_json::json!({
             "ociVersion": crate::state::OCI_VERSION,
             "fds": ["seccompFd"],
             "pid": pid,
-            "metadata": seccomp.listener_metadata().clone().unwrap_or_default(),
+            "metadata": self.metadata,
             "state": state,
         }))
         .expect("serializes");

@@ -295,6 +295,13 @@ impl Drop for Staged {
     }
 }
 
+/// Where the runtime keeps compiled seccomp programs under `root`
+/// ([`berth_seccomp::Cache`]): `@` is not allowed in a container id, so the
+/// directory is never a container's.
+pub fn seccomp_cache_dir(root: &Path) -> PathBuf {
+    root.join("@seccomp-cache")
+}
+
 /// Where a container's state file goes.
 pub fn state_path(root: &Path, id: &str) -> PathBuf {
     container_dir(root, id).join(STATE_FILE)

@@ -48,6 +48,18 @@ fn seccomp_default_profile_unconfined_and_capability_conditions() {
     assert_eq!(status_line(&out, "Seccomp:"), "2", "{out}");
     assert_eq!(status_line(&out, "CapBnd:"), "00000000a80425fb", "{out}");
 
+    // the runtime kept the compiled profile; a start that reads it back, and
+    // one that finds it torn and compiles again, confine the same
+    let cached = seccomp_cache_entries(&b);
+    assert_eq!(cached.len(), 1, "one compiled profile kept: {cached:?}");
+    let (_, out, _) = sh(&b, &[], PROBE);
+    assert!(out.contains("userns=1"), "from the cache: {out}");
+    let whole = std::fs::read(&cached[0]).unwrap();
+    std::fs::write(&cached[0], &whole[..whole.len() / 2]).unwrap();
+    let (_, out, _) = sh(&b, &[], PROBE);
+    assert!(out.contains("userns=1"), "torn entry: {out}");
+    assert_eq!(std::fs::read(&cached[0]).unwrap(), whole, "entry rewritten");
+
     let (_, out, _) = sh(&b, &["--security-opt", "seccomp=unconfined"], PROBE);
     assert!(out.contains("userns=0"), "unconfined lifts it: {out}");
     assert!(
@@ -84,6 +96,26 @@ fn seccomp_default_profile_unconfined_and_capability_conditions() {
     );
     assert!(err.contains("Operation not permitted"), "{err}");
     b.assert_all_gone(&[]);
+}
+
+/// The files of the runtime's compiled-seccomp caches under the test's state.
+fn seccomp_cache_entries(b: &Berth) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut dirs = vec![b.state()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if !e.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            if e.file_name() == "@seccomp-cache" {
+                found.extend(std::fs::read_dir(&p).unwrap().flatten().map(|f| f.path()));
+            } else if p.components().count() < b.state().components().count() + 3 {
+                dirs.push(p);
+            }
+        }
+    }
+    found
 }
 
 #[test]

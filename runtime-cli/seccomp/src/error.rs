@@ -221,6 +221,13 @@ pub enum Error {
         hint: &'static str,
     },
 
+    /// libseccomp could not write the compiled program out.
+    #[error("seccomp: cannot export the compiled filter: {cause}")]
+    Export {
+        /// libseccomp's or the OS's explanation.
+        cause: String,
+    },
+
     /// The filter uses NOTIFY but libseccomp gave no listener fd.
     #[error("seccomp: cannot get the notify fd of the loaded filter: {cause}")]
     NotifyFd {

@@ -49,10 +49,12 @@
 
 #![warn(missing_docs)]
 
+mod cache;
 mod convert;
 mod error;
 mod features;
 mod json;
+mod program;
 
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -60,6 +62,7 @@ use std::path::{Path, PathBuf};
 use libseccomp::{ScmpAction, ScmpFilterContext, ScmpSyscall, ScmpVersion};
 use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompAction, LinuxSeccompFilterFlag};
 
+pub use cache::Cache;
 use convert::{
     action_name, arch_name, flag_name, rule_conditions, scmp_action_name, to_scmp_action,
     to_scmp_arch, Site,
@@ -70,6 +73,7 @@ pub use features::{
     supported_operators,
 };
 pub use json::profile_from_json;
+pub use program::Program;
 
 /// A compiled seccomp filter, ready to load.
 ///
@@ -238,6 +242,16 @@ impl Filter {
     /// The profile's `listenerMetadata`, passed to the agent as is.
     pub fn listener_metadata(&self) -> Option<&str> {
         self.listener_metadata.as_deref()
+    }
+
+    /// The filter's BPF program and load flags ([`Program::load`] loads
+    /// it without libseccomp); `None` for a filter with NOTIFY rules, whose
+    /// listener fd only [`Filter::load`] makes.
+    pub fn compile(&self) -> Result<Option<Program>, Error> {
+        if self.uses_notify {
+            return Ok(None);
+        }
+        Program::export(&self.ctx).map(Some)
     }
 
     /// Loads the filter into the kernel for the calling thread (every thread

@@ -42,6 +42,15 @@ fn run_in_child(
     filter: Filter,
     probe: impl FnOnce(Option<std::os::fd::OwnedFd>) -> i32,
 ) -> Outcome {
+    run_loaded(move || filter.load(), probe)
+}
+
+/// Forks; the child calls `load`, runs `probe` with the notify fd it gave
+/// (if any) and exits with its result. Returns how the child ended.
+fn run_loaded(
+    load: impl FnOnce() -> Result<Option<std::os::fd::OwnedFd>, berth_seccomp::Error>,
+    probe: impl FnOnce(Option<std::os::fd::OwnedFd>) -> i32,
+) -> Outcome {
     // SAFETY: fork in a multi-threaded process is fine as long as the child
     // only uses async-signal-safe functions; it does, apart from the libseccomp
     // load (malloc/free, which glibc makes fork-safe). It never returns into
@@ -63,7 +72,7 @@ fn run_in_child(
                     return NNP_FAILED;
                 }
             }
-            match filter.load() {
+            match load() {
                 Ok(fd) => probe(fd),
                 Err(_) => LOAD_FAILED,
             }
@@ -75,7 +84,7 @@ fn run_in_child(
     }
     // The parent's copy of the filter was never loaded; freeing it is all
     // that is left to do.
-    drop(filter);
+    drop(load);
     wait_for(pid)
 }
 
@@ -122,6 +131,32 @@ fn unfiltered_probe_succeeds() {
     // other tests' errnos really come from their rules.
     let filter = build(json!({"defaultAction": "SCMP_ACT_ALLOW"}));
     assert_eq!(run_in_child(filter, |_| getcwd_errno()), Outcome::Exited(0));
+}
+
+#[test]
+fn a_compiled_program_loads_without_libseccomp_and_filters_the_same() {
+    let profile = profile(json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "flags": ["SECCOMP_FILTER_FLAG_LOG"],
+        "syscalls": [
+            {"names": ["getcwd"], "action": "SCMP_ACT_ERRNO", "errnoRet": libc::ENOTSUP},
+            {"names": ["getppid"], "action": "SCMP_ACT_KILL_PROCESS"}
+        ]
+    }));
+    let program = Filter::build(&profile)
+        .unwrap()
+        .compile()
+        .unwrap()
+        .expect("no NOTIFY rule");
+    assert_eq!(program.flags(), 2, "SECCOMP_FILTER_FLAG_LOG");
+    let p = program.clone();
+    let outcome = run_loaded(move || p.load().map(|()| None), |_| getcwd_errno());
+    assert_eq!(outcome, Outcome::Exited(libc::ENOTSUP));
+    let outcome = run_loaded(
+        move || program.load().map(|()| None),
+        |_| errno_of(libc::SYS_getppid, [0; 3]),
+    );
+    assert_eq!(outcome, Outcome::Signaled(libc::SIGSYS));
 }
 
 #[test]

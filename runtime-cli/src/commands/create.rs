@@ -126,6 +126,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
     let plan = NamespacePlan::from_spec(linux.namespaces().as_deref().unwrap_or(&[]));
     let caller = idmap::Caller::current();
     let id_maps = check_id_maps(&caller, &plan, &linux)?;
+    let seccomp = config::seccomp(opts.root, spec)?;
 
     // 2. host handles: the console socket and namespace paths are resolved on the host,
     // before anything is created, so a bad one changes nothing
@@ -166,6 +167,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created, Error> {
         host_cgroups: plan
             .creates(LinuxNamespaceType::Mount)
             .then_some(&hierarchies),
+        seccomp: seccomp.as_ref(),
         direct: None,
     };
 

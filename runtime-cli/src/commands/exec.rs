@@ -67,7 +67,9 @@ pub fn exec(root: &std::path::Path, args: &ExecArgs) -> Result<i32, Error> {
         .map(console::connect)
         .transpose()?;
     let ns_fds = container_namespaces(st.pid)?;
-    let seccomp = st.config.linux().as_ref().and_then(|l| l.seccomp().clone());
+    // compiled (or read from the cache) before the fork, as for create
+    let filter =
+        crate::config::seccomp(root, &st.config).map_err(|e| Error::Invalid(e.to_string()))?;
     let (parent, child) = sync::pair()?;
 
     // SAFETY: the runtime is single-threaded; the child runs until exec/exit.
@@ -89,7 +91,7 @@ pub fn exec(root: &std::path::Path, args: &ExecArgs) -> Result<i32, Error> {
                     ch,
                     &st,
                     &process,
-                    seccomp.as_ref(),
+                    filter.as_ref(),
                     listener,
                     console_socket,
                     args.preserve_fds,
@@ -255,7 +257,7 @@ fn run_child(
     ch: &Channel,
     st: &ContainerState,
     process: &Process,
-    seccomp: Option<&oci_spec::runtime::LinuxSeccomp>,
+    filter: Option<&process_setup::Seccomp>,
     mut listener: Option<process_setup::NotifyListener>,
     console_socket: Option<RawFd>,
     preserve_fds: u32,
@@ -268,9 +270,9 @@ fn run_child(
             Ok(m) => return Err(format!("unexpected message {m:?}")),
             Err(e) => return Err(e.to_string()),
         };
-        if let (Some(l), Some(s)) = (listener.as_mut(), seccomp) {
+        if let Some(l) = listener.as_mut() {
             let state = serde_json::to_value(st.oci_state(Status::Running)).expect("state json");
-            l.describe(s, host_pid, state);
+            l.describe(host_pid, state);
         }
         nix::unistd::setsid().map_err(|e| format!("setsid: {e}"))?;
         if process.terminal().unwrap_or(false) {
@@ -308,7 +310,7 @@ fn run_child(
         process_setup::close_leaked_fds(preserve_fds).map_err(|e| e.to_string())?;
         process_setup::finalize(
             process,
-            seccomp,
+            filter,
             listener.as_ref(),
             process_setup::setgroups_allowed(),
         )

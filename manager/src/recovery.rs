@@ -7,7 +7,7 @@
 
 use std::collections::HashSet;
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,11 +22,14 @@ use crate::tasks::shim_address;
 /// Longest recovery waits for a task create the last manager left in flight.
 const CREATE_IN_FLIGHT_WAIT: Duration = Duration::from_secs(10);
 
-/// True when something is mounted on the bundle's rootfs: the shim's
-/// `Create` mounts it before it runs the runtime.
-fn rootfs_mounted(bundle: &Path) -> bool {
+/// True when something is mounted on the bundle's rootfs as the shim sees
+/// it (`shim_root` is its `/proc/PID/root`: berth's shims mount in a mount
+/// namespace of their own): the shim's `Create` mounts it before it runs
+/// the runtime.
+fn rootfs_mounted(shim_root: &Path, bundle: &Path) -> bool {
+    let bundle = shim_root.join(bundle.strip_prefix("/").unwrap_or(bundle));
     match (
-        std::fs::metadata(bundle),
+        std::fs::metadata(&bundle),
         std::fs::metadata(bundle.join("rootfs")),
     ) {
         (Ok(b), Ok(r)) => b.dev() != r.dev(),
@@ -44,13 +47,21 @@ async fn settled_state(
     bundle: &Path,
 ) -> Result<api::StateResponse, ShimError> {
     let deadline = tokio::time::Instant::now() + CREATE_IN_FLIGHT_WAIT;
+    let mut shim_root: Option<PathBuf> = None;
     loop {
         match client.state(id, "").await {
-            Err(e)
-                if is_not_found(&e)
-                    && rootfs_mounted(bundle)
-                    && tokio::time::Instant::now() < deadline =>
-            {
+            Err(e) if is_not_found(&e) && tokio::time::Instant::now() < deadline => {
+                if shim_root.is_none() {
+                    // a shim that can't say its pid shares the host's view
+                    let pid = client.connect_task(id).await.map_or(0, |r| r.shim_pid);
+                    shim_root = Some(match pid {
+                        0 => PathBuf::from("/"),
+                        pid => PathBuf::from(format!("/proc/{pid}/root")),
+                    });
+                }
+                if !rootfs_mounted(shim_root.as_deref().unwrap_or(Path::new("/")), bundle) {
+                    return Err(e);
+                }
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
             other => return other,

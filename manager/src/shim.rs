@@ -101,6 +101,7 @@ impl ShimLauncher {
             .current_dir(bundle)
             .env("TTRPC_ADDRESS", &self.manager_socket)
             .env("NAMESPACE", NAMESPACE)
+            .env(berth_proto::SHIM_PRIVATE_MOUNTS_ENV, "1")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -76,6 +76,14 @@ pub fn ttrpc_url(address: &str) -> String {
     }
 }
 
+/// Set (to anything) in a shim's environment by berth's manager: the shim
+/// mounts containers' root filesystems in a mount namespace of its own,
+/// so the host's mount table does not grow with every container (each
+/// container's mount namespace starts as a copy of it, and a thousand
+/// rootfs mounts made every start copy and drop a thousand mounts). Under
+/// containerd, which expects to see the mounts, it is not set.
+pub const SHIM_PRIVATE_MOUNTS_ENV: &str = "BERTH_SHIM_PRIVATE_MOUNTS";
+
 /// `containerd.runc.v1.Options` messages.
 #[allow(clippy::all, missing_docs, unused_mut, dead_code, non_camel_case_types)]
 #[allow(non_snake_case, non_upper_case_globals, unused_results, trivial_casts)]

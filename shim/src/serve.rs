@@ -67,6 +67,31 @@ fn log_to_fifo() {
     }
 }
 
+/// Moves the shim into a mount namespace of its own (see
+/// [`berth_proto::SHIM_PRIVATE_MOUNTS_ENV`]), receiving the host's mount
+/// events but sending none: the rootfs it mounts is seen by the runtime it
+/// runs and the container that copies it, and goes with the shim. Called
+/// while the shim has one thread: unshare(CLONE_NEWNS) refuses a process
+/// whose threads share its filesystem context.
+fn private_mounts() -> Result<(), ServeError> {
+    use nix::mount::{mount, MsFlags};
+    // SAFETY: unshare takes a flag word and no pointers.
+    if unsafe { libc::unshare(libc::CLONE_NEWNS) } != 0 {
+        return Err(ServeError::Sys {
+            what: "make a mount namespace",
+            source: io::Error::last_os_error(),
+        });
+    }
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_SLAVE,
+        None::<&str>,
+    )
+    .map_err(sys("make the mount namespace a slave of the host's"))
+}
+
 /// Serves until Shutdown; returns when the shim should exit.
 pub fn serve(args: &Args) -> Result<(), ServeError> {
     // Before any thread exists, so every thread inherits the mask and
@@ -86,6 +111,9 @@ pub fn serve(args: &Args) -> Result<(), ServeError> {
             what: "become a child subreaper",
             source: io::Error::last_os_error(),
         });
+    }
+    if std::env::var_os(berth_proto::SHIM_PRIVATE_MOUNTS_ENV).is_some() {
+        private_mounts()?;
     }
     log_to_fifo();
     // `start` handed the socket down without FD_CLOEXEC; neither the runtime

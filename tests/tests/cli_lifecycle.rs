@@ -314,3 +314,43 @@ fn top_stats_pause_events_and_logs_follow() {
     assert_eq!(logs.stdout, "first\nsecond\n", "{logs}");
     b.run(&["rm", &name]).ok();
 }
+
+#[test]
+fn a_running_containers_rootfs_is_mounted_for_its_shim_not_for_the_host() {
+    require_root!();
+    let b = Berth::new();
+    b.load_busybox();
+    let id = b
+        .run(&["run", "-d", "busybox", "sleep", "60"])
+        .ok()
+        .stdout
+        .trim()
+        .to_string();
+    // every container start copies the host's mount table into its new
+    // namespace: a container's rootfs must not add to it
+    let on_host: Vec<String> = [b.root(), b.state()]
+        .iter()
+        .flat_map(berth_fixture::mounts_under)
+        .collect();
+    assert!(on_host.is_empty(), "mounted on the host: {on_host:?}");
+    // the shim, which runs the runtime, has it
+    let rootfs = b.state().join("containers").join(&id).join("rootfs");
+    let shim = berth_fixture::processes_with_arg(&id)
+        .into_iter()
+        .find(|p| berth_fixture::cli::cmdline_of(*p).contains("containerd-shim-berth-v2"))
+        .expect("the container's shim");
+    let seen = std::fs::read_to_string(format!("/proc/{shim}/mountinfo")).unwrap();
+    assert!(
+        seen.contains(&format!(" {} ", rootfs.display())),
+        "{} not in the shim's mounts:\n{seen}",
+        rootfs.display()
+    );
+    // and the container works as ever: exec, stop, start, cp
+    b.run(&["exec", &id, "sh", "-c", "echo kept > /kept"]).ok();
+    b.run(&["stop", "-t", "1", &id]).ok();
+    b.run(&["start", &id]).ok();
+    let out = b.run(&["exec", &id, "cat", "/kept"]).ok();
+    assert_eq!(out.stdout, "kept\n", "{out}");
+    b.run(&["rm", "-f", &id]).ok();
+    b.assert_all_gone(&[id]);
+}

@@ -245,9 +245,15 @@ impl Manager {
             .collect())
     }
 
-    /// Containers newest first, each as a list view's row (see `listing`).
-    pub fn list_container_rows(&self, all: bool) -> Result<Vec<ContainerInfo>> {
-        Ok(crate::listing::rows(&self.store, listed_as_running, all)?)
+    /// Containers newest first, each as a list view's row, as an encoded
+    /// `ListContainersResponse` (see `listing`).
+    pub fn list_container_rows(&self, all: bool, with_mounts: bool) -> Result<Vec<u8>> {
+        Ok(crate::listing::rows(
+            &self.store,
+            listed_as_running,
+            all,
+            with_mounts,
+        )?)
     }
 
     pub async fn rename_container(&self, key: &str, new_name: &str) -> Result<()> {

@@ -9,9 +9,7 @@ use std::sync::Arc;
 use berth_image_store::ImageStore;
 use berth_proto::containerd::shim_async::create_events as create_forward;
 use berth_proto::layers_ttrpc::create_layers;
-use berth_proto::manager_ttrpc::{
-    create_containers, create_events, create_images, create_system, create_tasks,
-};
+use berth_proto::manager_ttrpc::{create_events, create_images, create_system, create_tasks};
 use nix::sys::stat::{umask, Mode};
 use tokio::signal::unix::{signal, SignalKind};
 
@@ -19,9 +17,8 @@ use crate::bundle;
 use crate::config::Config;
 use crate::manager::Manager;
 use crate::service::{
-    containers::ContainersService, events::EventsService, forward::ForwardService,
-    images::ImagesService, layers::LayersService, networks::NetworksService, system::SystemService,
-    tasks::TasksService,
+    events::EventsService, forward::ForwardService, images::ImagesService, layers::LayersService,
+    networks::NetworksService, system::SystemService, tasks::TasksService,
 };
 use crate::store::{Store, StoreError};
 
@@ -104,7 +101,7 @@ pub async fn serve(cfg: Config) -> Result<(), ServeError> {
         }
     }
     let mut services = create_images(Arc::new(ImagesService(mgr.clone())));
-    services.extend(create_containers(Arc::new(ContainersService(mgr.clone()))));
+    services.extend(crate::service::containers::create(mgr.clone()));
     services.extend(create_tasks(Arc::new(TasksService(mgr.clone()))));
     services.extend(create_events(Arc::new(EventsService(mgr.clone()))));
     services.extend(create_system(Arc::new(SystemService(mgr.clone()))));

@@ -10,7 +10,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::template::{json_go, Missing, Template, TemplateError};
+use crate::template::{json_go, Missing, Piece, Reads, Template, TemplateError};
 
 /// A list command's fields: the Go type docker names in errors, its default
 /// format and the header of each field.
@@ -81,6 +81,54 @@ impl ListFormat {
             RenderError::ListParse
         })?;
         Ok(ListFormat::Template { table, tpl })
+    }
+
+    /// The fields of a row this format may show (`json` shows them all):
+    /// a list need not build the others.
+    pub fn reads(&self) -> Reads {
+        match self {
+            ListFormat::Json => Reads::All,
+            ListFormat::Template { tpl, .. } => tpl.reads(),
+        }
+    }
+
+    /// Renders rows of string cells, `cell(row, field)`, as [`render`] would
+    /// render them made into objects, when the format is a plain template
+    /// (see [`Template::pieces`]) and every field it names has a header and
+    /// a cell. None otherwise: the caller makes the objects and renders
+    /// them, and so prints what docker would, error or `<no value>`.
+    ///
+    /// [`render`]: ListFormat::render
+    pub fn render_cells<R>(
+        &self,
+        rows: &[R],
+        cols: &Columns,
+        cell: impl Fn(&R, &str) -> Option<String>,
+    ) -> Option<String> {
+        let ListFormat::Template { table, tpl } = self else {
+            return None;
+        };
+        let pieces = tpl.pieces()?;
+        let mut out = String::new();
+        if *table {
+            for p in &pieces {
+                match p {
+                    Piece::Text(t) => out.push_str(t),
+                    Piece::Field(f) => out.push_str(cols.headers.iter().find(|(k, _)| k == f)?.1),
+                }
+            }
+            out.push('\n');
+        }
+        for r in rows {
+            for p in &pieces {
+                match p {
+                    Piece::Text(t) => out.push_str(t),
+                    Piece::Field(f) => out.push_str(&cell(r, f)?),
+                }
+            }
+            out.push('\n');
+        }
+        Some(if *table { tabwrite(&out) } else { out })
     }
 
     /// Renders `rows`; nothing is returned unless every row rendered.
@@ -223,23 +271,28 @@ pub fn check_inspect(format: Option<&str>) -> Result<(), RenderError> {
 pub fn tabwrite(text: &str) -> String {
     const MIN_WIDTH: usize = 10;
     const PADDING: usize = 3;
-    let lines: Vec<Vec<&str>> = text.lines().map(|l| l.split('\t').collect()).collect();
+    // each cell with its width in characters, counted once: a list of a
+    // thousand rows has thousands of cells
+    let lines: Vec<Vec<(&str, usize)>> = text
+        .lines()
+        .map(|l| l.split('\t').map(|c| (c, c.chars().count())).collect())
+        .collect();
     let mut widths: Vec<usize> = Vec::new();
     for cells in &lines {
-        for (i, c) in cells.iter().enumerate().take(cells.len().saturating_sub(1)) {
-            let w = (c.chars().count() + PADDING).max(MIN_WIDTH);
+        for (i, (_, n)) in cells.iter().enumerate().take(cells.len().saturating_sub(1)) {
+            let w = (n + PADDING).max(MIN_WIDTH);
             match widths.get_mut(i) {
                 Some(x) => *x = (*x).max(w),
                 None => widths.push(w),
             }
         }
     }
-    let mut out = String::new();
+    let mut out = String::with_capacity(text.len() + lines.len() * widths.iter().sum::<usize>());
     for cells in &lines {
-        for (i, c) in cells.iter().enumerate() {
+        for (i, (c, n)) in cells.iter().enumerate() {
             out.push_str(c);
             if i + 1 < cells.len() {
-                out.push_str(&" ".repeat(widths[i] - c.chars().count()));
+                out.extend(std::iter::repeat_n(' ', widths[i] - n));
             }
         }
         out.push('\n');
@@ -291,6 +344,28 @@ mod tests {
             render(Some("json")).unwrap(),
             "{\"ID\":\"abc\",\"Names\":\"web\",\"State\":\"running\"}\n{\"ID\":\"0123456789ab\",\"Names\":\"db\",\"State\":\"exited\"}\n"
         );
+    }
+
+    #[test]
+    fn cells_render_as_their_objects() {
+        let cell = |r: &Value, k: &str| r.get(k).and_then(Value::as_str).map(String::from);
+        for f in [
+            None,
+            Some("table {{.Names}}:{{.ID}}"),
+            Some("{{.ID}}-{{.State}}"),
+        ] {
+            let fmt = ListFormat::parse(f, &COLS).unwrap();
+            assert_eq!(
+                fmt.render_cells(&rows(), &COLS, cell),
+                Some(fmt.render(&rows(), &COLS).unwrap()),
+                "{f:?}"
+            );
+        }
+        // not plain, a field without a cell or header, json: rendered as objects
+        for f in [Some("{{upper .ID}}"), Some("{{.Nope}}"), Some("json")] {
+            let fmt = ListFormat::parse(f, &COLS).unwrap();
+            assert_eq!(fmt.render_cells(&rows(), &COLS, cell), None, "{f:?}");
+        }
     }
 
     #[test]

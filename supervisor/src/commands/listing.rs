@@ -32,8 +32,19 @@ pub async fn list_context(m: &Manager, list: &[ContainerInfo]) -> ListContext {
     {
         eps_of.entry(e.container_id.clone()).or_default().push(e);
     }
-    let ids: Vec<String> = list.iter().map(|c| c.id.clone()).collect();
-    let health = crate::health::states(m, &ids).await;
+    // only a container whose spec has a check has a health: the manager is
+    // asked about those alone, and not at all when there are none (a
+    // list's rows keep the check's annotation for this)
+    let ids: Vec<String> = list
+        .iter()
+        .filter(|c| c.spec_json.contains(crate::health::ANNOTATION))
+        .map(|c| c.id.clone())
+        .collect();
+    let health = if ids.is_empty() {
+        HashMap::new()
+    } else {
+        crate::health::states(m, &ids).await
+    };
     ListContext { eps_of, health }
 }
 

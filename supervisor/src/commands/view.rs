@@ -56,6 +56,7 @@ struct ListedMount<'a> {
 }
 
 /// A container's argv and bind mounts, read from its spec at once.
+#[derive(Default)]
 pub(crate) struct Listed {
     pub args: Vec<String>,
     /// volume names (or bind sources)
@@ -87,9 +88,19 @@ pub(crate) fn listed(c: &ContainerInfo) -> Listed {
     }
 }
 
+/// What [`spec_args`] reads of a spec: the mounts are skipped, not built.
+#[derive(serde::Deserialize, Default)]
+struct ArgsSpec {
+    #[serde(default)]
+    process: ListedProcess,
+}
+
 /// The argv stored in a container's spec.
 pub fn spec_args(c: &ContainerInfo) -> Vec<String> {
-    listed(c).args
+    serde_json::from_str::<ArgsSpec>(&c.spec_json)
+        .unwrap_or_default()
+        .process
+        .args
 }
 
 /// docker's STATUS cell of a container (`Up 2 minutes`, `Exited (0) …`).
@@ -172,8 +183,15 @@ pub async fn ps(m: &Manager, a: &PsArgs) -> i32 {
     // before/since name any container, so a filter sees them all
     let mut req = ListContainersRequest::new();
     req.all = a.all || limit.is_some() || !a.filter.is_empty();
-    // rows carry all ps shows but what sizes read (the rootfs mount)
+    // a row gets only the fields the format shows: the default table
+    // needs no CreatedAt, Labels, Mounts or Networks of a thousand rows
+    let reads = fmt.reads();
+    let wants = |k: &str| !a.quiet && reads.wants(k);
+    let with_mounts = wants("Mounts") || wants("LocalVolumes");
+    // rows carry all ps shows but what sizes read (the rootfs mount); the
+    // bind mounts, most of a row, only when shown or filtered on
     req.rows = !want_size;
+    req.rows_without_mounts = !with_mounts && a.filter.is_empty();
     let mut list = match m.containers.list_containers(m.ctx(), &req).await {
         Ok(l) => l.containers,
         Err(e) => return fail(m.err(e)),
@@ -182,8 +200,9 @@ pub async fn ps(m: &Manager, a: &PsArgs) -> i32 {
         let k = |c: &ContainerInfo| c.created.as_ref().map(|t| (t.seconds, t.nanos));
         k(y).cmp(&k(x))
     });
-    // -q without a filter prints ids alone: no endpoints or health to ask for
-    let cx = if a.quiet && a.filter.is_empty() {
+    // endpoints and health are asked for only by a filter or the cells
+    // that show them
+    let cx = if a.filter.is_empty() && !["Ports", "Networks", "Status"].iter().any(|k| wants(k)) {
         crate::commands::listing::ListContext::default()
     } else {
         crate::commands::listing::list_context(m, &list).await
@@ -212,9 +231,9 @@ pub async fn ps(m: &Manager, a: &PsArgs) -> i32 {
         }
     };
     if a.quiet {
-        for c in &list {
-            println!("{}", id(c));
-        }
+        // one write, not one a line
+        let ids: String = list.iter().map(|c| id(c) + "\n").collect();
+        print!("{ids}");
         return 0;
     }
     let sizes = if want_size {
@@ -226,43 +245,116 @@ pub async fn ps(m: &Manager, a: &PsArgs) -> i32 {
         std::collections::HashMap::new()
     };
     let now = Utc::now();
-    let rows: Vec<serde_json::Value> = list
+    let with_args = wants("Command");
+    let rows: Vec<PsRow> = list
         .iter()
         .map(|c| {
-            let created = ts(c.created.as_ref());
+            // a spec's mounts are read only for the cells that show them
             let Listed {
                 args,
                 shown: mounts,
                 ..
-            } = listed(c);
-            let command = if a.no_trunc {
-                format!("\"{}\"", args.join(" "))
-            } else {
-                ps_command(&args)
+            } = match (with_args, with_mounts) {
+                (_, true) => listed(c),
+                (true, false) => Listed {
+                    args: spec_args(c),
+                    ..Listed::default()
+                },
+                (false, false) => Listed::default(),
             };
-            let mut labels: Vec<String> = c.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            labels.sort();
-            let status = crate::health::status_with_health(status_of(c, now), c, health.get(&c.id));
-            json!({
-                "Command": command,
-                "CreatedAt": format::created_at(created),
-                "ID": id(c),
-                "Image": familiar(&c.image),
-                "Labels": labels.join(","),
-                "LocalVolumes": mounts.iter().filter(|m| !m.starts_with('/')).count().to_string(),
-                "Mounts": mounts.iter().map(|m| if a.no_trunc { m.clone() } else { ellipsis(m, 15) }).collect::<Vec<_>>().join(","),
-                "Names": c.name,
-                "Networks": networks_of(c).join(","),
-                "Platform": null,
-                "Ports": eps_of.get(c.id.as_str()).map(|e| crate::commands::network::ports_cell(e)).unwrap_or_default(),
-                "RunningFor": ago(created, now),
-                "Size": sizes.get(&c.id).copied().unwrap_or_default().cell(),
-                "State": c.status,
-                "Status": status,
-            })
+            PsRow {
+                c,
+                created: ts(c.created.as_ref()),
+                args,
+                mounts,
+            }
+        })
+        .collect();
+    // a row's cells, by docker's field names; None: Platform, docker's null
+    // for local containers
+    let cell = |r: &PsRow, k: &str| -> Option<String> {
+        let c = r.c;
+        Some(match k {
+            "Command" if a.no_trunc => format!("\"{}\"", r.args.join(" ")),
+            "Command" => ps_command(&r.args),
+            "CreatedAt" => format::created_at(r.created),
+            "ID" => id(c),
+            "Image" => familiar(&c.image),
+            "Labels" => {
+                let mut labels: Vec<String> =
+                    c.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                labels.sort();
+                labels.join(",")
+            }
+            "LocalVolumes" => r
+                .mounts
+                .iter()
+                .filter(|m| !m.starts_with('/'))
+                .count()
+                .to_string(),
+            "Mounts" => r
+                .mounts
+                .iter()
+                .map(|m| {
+                    if a.no_trunc {
+                        m.clone()
+                    } else {
+                        ellipsis(m, 15)
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(","),
+            "Names" => c.name.clone(),
+            "Networks" => networks_of(c).join(","),
+            "Ports" => eps_of
+                .get(c.id.as_str())
+                .map(|e| crate::commands::network::ports_cell(e))
+                .unwrap_or_default(),
+            "RunningFor" => ago(r.created, now),
+            "Size" => sizes.get(&c.id).copied().unwrap_or_default().cell(),
+            "State" => c.status.clone(),
+            "Status" => crate::health::status_with_health(status_of(c, now), c, health.get(&c.id)),
+            _ => return None,
+        })
+    };
+    // a plain format (the default table is) is printed from the cells; any
+    // other gets each row as the object docker's templates see
+    if let Some(out) = fmt.render_cells(&rows, &PS_COLUMNS, |r, k| cell(r, k)) {
+        print!("{out}");
+        return 0;
+    }
+    let shown: Vec<&str> = PS_COLUMNS
+        .headers
+        .iter()
+        .map(|(k, _)| *k)
+        .filter(|k| wants(k))
+        .collect();
+    let rows: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| {
+            let row: serde_json::Map<String, serde_json::Value> = shown
+                .iter()
+                .map(|k| {
+                    (
+                        k.to_string(),
+                        cell(r, k).map_or(serde_json::Value::Null, Into::into),
+                    )
+                })
+                .collect();
+            serde_json::Value::Object(row)
         })
         .collect();
     fmt.print(&rows, &PS_COLUMNS)
+}
+
+/// What a `ps` row's cells are made of.
+struct PsRow<'a> {
+    c: &'a ContainerInfo,
+    created: Option<chrono::DateTime<Utc>>,
+    /// the argv, when the format shows the command
+    args: Vec<String>,
+    /// the bind mounts' volumes or sources, when the format shows them
+    mounts: Vec<String>,
 }
 
 /// `berth logs`.

@@ -83,6 +83,27 @@ impl<'a> State<'a> {
         for n in nodes {
             match n {
                 Node::Text(t) => self.out.push_str(t),
+                // `{{.A.B}}`, most of what list tables print: read in place,
+                // not copied out of the row and printed from the copy
+                Node::Action(Pipe { decl, cmds, .. })
+                    if decl.is_empty()
+                        && matches!(cmds.as_slice(), [Cmd { args, .. }] if matches!(args.as_slice(), [Arg::Field(_)])) =>
+                {
+                    let c = &cmds[0];
+                    let Arg::Field(chain) = &c.args[0] else {
+                        continue;
+                    };
+                    let saved = self.cmd.replace(c);
+                    let v = self.fields(dot, chain)?;
+                    self.cmd = saved;
+                    match v {
+                        Value::String(s) => self.out.push_str(s),
+                        v => {
+                            let text = print_value(v, chain.last().map(String::as_str));
+                            self.out.push_str(&text);
+                        }
+                    }
+                }
                 Node::Action(p) => {
                     let v = self.pipe(p, dot)?;
                     if p.decl.is_empty() {
@@ -265,7 +286,7 @@ impl<'a> State<'a> {
             Arg::Field(chain) if chain.last().is_some_and(|l| l == "Label") && rest.len() == 1 => {
                 let holder = self.fields(dot, &chain[..chain.len() - 1])?;
                 let key = self.arg(&rest[0], dot)?;
-                Ok(label(&holder, &go_string(&key)))
+                Ok(label(holder, &go_string(&key)))
             }
             _ => {
                 if !rest.is_empty() || piped.is_some() {
@@ -281,25 +302,25 @@ impl<'a> State<'a> {
 
     fn arg(&mut self, a: &'a Arg, dot: &Value) -> Result<Value, ExecError> {
         match a {
-            Arg::Field(chain) => self.fields(dot, chain),
+            Arg::Field(chain) => self.fields(dot, chain).cloned(),
             Arg::Var(name, chain) => {
                 let base = self.vars.iter().rev().find(|(n, _)| n == name);
                 match base {
-                    Some((_, v)) => self.fields(v, chain),
-                    None if name == "$" => self.fields(&self.root, chain),
+                    Some((_, v)) => self.fields(v, chain).cloned(),
+                    None if name == "$" => self.fields(&self.root, chain).cloned(),
                     None => Err(self.fail(format!("undefined variable: {name}"))),
                 }
             }
             Arg::Sub(p, chain) => {
                 let v = self.pipe(p, dot)?;
-                self.fields(&v, chain)
+                self.fields(&v, chain).cloned()
             }
             Arg::Func(name) => funcs::call(name, Vec::new()).map_err(|m| self.fail(m)),
             Arg::Const(v) => Ok(v.clone()),
         }
     }
 
-    fn fields(&self, base: &Value, chain: &[String]) -> Result<Value, ExecError> {
+    fn fields<'v>(&self, base: &'v Value, chain: &[String]) -> Result<&'v Value, ExecError> {
         let mut cur = base;
         for name in chain {
             cur = match cur {
@@ -331,7 +352,7 @@ impl<'a> State<'a> {
                 }
             };
         }
-        Ok(cur.clone())
+        Ok(cur)
     }
 }
 

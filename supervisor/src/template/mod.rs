@@ -10,6 +10,8 @@ mod exec;
 mod funcs;
 mod parse;
 
+use std::collections::BTreeSet;
+
 use serde_json::Value;
 
 pub use exec::Missing;
@@ -34,6 +36,34 @@ pub enum TemplateError {
         node: String,
         msg: String,
     },
+}
+
+/// The fields of its data a template may read by name (see
+/// [`Template::reads`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reads {
+    /// the whole data may be handed on (`{{json .}}`, `{{range $k, $v := .}}`)
+    All,
+    /// at most these fields
+    Only(BTreeSet<String>),
+}
+
+impl Reads {
+    /// Whether the field `name` may be read.
+    pub fn wants(&self, name: &str) -> bool {
+        match self {
+            Reads::All => true,
+            Reads::Only(names) => names.contains(name),
+        }
+    }
+}
+
+/// A piece of a plain template (see [`Template::pieces`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Piece<'a> {
+    Text(&'a str),
+    /// `{{.Name}}`: a field of dot, printed as it is when it is a string
+    Field(&'a str),
 }
 
 /// A parsed template.
@@ -65,6 +95,46 @@ impl Template {
         })
     }
 
+    /// The fields of the data this template may read: the first name of
+    /// every `.A…` and `$.A…` chain (`.Label "k"` reads `Labels`), or all
+    /// when a bare `.` or `$` may hand the whole data on. Chains under a
+    /// `with` or `range` (whose dot is another value) count too: the set
+    /// may hold more than is read, never less. A list builds only these of
+    /// each row's fields, so leaving a field out changes no output.
+    pub fn reads(&self) -> Reads {
+        let mut names = BTreeSet::new();
+        if reads_nodes(&self.nodes, &mut names) {
+            Reads::Only(names)
+        } else {
+            Reads::All
+        }
+    }
+
+    /// The template as pieces when it is text and `{{.Name}}` actions alone,
+    /// as list tables are: a list whose cells are strings prints such a
+    /// template from them, with what running it on an object of those
+    /// strings would print, without making the object. None otherwise.
+    pub fn pieces(&self) -> Option<Vec<Piece<'_>>> {
+        use parse::{Arg, Cmd, Node, Pipe};
+        self.nodes
+            .iter()
+            .map(|n| match n {
+                Node::Text(t) => Some(Piece::Text(t)),
+                Node::Action(Pipe { decl, cmds, .. }) if decl.is_empty() => match cmds.as_slice() {
+                    [Cmd { args, .. }] => match args.as_slice() {
+                        [Arg::Field(chain)] => match chain.as_slice() {
+                            [name] => Some(Piece::Field(name)),
+                            _ => None,
+                        },
+                        _ => None,
+                    },
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Runs the template with `data` as dot; `missing` says how an absent
     /// field reads.
     pub fn execute(&self, data: &Value, missing: Missing) -> Result<String, TemplateError> {
@@ -78,6 +148,54 @@ impl Template {
         })?;
         Ok(st.out)
     }
+}
+
+/// Adds what `nodes` read to `names`; false when they may read it all.
+fn reads_nodes(nodes: &[parse::Node], names: &mut BTreeSet<String>) -> bool {
+    use parse::Node;
+    nodes.iter().all(|n| match n {
+        Node::Text(_) | Node::Break | Node::Continue => true,
+        Node::Action(p) => reads_pipe(p, names),
+        Node::If {
+            pipe,
+            then,
+            otherwise,
+        }
+        | Node::With {
+            pipe,
+            then,
+            otherwise,
+        }
+        | Node::Range {
+            pipe,
+            then,
+            otherwise,
+        } => reads_pipe(pipe, names) && reads_nodes(then, names) && reads_nodes(otherwise, names),
+    })
+}
+
+fn reads_pipe(p: &parse::Pipe, names: &mut BTreeSet<String>) -> bool {
+    use parse::Arg;
+    p.cmds.iter().flat_map(|c| &c.args).all(|a| {
+        let chain = match a {
+            Arg::Field(chain) => chain,
+            Arg::Var(v, chain) if v == "$" => chain,
+            // other variables hold what a pipeline gave them: only a bare
+            // `.` or `$`, seen where it was given, is the data itself
+            Arg::Var(..) | Arg::Func(_) | Arg::Const(_) => return true,
+            Arg::Sub(inner, _) => return reads_pipe(inner, names),
+        };
+        match chain.first() {
+            None => false,
+            Some(first) => {
+                if chain.last().is_some_and(|l| l == "Label") {
+                    names.insert("Labels".to_string());
+                }
+                names.insert(first.clone());
+                true
+            }
+        }
+    })
 }
 
 #[cfg(test)]
@@ -240,6 +358,70 @@ mod tests {
         assert_eq!(run("{{range .Env}}{{$.Names}}{{end}}", &v), "webweb");
         assert_eq!(run("a  {{- .Names -}}  b{{/* note */}}", &v), "awebb");
         assert_eq!(run("{{.Label \"k\"}}", &json!({"Labels": "k=v,x=y"})), "v");
+    }
+
+    #[test]
+    fn reads_names_the_fields_a_template_can_see() {
+        let reads = |t: &str| Template::parse(t).unwrap().reads();
+        let only = |names: &[&str]| Reads::Only(names.iter().map(|n| n.to_string()).collect());
+        assert_eq!(reads("table {{.ID}}\t{{.Names}}"), only(&["ID", "Names"]));
+        assert_eq!(
+            reads(r#"{{if .State}}{{.Label "k" | upper}}{{end}}{{$.Size}}"#),
+            only(&["Label", "Labels", "Size", "State"])
+        );
+        assert_eq!(
+            reads("{{range .Mounts}}{{.Source}}{{end}}{{with .A}}{{.B}}{{end}}"),
+            only(&["A", "B", "Mounts", "Source"])
+        );
+        assert_eq!(
+            reads(r#"{{$x := "a"}}{{$x}} {{printf "%s" (.ID)}}"#),
+            only(&["ID"])
+        );
+        assert_eq!(reads("plain"), only(&[]));
+        for all in [
+            "{{json .}}",
+            "{{.}}",
+            "{{$}}",
+            "{{range $k, $v := .}}{{$k}}{{end}}",
+            "{{$r := .}}{{$r.ID}}",
+            "{{with .ID}}{{.}}{{end}}",
+            r#"{{index . "ID"}}"#,
+            "{{(.).ID}}",
+        ] {
+            assert_eq!(reads(all), Reads::All, "{all}");
+        }
+        assert!(Reads::All.wants("anything"));
+        assert!(!only(&["ID"]).wants("Names"));
+    }
+
+    #[test]
+    fn plain_templates_come_in_pieces() {
+        let t = Template::parse("{{.ID}}\t{{ .Names }}!").unwrap();
+        assert_eq!(
+            t.pieces(),
+            Some(vec![
+                Piece::Field("ID"),
+                Piece::Text("\t"),
+                Piece::Field("Names"),
+                Piece::Text("!"),
+            ])
+        );
+        for not_plain in [
+            "{{.}}",
+            "{{.A.B}}",
+            "{{.A | upper}}",
+            "{{json .A}}",
+            "{{$x := .A}}",
+            "{{if .A}}x{{end}}",
+            "{{$.A}}",
+            r#"{{.Label "k"}}"#,
+        ] {
+            assert_eq!(
+                Template::parse(not_plain).unwrap().pieces(),
+                None,
+                "{not_plain}"
+            );
+        }
     }
 
     #[test]

@@ -21,7 +21,10 @@
 #
 # Usage (as root): benches/density.sh
 # Environment: BERTH_CLI (default target/debug/berth, its manager, shim and
-# runtime beside it), DENSITY_NS, DENSITY_PS_RUNS (default 7).
+# runtime beside it), DENSITY_NS, DENSITY_PS_RUNS (default 7),
+# DENSITY_STATE_TMPFS=1 to keep the manager's state (bundles, sockets, the
+# runtime's state) on a tmpfs, as /run is on systemd hosts (berth's default
+# state dir is /run/berth), instead of beside the images on /var/tmp.
 # The limits it needs (open files, pids, inotify instances: one per shim for
 # OOM events on cgroup v2) are raised for the run and restored at its end.
 # Exit status 0 whatever the numbers say: it is a benchmark, not a test.
@@ -64,6 +67,10 @@ cleanup() {
   for kv in "${restore[@]}"; do sysctl -qw "$kv" || true; done
 }
 trap cleanup EXIT
+if [ "${DENSITY_STATE_TMPFS:-0}" = 1 ]; then
+  mkdir "$work/state"
+  mount -t tmpfs -o mode=0711 berth-density-state "$work/state"
+fi
 
 bash "$CONF/make-busybox-image.sh" "$work/img" >/dev/null
 b load -i "$work/img/busybox-oci.tar" >/dev/null

@@ -51,15 +51,18 @@ async fn settled_state(
     loop {
         match client.state(id, "").await {
             Err(e) if is_not_found(&e) && tokio::time::Instant::now() < deadline => {
-                if shim_root.is_none() {
-                    // a shim that can't say its pid shares the host's view
-                    let pid = client.connect_task(id).await.map_or(0, |r| r.shim_pid);
-                    shim_root = Some(match pid {
-                        0 => PathBuf::from("/"),
-                        pid => PathBuf::from(format!("/proc/{pid}/root")),
-                    });
-                }
-                if !rootfs_mounted(shim_root.as_deref().unwrap_or(Path::new("/")), bundle) {
+                let root = match &shim_root {
+                    Some(r) => r,
+                    None => {
+                        // a shim that can't say its pid shares the host's view
+                        let pid = client.connect_task(id).await.map_or(0, |r| r.shim_pid);
+                        shim_root.insert(match pid {
+                            0 => PathBuf::from("/"),
+                            pid => PathBuf::from(format!("/proc/{pid}/root")),
+                        })
+                    }
+                };
+                if !rootfs_mounted(root, bundle) {
                     return Err(e);
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;

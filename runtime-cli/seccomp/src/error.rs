@@ -235,3 +235,16 @@ pub enum Error {
         cause: String,
     },
 }
+
+impl Error {
+    /// [`Error::Load`] for the kernel's `cause`, with the advice for
+    /// `EACCES`: one message whether libseccomp or seccomp(2) loaded.
+    pub(crate) fn load(cause: std::io::Error) -> Error {
+        let hint = if cause.raw_os_error() == Some(libc::EACCES) {
+            " (loading needs no_new_privs or CAP_SYS_ADMIN)"
+        } else {
+            ""
+        };
+        Error::Load { cause, hint }
+    }
+}

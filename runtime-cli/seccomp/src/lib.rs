@@ -280,12 +280,7 @@ impl Filter {
                 Some(rc) if rc < 0 => std::io::Error::from_raw_os_error(-rc),
                 _ => std::io::Error::other(e.to_string()),
             };
-            let hint = if cause.raw_os_error() == Some(libc::EACCES) {
-                " (loading needs no_new_privs or CAP_SYS_ADMIN)"
-            } else {
-                ""
-            };
-            Error::Load { cause, hint }
+            Error::load(cause)
         })?;
         if !self.uses_notify {
             return Ok(None);

@@ -149,19 +149,10 @@ impl Program {
         match rc {
             0 => Ok(()),
             // with TSYNC, the id of a thread that could not be synchronised
-            tid if tid > 0 => Err(Error::Load {
-                cause: std::io::Error::other(format!("thread {tid} could not be synchronised")),
-                hint: "",
-            }),
-            _ => {
-                let cause = std::io::Error::last_os_error();
-                let hint = if cause.raw_os_error() == Some(libc::EACCES) {
-                    " (loading needs no_new_privs or CAP_SYS_ADMIN)"
-                } else {
-                    ""
-                };
-                Err(Error::Load { cause, hint })
-            }
+            tid if tid > 0 => Err(Error::load(std::io::Error::other(format!(
+                "thread {tid} could not be synchronised"
+            )))),
+            _ => Err(Error::load(std::io::Error::last_os_error())),
         }
     }
 }

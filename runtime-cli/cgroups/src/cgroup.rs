@@ -579,12 +579,20 @@ fn clean(p: &str) -> String {
 
 /// Creates the cpuset directories from the mount down to the leaf, giving each
 /// empty `cpuset.cpus`/`cpuset.mems` its parent's value.
+///
+/// A parent below the mount whose new child had to be filled this way gets
+/// `cgroup.clone_children`, so the kernel fills its next children at mkdir.
+/// Each write of `cpus` or `mems` checks every sibling cpuset and rebuilds the
+/// scheduler domains, which costs a start more with every container already
+/// running beside it; the copy at mkdir gives the same values and does
+/// neither. The mount's root is never changed.
 fn create_cpuset(d: &Dir, created: &mut Vec<PathBuf>) -> Result<(), Error> {
     let rel = d.path.strip_prefix(&d.mountpoint).unwrap_or(Path::new(""));
     let mut parent = d.mountpoint.clone();
     for comp in rel.components() {
         let dir = parent.join(comp);
         created.extend(fs::mkdir_all(&dir)?);
+        let mut filled = false;
         for file in ["cpuset.cpus", "cpuset.mems"] {
             let Some(current) = fs::read_opt(&dir, file)? else {
                 continue;
@@ -592,7 +600,12 @@ fn create_cpuset(d: &Dir, created: &mut Vec<PathBuf>) -> Result<(), Error> {
             if current.trim().is_empty() {
                 let from_parent = fs::read(&parent, file)?;
                 fs::write(&dir, file, from_parent.trim())?;
+                filled = true;
             }
+        }
+        if filled && parent != d.mountpoint {
+            // best effort: without it the next child is filled as this one
+            let _ = fs::write_if_exists(&parent, "cgroup.clone_children", "1");
         }
         parent = dir;
     }
@@ -1038,6 +1051,57 @@ mod tests {
         assert_eq!(read(&cpuset.join("a/cpuset.mems")), "0");
         assert_eq!(read(&cpuset.join("a/b/cpuset.cpus")), "1");
         assert_eq!(read(&cpuset.join("a/b/cpuset.mems")), "0");
+    }
+
+    #[test]
+    fn a_cpuset_parent_clones_into_its_next_children() {
+        let fake = FakeHybrid::new();
+        let cpuset = fake.root.join("cpuset");
+        stdfs::write(cpuset.join("cpuset.cpus"), "0-3\n").unwrap();
+        stdfs::write(cpuset.join("cpuset.mems"), "0\n").unwrap();
+        stdfs::write(cpuset.join("cgroup.clone_children"), "0\n").unwrap();
+        // the parent exists, filled, and does not clone yet
+        stdfs::create_dir(cpuset.join("a")).unwrap();
+        stdfs::write(cpuset.join("a/cpuset.cpus"), "0-3\n").unwrap();
+        stdfs::write(cpuset.join("a/cpuset.mems"), "0\n").unwrap();
+        stdfs::write(cpuset.join("a/cgroup.clone_children"), "0\n").unwrap();
+        let empty_leaf = |name: &str| {
+            let d = cpuset.join("a").join(name);
+            stdfs::create_dir(&d).unwrap();
+            stdfs::write(d.join("cpuset.cpus"), "\n").unwrap();
+            stdfs::write(d.join("cpuset.mems"), "").unwrap();
+        };
+        empty_leaf("one");
+        fs::log::take();
+        Cgroup::resolve(&fake.h, Some("/a/one"), "x")
+            .unwrap()
+            .create()
+            .unwrap();
+        let writes: Vec<(String, String)> = fs::log::take()
+            .into_iter()
+            .filter(|(p, _)| p.starts_with(&cpuset))
+            .map(|(p, v)| (p.strip_prefix(&cpuset).unwrap().display().to_string(), v))
+            .collect();
+        assert_eq!(
+            writes,
+            [
+                ("a/one/cpuset.cpus".to_string(), "0-3".to_string()),
+                ("a/one/cpuset.mems".to_string(), "0".to_string()),
+                ("a/cgroup.clone_children".to_string(), "1".to_string()),
+            ]
+        );
+        // the mount's root is left as it was
+        assert_eq!(read(&cpuset.join("cgroup.clone_children")), "0\n");
+        // the kernel now fills the next child at mkdir: nothing is written
+        let two = cpuset.join("a/two");
+        stdfs::create_dir(&two).unwrap();
+        stdfs::write(two.join("cpuset.cpus"), "0-3\n").unwrap();
+        stdfs::write(two.join("cpuset.mems"), "0\n").unwrap();
+        Cgroup::resolve(&fake.h, Some("/a/two"), "x")
+            .unwrap()
+            .create()
+            .unwrap();
+        assert!(fs::log::take().iter().all(|(p, _)| !p.starts_with(&cpuset)));
     }
 
     #[test]

@@ -64,6 +64,7 @@ pub mod server;
 pub mod service;
 pub mod shim;
 pub mod signal;
+pub mod spawner;
 pub mod stopping;
 pub mod store;
 pub mod tasks;

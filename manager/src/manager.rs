@@ -73,6 +73,7 @@ impl Manager {
             manager_socket: cfg.socket(),
             publish_binary: cfg.manager_bin.clone(),
             debug: cfg.debug,
+            spawner: crate::spawner::Spawner::start(),
         };
         Manager {
             cfg,

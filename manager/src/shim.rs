@@ -7,11 +7,12 @@
 //! with `"version": 3`; the messages are the same.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 use berth_proto::containerd::api;
 use protobuf::Message;
 use ttrpc::context::Context;
+
+use crate::spawner::{Outcome, Spawner};
 
 /// Namespace the manager's containers live in, as shims see it.
 pub const NAMESPACE: &str = "berth";
@@ -74,6 +75,8 @@ pub struct ShimLauncher {
     /// Passed as `-publish-binary`.
     pub publish_binary: PathBuf,
     pub debug: bool,
+    /// Runs `start` and `delete` from a small descriptor table.
+    pub spawner: Spawner,
 }
 
 /// Where a started shim listens.
@@ -84,8 +87,8 @@ pub struct ShimAddress {
 }
 
 impl ShimLauncher {
-    fn command(&self, id: &str, bundle: &Path, action: &str) -> tokio::process::Command {
-        let mut cmd = tokio::process::Command::new(&self.shim_bin);
+    fn command(&self, id: &str, bundle: &Path, action: &str) -> std::process::Command {
+        let mut cmd = std::process::Command::new(&self.shim_bin);
         cmd.arg("-namespace")
             .arg(NAMESPACE)
             .arg("-address")
@@ -101,30 +104,24 @@ impl ShimLauncher {
             .current_dir(bundle)
             .env("TTRPC_ADDRESS", &self.manager_socket)
             .env("NAMESPACE", NAMESPACE)
-            .env(berth_proto::SHIM_PRIVATE_MOUNTS_ENV, "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
+            .env(berth_proto::SHIM_PRIVATE_MOUNTS_ENV, "1");
         cmd
     }
 
     async fn run(&self, id: &str, bundle: &Path, action: &'static str) -> Result<Vec<u8>> {
         let bin = self.shim_bin.display().to_string();
-        // a hung shim binary must not hang the manager (kill_on_drop ends it)
-        let out = tokio::time::timeout(
-            SHIM_COMMAND_TIMEOUT,
-            self.command(id, bundle, action).output(),
-        )
-        .await
-        .map_err(|_| ShimError::TimedOut {
-            bin: bin.clone(),
-            action,
-        })?
-        .map_err(|source| ShimError::Spawn {
-            bin: bin.clone(),
-            source,
-        })?;
+        // a hung shim binary must not hang the manager: the spawner kills it
+        let out = match self
+            .spawner
+            .output(self.command(id, bundle, action), SHIM_COMMAND_TIMEOUT)
+            .await
+        {
+            Outcome::Done(out) => out.map_err(|source| ShimError::Spawn {
+                bin: bin.clone(),
+                source,
+            })?,
+            Outcome::TimedOut => return Err(ShimError::TimedOut { bin, action }),
+        };
         if !out.status.success() {
             return Err(ShimError::Failed {
                 bin,

@@ -5,8 +5,16 @@
 # `--network none`, so no host networking is touched) starts detached idle
 # containers (`busybox sleep 1d`) one after another up to each N of
 # DENSITY_NS (default "10 100 500 1000"), and at each N reports:
-#   start     wall time of `berth run -d` for the containers started since
+#   fill      wall time of `berth run -d` for the containers started since
 #             the previous N (median and p90, ms)
+#   at-N      wall time of `berth run -d` beside N running containers: one
+#             more is started and removed again, DENSITY_SAMPLES times,
+#             DENSITY_SAMPLE_GAP seconds apart (median and p90, ms). The
+#             samples are spread over several seconds at every N because a
+#             VM's CPU speed drifts on that scale (a fixed busy loop took
+#             10.5 ms and 16 ms a few seconds apart on the idle 2-core VM
+#             this was written on): ten starts in a row at N = 10 land in one
+#             such phase, the 900 between 100 and 1000 in all of them.
 #   mem/ctr   memory per container, all told (KiB): the shim's
 #             Pss (/proc/PID/smaps_rollup: private pages plus a fair share
 #             of shared ones), its page tables (VmPTE of /proc/PID/status)
@@ -20,8 +28,10 @@
 # and at the end `rm -f` of all: total and per container.
 #
 # Usage (as root): benches/density.sh
+# At the end, p90 at the largest N over p90 at the smallest, for both.
 # Environment: BERTH_CLI (default target/debug/berth, its manager, shim and
 # runtime beside it), DENSITY_NS, DENSITY_PS_RUNS (default 7),
+# DENSITY_SAMPLES (default 40), DENSITY_SAMPLE_GAP (default 0.25),
 # DENSITY_STATE_TMPFS=1 to keep the manager's state (bundles, sockets, the
 # runtime's state) on a tmpfs, as /run is on systemd hosts (berth's default
 # state dir is /run/berth), instead of beside the images on /var/tmp.
@@ -36,6 +46,8 @@ die() { echo "bench-density: $*" >&2; exit 1; }
 BERTH_CLI=${BERTH_CLI:-$here/target/debug/berth}
 NS=${DENSITY_NS:-10 100 500 1000}
 PS_RUNS=${DENSITY_PS_RUNS:-7}
+SAMPLES=${DENSITY_SAMPLES:-40}
+GAP=${DENSITY_SAMPLE_GAP:-0.25}
 CONF=$(cd "$here/../shared/conformance" && pwd) || die "../shared/conformance not found"
 [ -x "$BERTH_CLI" ] || die "$BERTH_CLI not found (cargo build --workspace)"
 MAX_N=$(printf '%s\n' $NS | sort -n | tail -1)
@@ -86,9 +98,10 @@ kib() { # file key
 
 sleep 1   # idle
 echo "manager idle: $(kib "/proc/$(manager_pid)/status" VmRSS) KiB VmRSS"
-printf '%6s %9s %9s %9s %9s %8s %9s %8s\n' N "start-med" "start-p90" "mem/ctr" "shim-rss" threads "mgr-rss" "ps"
-printf '%6s %9s %9s %9s %9s %8s %9s %8s\n' "" ms ms KiB KiB "" KiB ms
+printf '%6s %9s %9s %9s %9s %9s %9s %8s %9s %8s\n' N "fill-med" "fill-p90" "at-N-med" "at-N-p90" "mem/ctr" "shim-rss" threads "mgr-rss" "ps"
+printf '%6s %9s %9s %9s %9s %9s %9s %8s %9s %8s\n' "" ms ms ms ms KiB KiB "" KiB ms
 count=0
+first_n="" fill_p90_first="" at_p90_first=""
 for n in $NS; do
   : > "$work/start.us"
   while [ "$count" -lt "$n" ]; do
@@ -110,15 +123,32 @@ for n in $NS; do
   for _ in $(seq "$PS_RUNS"); do
     t0=$(now); b ps >/dev/null; echo $(( ($(now) - t0) / 1000 ))
   done > "$work/ps.us"
-  printf '%6d %9.1f %9.1f %9d %9s %8s %9s %8.1f\n' "$n" \
+  : > "$work/at.us"
+  for _ in $(seq "$SAMPLES"); do
+    t0=$(now)
+    id=$(b run -d --network none busybox sleep 1d)
+    echo $(( ($(now) - t0) / 1000 )) >> "$work/at.us"
+    b rm -f "$id" >/dev/null
+    sleep "$GAP"
+  done
+  fill_p90=$(pct 90 < "$work/start.us")
+  at_p90=$(pct 90 < "$work/at.us")
+  if [ -z "$first_n" ]; then
+    first_n=$n fill_p90_first=$fill_p90 at_p90_first=$at_p90
+  fi
+  printf '%6d %9.1f %9.1f %9.1f %9.1f %9d %9s %8s %9s %8.1f\n' "$n" \
     "$(pct 50 < "$work/start.us" | awk '{print $1/1000}')" \
-    "$(pct 90 < "$work/start.us" | awk '{print $1/1000}')" \
+    "$(echo "$fill_p90" | awk '{print $1/1000}')" \
+    "$(pct 50 < "$work/at.us" | awk '{print $1/1000}')" \
+    "$(echo "$at_p90" | awk '{print $1/1000}')" \
     $(( total / n )) \
     "$(printf '%s' "$rss" | pct 50)" "$(printf '%s' "$threads" | pct 50)" \
     "$(kib "/proc/$(manager_pid)/status" VmRSS)" \
     "$(pct 50 < "$work/ps.us" | awk '{print $1/1000}')"
 done
 
+printf 'p90 at %d / p90 at %d: fill %.2f, at-N %.2f\n' "$n" "$first_n" \
+  "$(echo "$fill_p90 / $fill_p90_first" | bc -l)" "$(echo "$at_p90 / $at_p90_first" | bc -l)"
 ids=$(b ps -aq)
 t0=$(now)
 # shellcheck disable=SC2086

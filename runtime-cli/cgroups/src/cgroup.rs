@@ -1065,13 +1065,11 @@ mod tests {
         stdfs::write(cpuset.join("a/cpuset.cpus"), "0-3\n").unwrap();
         stdfs::write(cpuset.join("a/cpuset.mems"), "0\n").unwrap();
         stdfs::write(cpuset.join("a/cgroup.clone_children"), "0\n").unwrap();
-        let empty_leaf = |name: &str| {
-            let d = cpuset.join("a").join(name);
-            stdfs::create_dir(&d).unwrap();
-            stdfs::write(d.join("cpuset.cpus"), "\n").unwrap();
-            stdfs::write(d.join("cpuset.mems"), "").unwrap();
-        };
-        empty_leaf("one");
+        // the kernel's empty files in a new child
+        let one = cpuset.join("a/one");
+        stdfs::create_dir(&one).unwrap();
+        stdfs::write(one.join("cpuset.cpus"), "\n").unwrap();
+        stdfs::write(one.join("cpuset.mems"), "").unwrap();
         fs::log::take();
         Cgroup::resolve(&fake.h, Some("/a/one"), "x")
             .unwrap()

@@ -1032,17 +1032,24 @@ mod tests {
         assert!(fake.root.join("a/ctr").is_dir());
     }
 
+    /// A cpuset directory of the fake tree (made if missing) with these
+    /// `cpuset.cpus` and `cpuset.mems`; the kernel's new ones are "\n" and "".
+    fn cpuset_dir(dir: &Path, cpus: &str, mems: &str) {
+        if !dir.is_dir() {
+            stdfs::create_dir(dir).unwrap();
+        }
+        stdfs::write(dir.join("cpuset.cpus"), cpus).unwrap();
+        stdfs::write(dir.join("cpuset.mems"), mems).unwrap();
+    }
+
     #[test]
     fn cpuset_inherits_from_parent() {
         let fake = FakeHybrid::new();
         let cpuset = fake.root.join("cpuset");
-        stdfs::write(cpuset.join("cpuset.cpus"), "0-3\n").unwrap();
-        stdfs::write(cpuset.join("cpuset.mems"), "0\n").unwrap();
+        cpuset_dir(&cpuset, "0-3\n", "0\n");
         // Simulate the kernel's empty files in the intermediate and leaf dirs.
         for d in ["a", "a/b"] {
-            stdfs::create_dir(cpuset.join(d)).unwrap();
-            stdfs::write(cpuset.join(d).join("cpuset.cpus"), "\n").unwrap();
-            stdfs::write(cpuset.join(d).join("cpuset.mems"), "").unwrap();
+            cpuset_dir(&cpuset.join(d), "\n", "");
         }
         stdfs::write(cpuset.join("a/cpuset.cpus"), "1\n").unwrap();
         let cg = Cgroup::resolve(&fake.h, Some("/a/b"), "x").unwrap();
@@ -1057,19 +1064,13 @@ mod tests {
     fn a_cpuset_parent_clones_into_its_next_children() {
         let fake = FakeHybrid::new();
         let cpuset = fake.root.join("cpuset");
-        stdfs::write(cpuset.join("cpuset.cpus"), "0-3\n").unwrap();
-        stdfs::write(cpuset.join("cpuset.mems"), "0\n").unwrap();
+        cpuset_dir(&cpuset, "0-3\n", "0\n");
         stdfs::write(cpuset.join("cgroup.clone_children"), "0\n").unwrap();
         // the parent exists, filled, and does not clone yet
-        stdfs::create_dir(cpuset.join("a")).unwrap();
-        stdfs::write(cpuset.join("a/cpuset.cpus"), "0-3\n").unwrap();
-        stdfs::write(cpuset.join("a/cpuset.mems"), "0\n").unwrap();
+        cpuset_dir(&cpuset.join("a"), "0-3\n", "0\n");
         stdfs::write(cpuset.join("a/cgroup.clone_children"), "0\n").unwrap();
         // the kernel's empty files in a new child
-        let one = cpuset.join("a/one");
-        stdfs::create_dir(&one).unwrap();
-        stdfs::write(one.join("cpuset.cpus"), "\n").unwrap();
-        stdfs::write(one.join("cpuset.mems"), "").unwrap();
+        cpuset_dir(&cpuset.join("a/one"), "\n", "");
         fs::log::take();
         Cgroup::resolve(&fake.h, Some("/a/one"), "x")
             .unwrap()
@@ -1091,10 +1092,7 @@ mod tests {
         // the mount's root is left as it was
         assert_eq!(read(&cpuset.join("cgroup.clone_children")), "0\n");
         // the kernel now fills the next child at mkdir: nothing is written
-        let two = cpuset.join("a/two");
-        stdfs::create_dir(&two).unwrap();
-        stdfs::write(two.join("cpuset.cpus"), "0-3\n").unwrap();
-        stdfs::write(two.join("cpuset.mems"), "0\n").unwrap();
+        cpuset_dir(&cpuset.join("a/two"), "0-3\n", "0\n");
         Cgroup::resolve(&fake.h, Some("/a/two"), "x")
             .unwrap()
             .create()
